@@ -1,0 +1,97 @@
+#include <thread>
+
+#include "certs/pki.h"
+#include "sim/broker/local_broker.h"
+#include "sim/cli/args.h"
+#include "sim/cli/commands.h"
+
+namespace edgeforge::cli {
+namespace {
+
+constexpr const char* kUsage = R"(usage: edgeforge broker [options]
+
+Starts mosquitto on a loopback port with a configuration that mirrors AWS IoT
+Core: TLS 1.2+, client certificates required, certificate CN = MQTT username =
+thing name, per-thing ACLs (dt/<app>/<site>/<thing>/..., $aws/things/<thing>/
+shadow/...) and one ingest identity (edgeforge-ingest) that reads everything.
+Runs until Ctrl-C / SIGTERM (or --duration), then stops mosquitto.
+
+options:
+  --certs DIR       PKI directory (default ./edgeforge-run/pki); a CA, broker
+                    and ingest certificate are created there if missing
+  --work DIR        where mosquitto.conf, acl and mosquitto.log go
+                    (default ./edgeforge-run/broker)
+  --port N          TCP port on 127.0.0.1 (default: a free one)
+  --duration D      stop after D (default: run until a signal)
+  --mosquitto PATH  the mosquitto binary (default: from PATH or /usr/sbin)
+  -h, --help        this text
+)";
+
+}  // namespace
+
+int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
+  Args a(args);
+  if (a.Help()) {
+    out << kUsage;
+    return 0;
+  }
+  sim::BrokerOptions o;
+  o.pki_dir = "edgeforge-run/pki";
+  o.work_dir = "edgeforge-run/broker";
+  std::optional<std::chrono::milliseconds> duration;
+  auto usage_error = [&](const Status& s) {
+    err << "edgeforge broker: " << s.message() << "\n(see edgeforge broker --help)\n";
+    return 2;
+  };
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"--certs", &o.pki_dir},
+                             {"--work", &o.work_dir}, {"--mosquitto", &o.mosquitto}}) {
+    auto v = a.Value(name);
+    if (!v.ok()) return usage_error(v.status());
+    if (v->has_value()) *field = **v;
+  }
+  auto port = a.Value("--port");
+  if (!port.ok()) return usage_error(port.status());
+  if (port->has_value()) {
+    auto p = ParseInt(**port, "--port", 1, 65535);
+    if (!p.ok()) return usage_error(p.status());
+    o.port = static_cast<int>(*p);
+  }
+  auto dur = a.Value("--duration");
+  if (!dur.ok()) return usage_error(dur.status());
+  if (dur->has_value()) {
+    auto d = ParseDuration(**dur, "--duration");
+    if (!d.ok()) return usage_error(d.status());
+    duration = *d;
+  }
+  if (Status s = a.Finish(); !s.ok()) return usage_error(s);
+
+  if (Status s = certs::EnsurePki(o.pki_dir, {}); !s.ok()) {
+    err << "edgeforge broker: " << s.ToString() << "\n";
+    return 1;
+  }
+  InstallStopSignals();
+  auto broker = sim::LocalBroker::Start(o);
+  if (!broker.ok()) {
+    err << "edgeforge broker: " << broker.status().message() << "\n";
+    return 1;
+  }
+  out << "broker: " << (*broker)->uri() << " (mosquitto pid " << (*broker)->pid() << ")\n"
+      << "  ca:     " << o.pki_dir << "/ca.crt\n"
+      << "  ingest: " << o.pki_dir << "/ingest.crt, " << o.pki_dir << "/ingest.key\n"
+      << "  log:    " << (*broker)->log_path() << "\n"
+      << "stop with Ctrl-C\n"
+      << std::flush;
+  const auto until = std::chrono::steady_clock::now() + duration.value_or(std::chrono::hours(24 * 365));
+  while (!StopRequested() && std::chrono::steady_clock::now() < until) {
+    if (!(*broker)->Running()) {
+      err << "edgeforge broker: mosquitto exited unexpectedly; log tail:\n" << (*broker)->LogTail() << "\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Status s = (*broker)->Stop();
+  out << "broker: stopped" << (s.ok() ? "" : " (" + s.message() + ")") << "\n";
+  return s.ok() ? 0 : 1;
+}
+
+}  // namespace edgeforge::cli

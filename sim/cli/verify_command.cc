@@ -1,0 +1,195 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "firmware/link/paho_session.h"
+#include "sim/broker/local_broker.h"
+#include "sim/cli/args.h"
+#include "sim/cli/commands.h"
+#include "sim/verify/verifier.h"
+
+namespace edgeforge::cli {
+namespace {
+
+constexpr const char* kUsage = R"(usage: edgeforge verify [options]
+
+Verifies signed telemetry: every message's detached JWS (ES256, RFC 7797)
+against the fleet's JWK set over the exact received bytes, that "dev" equals
+the topic's thing and the signing key's thing, and "seq" per device and boot:
+lost (gaps), duplicates (byte-identical, accepted), conflicts (same seq,
+different bytes), invalid (bad signature, unknown kid, wrong alg, ...).
+
+sources (one of):
+  --capture FILE    JSON lines: {"topic":..., "payload":..., "jws":...}
+  --broker URI      subscribe live as the ingest identity (ssl://host:port)
+options:
+  --certs DIR       PKI directory: ca.crt, ingest.crt/key, jwks.json
+                    (default ./edgeforge-run/pki)
+  --jwks FILE       JWK set (default <certs>/jwks.json)
+  --app NAME        subscribe to dt/<app>/+/+/+ (default edgeforge)
+  --duration D      live: stop after D (default: until Ctrl-C)
+  --count N         live: stop after N messages
+  --save FILE       live: also write what arrives as a JSON-lines capture
+  --backend B       openssl (default) or mbedtls
+  -h, --help        this text
+
+exit status: 0 if nothing was lost, invalid or conflicting; 1 otherwise;
+2 for a usage error.
+)";
+
+struct VerifyOptions {
+  std::string capture, broker, certs = "edgeforge-run/pki", jwks, app = "edgeforge", save;
+  std::chrono::milliseconds duration{0};
+  long long count = 0;
+  jws::Backend backend = jws::Backend::kOpenSsl;
+};
+
+Status ParseOptions(Args& a, VerifyOptions& o) {
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"--capture", &o.capture},
+                             {"--broker", &o.broker}, {"--certs", &o.certs}, {"--jwks", &o.jwks},
+                             {"--app", &o.app}, {"--save", &o.save}}) {
+    auto v = a.Value(name);
+    if (!v.ok()) return v.status();
+    if (v->has_value()) *field = **v;
+  }
+  auto d = a.Value("--duration");
+  if (!d.ok()) return d.status();
+  if (d->has_value()) {
+    auto p = ParseDuration(**d, "--duration");
+    if (!p.ok()) return p.status();
+    o.duration = *p;
+  }
+  auto c = a.Value("--count");
+  if (!c.ok()) return c.status();
+  if (c->has_value()) {
+    auto p = ParseInt(**c, "--count", 1, 1LL << 40);
+    if (!p.ok()) return p.status();
+    o.count = *p;
+  }
+  auto b = a.Value("--backend");
+  if (!b.ok()) return b.status();
+  if (b->has_value()) {
+    auto p = jws::ParseBackend(**b);
+    if (!p.ok()) return p.status().WithContext("--backend");
+    o.backend = *p;
+  }
+  EF_RETURN_IF_ERROR(a.Finish());
+  if (o.capture.empty() == o.broker.empty()) return InvalidArgument("give exactly one of --capture or --broker");
+  if (!o.capture.empty() && (o.count || o.duration.count() || !o.save.empty())) {
+    return InvalidArgument("--count, --duration and --save apply to --broker only");
+  }
+  if (o.jwks.empty()) o.jwks = o.certs + "/jwks.json";
+  return Status::Ok();
+}
+
+Status VerifyCapture(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostream& err) {
+  std::ifstream in(o.capture);
+  if (!in) return NotFound("cannot read capture " + o.capture);
+  std::string line;
+  size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    const std::string where = o.capture + ":" + std::to_string(lineno);
+    if (!j.is_object() || !j.contains("topic") || !j["topic"].is_string() || !j.contains("payload") ||
+        !j["payload"].is_string() || (j.contains("jws") && !j["jws"].is_string())) {
+      return InvalidArgument(where + ": want {\"topic\":string,\"payload\":string[,\"jws\":string]}");
+    }
+    std::string jws_value = j.value("jws", "");
+    const auto c = v.Check(j["topic"].get<std::string>(), j["payload"].get<std::string>(),
+                           j.contains("jws") ? &jws_value : nullptr);
+    if (c.verdict == sim::Verdict::kInvalid || c.verdict == sim::Verdict::kConflict) {
+      err << where << ": " << sim::VerdictName(c.verdict) << ": " << c.why << "\n";
+    }
+  }
+  return Status::Ok();
+}
+
+Status VerifyLive(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostream& out) {
+  std::ofstream save;
+  if (!o.save.empty()) {
+    save.open(o.save, std::ios::trunc);
+    if (!save) return PermissionDenied("cannot write " + o.save);
+  }
+  link::SessionConfig c;
+  c.server_uri = o.broker;
+  c.client_id = std::string(sim::kIngestIdentity) + "-verify-" + std::to_string(::getpid());
+  c.tls = {o.certs + "/ca.crt", o.certs + "/ingest.crt", o.certs + "/ingest.key"};
+  auto session = link::MakePahoSession(c);
+  if (!session.ok()) return session.status();
+  EF_RETURN_IF_ERROR((*session)->Connect());
+  std::mutex mu;
+  std::atomic<long long> seen{0};
+  EF_RETURN_IF_ERROR((*session)->Subscribe("dt/" + o.app + "/+/+/+", 1, [&](const link::IncomingMessage& m) {
+    const std::string* jws_value = m.UserProperty("jws");
+    v.Check(m.topic, m.payload, jws_value);
+    if (save.is_open()) {
+      nlohmann::json j = {{"topic", m.topic}, {"payload", m.payload}};
+      if (jws_value) j["jws"] = *jws_value;
+      std::lock_guard<std::mutex> lock(mu);
+      save << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    ++seen;
+  }));
+  out << "verify: subscribed to dt/" << o.app << "/+/+/+ at " << o.broker << "\n" << std::flush;
+  const auto until = std::chrono::steady_clock::now() +
+                     (o.duration.count() ? o.duration : std::chrono::milliseconds(std::chrono::hours(24 * 365)));
+  while (!StopRequested() && std::chrono::steady_clock::now() < until && (o.count == 0 || seen < o.count)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return (*session)->Disconnect(std::chrono::milliseconds(2000));
+}
+
+void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
+  out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost "
+      << r.lost << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts "
+      << r.conflicts << "\n";
+  for (const auto& [reason, n] : r.invalid_reasons) out << "  invalid: " << reason << " x" << n << "\n";
+  for (const auto& e : r.examples) out << "  " << e << "\n";
+  out << "result: " << (r.Clean() ? "PASS" : "FAIL") << "\n";
+}
+
+}  // namespace
+
+int RunVerify(const Argv& args, std::ostream& out, std::ostream& err) {
+  Args a(args);
+  if (a.Help()) {
+    out << kUsage;
+    return 0;
+  }
+  VerifyOptions o;
+  if (Status s = ParseOptions(a, o); !s.ok()) {
+    err << "edgeforge verify: " << s.message() << "\n(see edgeforge verify --help)\n";
+    return 2;
+  }
+  std::ifstream jf(o.jwks);
+  if (!jf) {
+    err << "edgeforge verify: cannot read JWK set " << o.jwks << "\n";
+    return 1;
+  }
+  std::stringstream ss;
+  ss << jf.rdbuf();
+  auto keys = jws::JwkSetFromJson(ss.str());
+  if (!keys.ok()) {
+    err << "edgeforge verify: " << o.jwks << ": " << keys.status().message() << "\n";
+    return 1;
+  }
+  sim::TelemetryVerifier v(std::move(*keys), o.backend);
+  InstallStopSignals();
+  Status s = o.capture.empty() ? VerifyLive(o, v, out) : VerifyCapture(o, v, err);
+  if (!s.ok()) {
+    err << "edgeforge verify: " << s.ToString() << "\n";
+    return 1;
+  }
+  const auto report = v.Report();
+  PrintVerifyReport(report, out);
+  return report.Clean() ? 0 : 1;
+}
+
+}  // namespace edgeforge::cli

@@ -1,0 +1,414 @@
+#include "sim/fleet/fleet.h"
+
+#include <sys/stat.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "certs/pki.h"
+#include "firmware/app/device.h"
+#include "firmware/drivers/bme280/bme280.h"
+#include "firmware/link/paho_session.h"
+#include "firmware/telemetry/topic.h"
+#include "hal/sim/sim_i2c_bus.h"
+#include "hal/storage.h"
+#include "sim/broker/local_broker.h"
+#include "sim/models/bme280_model.h"
+#include "sim/physics/environment.h"
+
+namespace edgeforge::sim {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr uint8_t kBme280Address = 0x76;
+
+Status MakeDirs(const std::string& dir) {
+  std::string cur = (!dir.empty() && dir[0] == '/') ? "/" : "";
+  std::stringstream ss(dir);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += part + "/";
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return PermissionDenied("cannot create directory " + cur + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Publish and receive instants per (thing, seq), for publish-to-receive latency.
+class LatencyRecorder {
+ public:
+  void Sent(const std::string& thing, uint64_t seq, Micros at) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sent_[thing][seq] = at;
+  }
+  void Received(const std::string& thing, uint64_t seq, Micros at) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto d = sent_.find(thing);
+    if (d == sent_.end()) return;
+    auto s = d->second.find(seq);
+    if (s == d->second.end()) return;
+    samples_us_.push_back(static_cast<double>((at - s->second).count()));
+    d->second.erase(s);
+  }
+  /// p in [0,1]; milliseconds.
+  double Percentile(double p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (samples_us_.empty()) return 0;
+    std::vector<double> v = samples_us_;
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k] / 1000.0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::unordered_map<uint64_t, Micros>> sent_;
+  std::vector<double> samples_us_;
+};
+
+/// One simulated node: the real firmware core on a simulated I2C bus with a
+/// register-level BME280 model whose ambient comes from a physical model.
+struct VirtualDevice {
+  std::string thing;
+  EnvironmentModel environment;
+  Bme280Model bme280_model;
+  SimI2cBus bus;
+  Bme280 bme280;
+  app::Bme280Source source;
+  FileStorage storage;
+  std::unique_ptr<jws::Signer> signer;
+  std::unique_ptr<link::Session> session;
+  std::unique_ptr<app::Device> device;
+  bool connected = false;
+  bool any_published = false;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+
+  VirtualDevice(std::string name, uint64_t seed, Clock& clock, std::string state_dir)
+      : thing(std::move(name)),
+        environment(seed),
+        bme280(bus, kBme280Address, clock),
+        source("env0", bme280),
+        storage(std::move(state_dir)) {}
+};
+
+class FleetRun {
+ public:
+  FleetRun(const FleetOptions& o, std::ostream& log) : o_(o), log_(log) {}
+  Result<FleetReport> Run();
+
+ private:
+  Status Prepare();
+  Status StartBroker();
+  Status StartVerifier();
+  Status BuildDevices();
+  void ConnectAll();
+  void Drive();
+  void Drain();
+  FleetReport Collect();
+
+  const FleetOptions& o_;
+  std::ostream& log_;
+  SystemClock clock_;
+  std::string pki_dir_;
+  std::vector<std::string> things_;
+  std::unique_ptr<LocalBroker> broker_;
+  std::string broker_uri_;
+  std::unique_ptr<TelemetryVerifier> verifier_;
+  std::unique_ptr<link::Session> ingest_;
+  LatencyRecorder latency_;
+  std::vector<std::unique_ptr<VirtualDevice>> devices_;
+  SteadyClock::time_point t0_;
+};
+
+Status FleetRun::Prepare() {
+  pki_dir_ = o_.pki_dir.empty() ? o_.work_dir + "/pki" : o_.pki_dir;
+  EF_RETURN_IF_ERROR(MakeDirs(o_.work_dir));
+  for (int i = 1; i <= o_.devices; ++i) things_.push_back(certs::DeviceName(o_.prefix, i));
+  const auto t = SteadyClock::now();
+  EF_RETURN_IF_ERROR(certs::EnsurePki(pki_dir_, things_));
+  const double s = std::chrono::duration<double>(SteadyClock::now() - t).count();
+  log_ << "pki: " << pki_dir_ << " ready for " << things_.size() << " devices (" << std::fixed
+       << std::setprecision(2) << s << " s)\n";
+  return Status::Ok();
+}
+
+Status FleetRun::StartBroker() {
+  if (!o_.broker_uri.empty()) {
+    broker_uri_ = o_.broker_uri;
+    return Status::Ok();
+  }
+  BrokerOptions b;
+  b.pki_dir = pki_dir_;
+  b.work_dir = o_.work_dir + "/broker";
+  auto started = LocalBroker::Start(b);
+  if (!started.ok()) return started.status();
+  broker_ = std::move(*started);
+  broker_uri_ = broker_->uri();
+  log_ << "broker: local mosquitto pid " << broker_->pid() << " at " << broker_uri_ << " (log "
+       << broker_->log_path() << ")\n";
+  return Status::Ok();
+}
+
+Status FleetRun::StartVerifier() {
+  if (!o_.verify) return Status::Ok();
+  auto jwks_text = ReadFile(pki_dir_ + "/jwks.json");
+  if (!jwks_text.ok()) return jwks_text.status();
+  auto keys = jws::JwkSetFromJson(*jwks_text);
+  if (!keys.ok()) return keys.status().WithContext(pki_dir_ + "/jwks.json");
+  verifier_ = std::make_unique<TelemetryVerifier>(std::move(*keys), jws::Backend::kOpenSsl);
+  link::SessionConfig c;
+  c.server_uri = broker_uri_;
+  c.client_id = std::string(kIngestIdentity) + "-" + std::to_string(::getpid());
+  c.tls = {pki_dir_ + "/ca.crt", pki_dir_ + "/ingest.crt", pki_dir_ + "/ingest.key"};
+  auto session = link::MakePahoSession(c);
+  if (!session.ok()) return session.status();
+  ingest_ = std::move(*session);
+  EF_RETURN_IF_ERROR(ingest_->Connect().WithContext("verifier"));
+  const std::string filter = "dt/" + o_.app + "/+/+/+";
+  return ingest_->Subscribe(filter, 1, [this](const link::IncomingMessage& m) {
+    const Micros now = clock_.Monotonic();
+    const auto checked = verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
+    if (checked.verdict == Verdict::kVerified) latency_.Received(checked.dev, checked.seq, now);
+  });
+}
+
+Status FleetRun::BuildDevices() {
+  for (size_t i = 0; i < things_.size(); ++i) {
+    const std::string& thing = things_[i];
+    const std::string state = o_.work_dir + "/devices/" + thing;
+    EF_RETURN_IF_ERROR(MakeDirs(state));
+    auto d = std::make_unique<VirtualDevice>(thing, o_.seed * 1000003u + i, clock_, state);
+    EF_RETURN_IF_ERROR(d->bus.Attach(kBme280Address, d->bme280_model));
+    const certs::DevicePaths paths = certs::PathsFor(pki_dir_, thing);
+    auto key = ReadFile(paths.sign_key);
+    if (!key.ok()) return key.status();
+    auto signer = jws::MakeSigner(o_.signer, *key);
+    if (!signer.ok()) return signer.status().WithContext(paths.sign_key);
+    d->signer = std::move(*signer);
+    link::SessionConfig c;
+    c.server_uri = broker_uri_;
+    c.client_id = thing;
+    c.tls = {pki_dir_ + "/ca.crt", paths.cert, paths.tls_key};
+    auto session = link::MakePahoSession(c);
+    if (!session.ok()) return session.status().WithContext(thing);
+    d->session = std::move(*session);
+    app::DeviceOptions opts;
+    opts.thing = thing;
+    opts.app = o_.app;
+    opts.site = o_.site;
+    d->device = std::make_unique<app::Device>(opts, clock_, d->storage, *d->signer, *d->session,
+                                              std::vector<app::SensorSource*>{&d->source});
+    VirtualDevice* raw = d.get();
+    d->device->set_publish_observer([this, raw](uint64_t seq, Micros at) {
+      if (!raw->any_published) raw->first_seq = seq;
+      raw->any_published = true;
+      raw->last_seq = seq;
+      latency_.Sent(raw->thing, seq, at);
+    });
+    devices_.push_back(std::move(d));
+  }
+  return Status::Ok();
+}
+
+void FleetRun::ConnectAll() {
+  std::atomic<size_t> next{0};
+  std::mutex log_mu;
+  int failures_logged = 0;
+  auto worker = [&] {
+    for (size_t i = next++; i < devices_.size(); i = next++) {
+      VirtualDevice& d = *devices_[i];
+      Status s = d.device->Start();
+      d.connected = s.ok();
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(log_mu);
+        if (failures_logged++ < 5) log_ << "connect failed: " << s.ToString() << "\n";
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const int n = std::max(1, std::min(o_.connect_threads, o_.devices));
+  for (int i = 0; i < n; ++i) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+}
+
+void FleetRun::Drive() {
+  // Devices are staggered across one interval so the broker sees a steady rate.
+  using Due = std::pair<SteadyClock::time_point, size_t>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due;
+  const auto start = SteadyClock::now();
+  const auto end = start + o_.duration;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (!devices_[i]->connected) continue;
+    due.push({start + o_.interval * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
+  }
+  auto next_progress = start + std::chrono::seconds(5);
+  while (!due.empty() && due.top().first < end) {
+    if (o_.stop_requested && o_.stop_requested()) {
+      log_ << "stop requested: draining\n";
+      break;
+    }
+    auto [when, i] = due.top();
+    due.pop();
+    std::this_thread::sleep_until(when);
+    VirtualDevice& d = *devices_[i];
+    const double t = std::chrono::duration<double>(SteadyClock::now() - t0_).count();
+    const EnvironmentModel::Ambient a = d.environment.At(t);
+    d.bme280_model.SetAmbient(a.celsius, a.pascal, a.rel_humidity);
+    (void)d.device->PublishOnce();  // failures are counted by the device
+    due.push({when + o_.interval, i});
+    if (SteadyClock::now() >= next_progress) {
+      next_progress += std::chrono::seconds(5);
+      uint64_t delivered = 0;
+      for (auto& v : devices_) delivered += v->device->counters().delivered;
+      log_ << "  t=" << std::lround(std::chrono::duration<double>(SteadyClock::now() - start).count())
+           << "s delivered=" << delivered;
+      if (verifier_) log_ << " verified=" << verifier_->verified();
+      log_ << "\n" << std::flush;
+    }
+  }
+}
+
+void FleetRun::Drain() {
+  // Wait for the broker's answer to every publish, then for the verifier to
+  // have seen every delivered message (bounded: a loss must not hang the run).
+  auto deadline = SteadyClock::now() + std::chrono::seconds(15);
+  auto pending = [&] {
+    uint64_t n = 0;
+    for (auto& d : devices_) n += d->device->in_flight();
+    return n;
+  };
+  while (pending() > 0 && SteadyClock::now() < deadline) std::this_thread::sleep_for(Millis(20));
+  if (verifier_) {
+    uint64_t delivered = 0;
+    for (auto& d : devices_) delivered += d->device->counters().delivered;
+    deadline = SteadyClock::now() + std::chrono::seconds(10);
+    while (verifier_->verified() < delivered && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(Millis(20));
+    }
+    for (auto& d : devices_) {
+      if (d->any_published) verifier_->Expect(d->thing, d->device->boot(), d->first_seq, d->last_seq);
+    }
+  }
+  for (auto& d : devices_) {
+    if (d->connected) (void)d->device->Stop();
+  }
+  if (ingest_) (void)ingest_->Disconnect(Millis(2000));
+}
+
+FleetReport FleetRun::Collect() {
+  FleetReport r;
+  r.devices = o_.devices;
+  r.broker = broker_uri_;
+  r.local_broker = broker_ != nullptr;
+  for (auto& d : devices_) {
+    if (d->connected) ++r.connected;
+    const auto c = d->device->counters();
+    r.sampled += c.sampled;
+    r.delivered += c.delivered;
+    r.dropped += c.dropped;
+  }
+  if (verifier_) {
+    r.verified_run = true;
+    r.verify = verifier_->Report();
+  }
+  r.latency_p50_ms = latency_.Percentile(0.50);
+  r.latency_p99_ms = latency_.Percentile(0.99);
+  r.latency_max_ms = latency_.Percentile(1.0);
+  r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0_).count();
+  return r;
+}
+
+Result<FleetReport> FleetRun::Run() {
+  t0_ = SteadyClock::now();
+  EF_RETURN_IF_ERROR(ValidateFleetOptions(o_));
+  EF_RETURN_IF_ERROR(Prepare());
+  EF_RETURN_IF_ERROR(StartBroker());
+  EF_RETURN_IF_ERROR(StartVerifier());
+  EF_RETURN_IF_ERROR(BuildDevices());
+  ConnectAll();
+  int connected = 0;
+  for (auto& d : devices_) connected += d->connected ? 1 : 0;
+  log_ << "devices: " << connected << "/" << devices_.size() << " connected in " << std::fixed
+       << std::setprecision(2) << std::chrono::duration<double>(SteadyClock::now() - t0_).count()
+       << " s since start; publishing every " << o_.interval.count() << " ms for "
+       << static_cast<double>(o_.duration.count()) / 1000.0 << " s\n";
+  Drive();
+  Drain();
+  FleetReport r = Collect();
+  if (broker_) (void)broker_->Stop();
+  return r;
+}
+
+}  // namespace
+
+Status ValidateFleetOptions(const FleetOptions& o) {
+  if (o.devices < 1 || o.devices > 100000) return InvalidArgument("--devices must be 1..100000");
+  if (o.duration.count() < 1) return InvalidArgument("--duration must be positive");
+  if (o.interval.count() < 10) return InvalidArgument("--interval must be at least 10 ms");
+  EF_RETURN_IF_ERROR(topic::ValidateLevel(o.app, "--app"));
+  EF_RETURN_IF_ERROR(topic::ValidateLevel(o.site, "--site"));
+  EF_RETURN_IF_ERROR(certs::ValidateThingName(certs::DeviceName(o.prefix, o.devices)).WithContext("--prefix"));
+  if (o.work_dir.empty()) return InvalidArgument("--work must not be empty");
+  return Status::Ok();
+}
+
+bool FleetReport::Passed() const {
+  if (connected != devices || delivered == 0) return false;
+  if (!verified_run) return dropped == 0;
+  return verify.Clean() && verify.verified > 0;
+}
+
+Result<FleetReport> RunFleet(const FleetOptions& options, std::ostream& log) {
+  FleetRun run(options, log);
+  return run.Run();
+}
+
+void PrintReport(const FleetReport& r, std::ostream& out) {
+  out << std::fixed << std::setprecision(2);
+  out << "summary (" << r.elapsed_s << " s, broker " << r.broker << (r.local_broker ? ", local mosquitto" : "")
+      << ")\n";
+  out << "  connected    " << r.connected << "/" << r.devices << "\n";
+  out << "  published    " << r.sampled << " (delivered " << r.delivered << ", dropped " << r.dropped << ")\n";
+  if (r.verified_run) {
+    const auto& v = r.verify;
+    out << "  received     " << v.received << "\n";
+    out << "  verified     " << v.verified << " (devices " << v.devices << ")\n";
+    out << "  lost         " << v.lost << "\n";
+    out << "  duplicated   " << v.duplicates << "\n";
+    out << "  invalid      " << v.invalid << "\n";
+    out << "  conflicts    " << v.conflicts << "\n";
+    for (const auto& [reason, n] : v.invalid_reasons) out << "    invalid: " << reason << " x" << n << "\n";
+    for (const auto& e : v.examples) out << "    " << e << "\n";
+    out << "  latency      p50 " << r.latency_p50_ms << " ms, p99 " << r.latency_p99_ms << " ms, max "
+        << r.latency_max_ms << " ms (device publish -> verifier receive)\n";
+  } else {
+    out << "  verification off (--no-verify): lost/invalid not checked\n";
+  }
+  out << "result: " << (r.Passed() ? "PASS" : "FAIL") << "\n";
+}
+
+}  // namespace edgeforge::sim
