@@ -1,0 +1,237 @@
+// Integration: the firmware core and the verifier against a real mosquitto
+// configured like AWS IoT Core, over real TLS with real certificates.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mqtt/async_client.h>
+
+#include "firmware/app/device.h"
+#include "firmware/link/paho_session.h"
+#include "firmware/telemetry/topic.h"
+#include "hal/sim/sim_i2c_bus.h"
+#include "sim/broker/local_broker.h"
+#include "sim/models/bme280_model.h"
+#include "sim/verify/verifier.h"
+#include "tests/support/test_pki.h"
+
+namespace edgeforge::sim {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_support::MakePki;
+using testing_support::MakeTempDir;
+
+class BrokerIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new std::string(MakePki({"dev-a", "dev-b"}, "itest"));
+    BrokerOptions o;
+    o.pki_dir = *pki_;
+    o.work_dir = MakeTempDir("broker");
+    auto b = LocalBroker::Start(o);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = b->release();
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete pki_;
+  }
+
+  static link::SessionConfig ConfigFor(const std::string& thing, const std::string& pki = *pki_) {
+    link::SessionConfig c;
+    c.server_uri = broker_->uri();
+    c.client_id = thing;
+    const auto p = certs::PathsFor(pki, thing);
+    c.tls = {*pki_ + "/ca.crt", p.cert, p.tls_key};
+    c.connect_timeout = 5000ms;
+    return c;
+  }
+
+  static std::unique_ptr<link::Session> Connect(const link::SessionConfig& c) {
+    auto s = link::MakePahoSession(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return nullptr;
+    Status st = (*s)->Connect();
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return std::move(*s);
+  }
+
+  /// The ingest identity subscribed to all telemetry, feeding a verifier.
+  struct Ingest {
+    std::unique_ptr<link::Session> session;
+    std::unique_ptr<TelemetryVerifier> verifier;
+    std::atomic<int> received{0};
+  };
+  static std::unique_ptr<Ingest> StartIngest() {
+    auto in = std::make_unique<Ingest>();
+    in->verifier = std::make_unique<TelemetryVerifier>(testing_support::Jwks(*pki_), jws::Backend::kOpenSsl);
+    link::SessionConfig c = ConfigFor(kIngestIdentity);
+    c.tls.cert_file = *pki_ + "/ingest.crt";
+    c.tls.key_file = *pki_ + "/ingest.key";
+    in->session = Connect(c);
+    Ingest* raw = in.get();
+    EXPECT_TRUE(in->session
+                    ->Subscribe("dt/+/+/+/+", 1,
+                                [raw](const link::IncomingMessage& m) {
+                                  raw->verifier->Check(m.topic, m.payload, m.UserProperty("jws"));
+                                  ++raw->received;
+                                })
+                    .ok());
+    return in;
+  }
+
+  static bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+
+  static std::string* pki_;
+  static LocalBroker* broker_;
+};
+std::string* BrokerIntegrationTest::pki_ = nullptr;
+LocalBroker* BrokerIntegrationTest::broker_ = nullptr;
+
+TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccepts) {
+  auto ingest = StartIngest();
+  SystemClock clock;
+  MemoryStorage storage;
+  SimI2cBus bus;
+  Bme280Model model;
+  model.SetAmbient(22.5, 100900.0, 41.0);
+  ASSERT_TRUE(bus.Attach(0x76, model).ok());
+  Bme280 bme(bus, 0x76, clock);
+  app::Bme280Source source("env0", bme);
+  auto signer = testing_support::SignerFor(*pki_, "dev-a", jws::Backend::kMbedTls);
+  auto session = link::MakePahoSession(ConfigFor("dev-a"));
+  ASSERT_TRUE(session.ok());
+  app::DeviceOptions opts;
+  opts.thing = "dev-a";
+  app::Device device(opts, clock, storage, *signer, **session, {&source});
+  ASSERT_TRUE(device.Start().ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(device.PublishOnce().ok());
+  ASSERT_TRUE(WaitFor([&] { return device.in_flight() == 0; }));
+  EXPECT_EQ(device.counters().delivered, 5u);
+  ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 5; }));
+  ingest->verifier->Expect("dev-a", device.boot(), 0, 4);
+  const auto r = ingest->verifier->Report();
+  EXPECT_EQ(r.verified, 5u);
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.invalid, 0u) << (r.examples.empty() ? "" : r.examples[0]);
+  EXPECT_TRUE(device.Stop().ok());
+}
+
+TEST_F(BrokerIntegrationTest, PublishToAnotherThingsTopicIsRefusedWithReason0x87) {
+  auto ingest = StartIngest();
+  auto session = Connect(ConfigFor("dev-a"));
+  ASSERT_NE(session, nullptr);
+  auto signer = testing_support::SignerFor(*pki_, "dev-a");
+  link::OutgoingMessage m;
+  m.topic = *topic::TelemetryTopic("edgeforge", "site-1", "dev-b");
+  m.payload = "{}";
+  std::promise<Status> done;
+  ASSERT_TRUE(session->Publish(m, [&](Status s) { done.set_value(std::move(s)); }).ok());
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+  const Status s = fut.get();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+  EXPECT_NE(s.message().find("0x87"), std::string::npos) << s.ToString();
+  // Its own topic still works on the same connection.
+  m.topic = *topic::TelemetryTopic("edgeforge", "site-1", "dev-a");
+  std::promise<Status> ok;
+  ASSERT_TRUE(session->Publish(m, [&](Status st) { ok.set_value(std::move(st)); }).ok());
+  auto okf = ok.get_future();
+  ASSERT_EQ(okf.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(okf.get().ok());
+  ASSERT_TRUE(WaitFor([&] { return ingest->received.load() >= 1; }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(ingest->received.load(), 1) << "the refused message must never reach a subscriber";
+}
+
+TEST_F(BrokerIntegrationTest, IngestIdentityCannotPublish) {
+  link::SessionConfig c = ConfigFor(kIngestIdentity);
+  c.tls.cert_file = *pki_ + "/ingest.crt";
+  c.tls.key_file = *pki_ + "/ingest.key";
+  auto session = Connect(c);
+  ASSERT_NE(session, nullptr);
+  link::OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-a/telemetry";
+  m.payload = "{}";
+  std::promise<Status> done;
+  ASSERT_TRUE(session->Publish(m, [&](Status s) { done.set_value(std::move(s)); }).ok());
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(fut.get().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(BrokerIntegrationTest, ClientWithoutCertificateCannotConnect) {
+  // Raw Paho: our own session refuses to run without a certificate.
+  mqtt::async_client client(broker_->uri(), "no-cert", mqtt::create_options(MQTTVERSION_5));
+  mqtt::ssl_options ssl;
+  ssl.set_trust_store(*pki_ + "/ca.crt");
+  auto opts = mqtt::connect_options_builder()
+                  .mqtt_version(MQTTVERSION_5)
+                  .connect_timeout(5s)
+                  .ssl(std::move(ssl))
+                  .finalize();
+  bool connected = false;
+  try {
+    connected = client.connect(opts)->wait_for(10s) && client.is_connected();
+  } catch (const mqtt::exception&) {
+    connected = false;
+  }
+  EXPECT_FALSE(connected);
+}
+
+TEST_F(BrokerIntegrationTest, CertificateFromAnotherCaCannotConnect) {
+  const std::string rogue = MakePki({"dev-a"}, "rogue");  // same CN, foreign CA
+  auto s = link::MakePahoSession(ConfigFor("dev-a", rogue));
+  ASSERT_TRUE(s.ok());
+  Status st = (*s)->Connect();
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE((*s)->IsConnected());
+}
+
+TEST_F(BrokerIntegrationTest, ClientThatDoesNotTrustTheBrokerRefusesIt) {
+  const std::string other = MakePki({"dev-a"}, "othertrust");
+  link::SessionConfig c = ConfigFor("dev-a");
+  c.tls.ca_file = other + "/ca.crt";  // trusts a CA that did not sign broker.crt
+  auto s = link::MakePahoSession(c);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE((*s)->Connect().ok());
+}
+
+TEST(LocalBrokerTest, MissingMosquittoBinaryIsAOneLineError) {
+  auto m = FindMosquitto("/nonexistent/mosquitto");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
+  BrokerOptions o;
+  o.pki_dir = MakeTempDir("nopki");
+  o.work_dir = MakeTempDir("nobroker");
+  o.mosquitto = "/nonexistent/mosquitto";
+  auto b = LocalBroker::Start(o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("/nonexistent/mosquitto"), std::string::npos);
+}
+
+TEST(LocalBrokerTest, ConfigMirrorsIotCore) {
+  BrokerOptions o;
+  o.pki_dir = "/p";
+  o.work_dir = "/w";
+  const std::string c = MosquittoConfig(o, 12345);
+  for (const char* line : {"listener 12345 127.0.0.1", "require_certificate true", "use_identity_as_username true",
+                           "tls_version tlsv1.2", "allow_anonymous false", "acl_file /w/acl", "cafile /p/ca.crt"}) {
+    EXPECT_NE(c.find(line), std::string::npos) << line;
+  }
+  const std::string acl = AclRules();
+  EXPECT_NE(acl.find("pattern write dt/+/+/%u/#"), std::string::npos);
+  EXPECT_NE(acl.find("pattern readwrite $aws/things/%u/shadow/#"), std::string::npos);
+  EXPECT_NE(acl.find("topic read $aws/#"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgeforge::sim

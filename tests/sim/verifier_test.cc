@@ -1,0 +1,140 @@
+#include "sim/verify/verifier.h"
+
+#include <gtest/gtest.h>
+
+#include "firmware/telemetry/telemetry.h"
+#include "tests/support/test_pki.h"
+
+namespace edgeforge::sim {
+namespace {
+
+using testing_support::Jwks;
+using testing_support::MakePki;
+using testing_support::SignerFor;
+
+class VerifierTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { pki_ = new std::string(MakePki({"dev-a", "dev-b"}, "verifier")); }
+  static void TearDownTestSuite() { delete pki_; }
+
+  void SetUp() override {
+    signer_a_ = SignerFor(*pki_, "dev-a");
+    signer_b_ = SignerFor(*pki_, "dev-b");
+    verifier_ = std::make_unique<TelemetryVerifier>(Jwks(*pki_), jws::Backend::kOpenSsl);
+  }
+
+  static std::string Payload(const std::string& dev, uint64_t seq, uint64_t boot = 1, double t = 20.0) {
+    telemetry::Message m;
+    m.dev = dev;
+    m.seq = seq;
+    m.boot = boot;
+    m.ts = 1'700'000'000'000 + static_cast<int64_t>(seq);
+    m.readings = {{"temperature", t, "Cel", ""}};
+    return telemetry::Serialize(m);
+  }
+  static std::string Topic(const std::string& thing) { return "dt/edgeforge/site-1/" + thing + "/telemetry"; }
+
+  Verdict Send(const std::string& topic, const std::string& payload, jws::Signer& signer) {
+    auto sig = signer.Sign(payload);
+    EXPECT_TRUE(sig.ok());
+    return verifier_->Check(topic, payload, &*sig).verdict;
+  }
+
+  static std::string* pki_;
+  std::unique_ptr<jws::Signer> signer_a_, signer_b_;
+  std::unique_ptr<TelemetryVerifier> verifier_;
+};
+std::string* VerifierTest::pki_ = nullptr;
+
+TEST_F(VerifierTest, VerifiesAuthenticMessages) {
+  for (uint64_t s = 0; s < 5; ++s) EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", s), *signer_a_), Verdict::kVerified);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.verified, 5u);
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.devices, 1u);
+  EXPECT_TRUE(r.Clean());
+}
+
+TEST_F(VerifierTest, CountsGapsAsLostAndExpectedTailToo) {
+  for (uint64_t s : {0, 1, 4, 5}) Send(Topic("dev-a"), Payload("dev-a", s), *signer_a_);
+  EXPECT_EQ(verifier_->Report().lost, 2u);  // 2 and 3
+  verifier_->Expect("dev-a", 1, 0, 8);      // the device says it published up to 8
+  EXPECT_EQ(verifier_->Report().lost, 5u);
+  EXPECT_FALSE(verifier_->Report().Clean());
+}
+
+TEST_F(VerifierTest, SeqRestartingInANewBootIsNotLossOrConflict) {
+  for (uint64_t s : {0, 1, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  // Crash: the next boot resumes at the persisted lease (1000), not at 3.
+  for (uint64_t s : {1000, 1001}) Send(Topic("dev-a"), Payload("dev-a", s, 2), *signer_a_);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.verified, 5u);
+}
+
+TEST_F(VerifierTest, ByteIdenticalRepeatIsDuplicateDifferentBytesIsConflict) {
+  const std::string p = Payload("dev-a", 7);
+  EXPECT_EQ(Send(Topic("dev-a"), p, *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), p, *signer_a_), Verdict::kDuplicate);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 7, 1, 99.0), *signer_a_), Verdict::kConflict);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(r.conflicts, 1u);
+  EXPECT_FALSE(r.Clean());
+}
+
+TEST_F(VerifierTest, RejectsTamperedPayload) {
+  std::string p = Payload("dev-a", 1);
+  auto sig = signer_a_->Sign(p);
+  p[p.find("20")] = '9';
+  const auto c = verifier_->Check(Topic("dev-a"), p, &*sig);
+  EXPECT_EQ(c.verdict, Verdict::kInvalid);
+  EXPECT_EQ(verifier_->Report().invalid_reasons.count("bad signature"), 1u) << c.why;
+}
+
+TEST_F(VerifierTest, RejectsAnotherDevicesKey) {
+  // dev-b signs a message claiming to be dev-a, on dev-a's topic.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *signer_b_), Verdict::kInvalid);
+  EXPECT_EQ(verifier_->Report().invalid_reasons.count("wrong key"), 1u);
+}
+
+TEST_F(VerifierTest, RejectsDevThatDiffersFromTopic) {
+  EXPECT_EQ(Send(Topic("dev-b"), Payload("dev-a", 1), *signer_a_), Verdict::kInvalid);
+  EXPECT_EQ(verifier_->Report().invalid_reasons.count("dev/topic mismatch"), 1u);
+}
+
+TEST_F(VerifierTest, RejectsMissingSignatureUnknownKidAndAlgNone) {
+  const std::string p = Payload("dev-a", 1);
+  EXPECT_EQ(verifier_->Check(Topic("dev-a"), p, nullptr).verdict, Verdict::kInvalid);
+  // A signer whose key is not in the JWK set.
+  const std::string other = MakePki({"dev-a"}, "otherpki");
+  auto stranger = SignerFor(other, "dev-a");
+  EXPECT_EQ(Send(Topic("dev-a"), p, *stranger), Verdict::kInvalid);
+  // alg "none" with an empty signature.
+  const std::string none_header = jws::Base64UrlEncode(AsBytes(
+      R"({"alg":"none","b64":false,"crit":["b64"],"kid":")" + signer_a_->kid() + "\"}"));
+  const std::string none = none_header + "..";
+  EXPECT_EQ(verifier_->Check(Topic("dev-a"), p, &none).verdict, Verdict::kInvalid);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.invalid, 3u);
+  EXPECT_EQ(r.invalid_reasons.at("no signature"), 1u);
+  EXPECT_EQ(r.invalid_reasons.at("unknown kid"), 1u);
+  EXPECT_EQ(r.invalid_reasons.at("bad jws header"), 1u);
+  EXPECT_EQ(r.verified, 0u);
+}
+
+TEST_F(VerifierTest, RejectsAuthenticButMalformedPayloadAndBadTopic) {
+  EXPECT_EQ(Send(Topic("dev-a"), "{\"v\":1}", *signer_a_), Verdict::kInvalid);
+  EXPECT_EQ(Send("dt/edgeforge/dev-a", Payload("dev-a", 1), *signer_a_), Verdict::kInvalid);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.invalid_reasons.at("bad payload"), 1u);
+  EXPECT_EQ(r.invalid_reasons.at("bad topic"), 1u);
+}
+
+TEST_F(VerifierTest, MbedTlsSignedMessagesVerify) {
+  auto mbed = SignerFor(*pki_, "dev-a", jws::Backend::kMbedTls);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *mbed), Verdict::kVerified);
+}
+
+}  // namespace
+}  // namespace edgeforge::sim
