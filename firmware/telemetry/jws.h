@@ -47,6 +47,8 @@ std::string Thumbprint(const EcP256PublicKey& key);
 /// "PRIVATE KEY" or "PUBLIC KEY"); INVALID_ARGUMENT for other curves/types.
 Result<EcP256PublicKey> PublicKeyFromPem(std::string_view pem);
 
+/// Not thread-safe: a Signer reuses its per-key contexts, so one thread at a
+/// time uses it (one Signer per thread, or serialize).
 class Signer {
  public:
   virtual ~Signer() = default;
@@ -83,6 +85,8 @@ struct Header {
 /// with UNAUTHENTICATED or INVALID_ARGUMENT and a message saying which.
 Result<Header> ParseHeader(std::string_view compact_jws);
 
+/// Not thread-safe: a Verifier reuses scratch contexts, so one thread at a
+/// time uses it (one Verifier per thread, or serialize). Any key per call.
 class Verifier {
  public:
   virtual ~Verifier() = default;
