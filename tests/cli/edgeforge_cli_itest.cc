@@ -1,0 +1,168 @@
+// The edgeforge binary as a user runs it: real processes, real broker, real files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "firmware/telemetry/telemetry.h"
+#include "sim/broker/local_broker.h"
+#include "tests/support/test_pki.h"
+
+namespace edgeforge {
+namespace {
+
+using testing_support::MakePki;
+using testing_support::MakeTempDir;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CliRun Edgeforge(const std::string& args) {
+  const std::string cmd = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge " + args + " 2>&1";
+  CliRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+bool Has(const CliRun& r, const std::string& s) { return r.output.find(s) != std::string::npos; }
+
+TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
+  const std::string work = MakeTempDir("simwork");
+  const CliRun r = Edgeforge("sim --devices 20 --duration 4s --work " + work);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "connected    20/20")) << r.output;
+  EXPECT_TRUE(Has(r, "lost         0")) << r.output;
+  EXPECT_TRUE(Has(r, "invalid      0")) << r.output;
+  EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
+  // A second run in the same work dir reuses the PKI and continues each
+  // device's persisted sequence in a new boot.
+  const CliRun again = Edgeforge("sim --devices 20 --duration 2s --work " + work + " --signer mbedtls");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  const std::string counters = testing_support::ReadAll(work + "/devices/edge-00001/counters.json");
+  EXPECT_NE(counters.find("\"boot\":2"), std::string::npos) << counters;
+}
+
+TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
+  const std::string pki = MakePki({}, "named");
+  sim::BrokerOptions o;
+  o.pki_dir = pki;
+  o.work_dir = MakeTempDir("namedbroker");
+  auto broker = sim::LocalBroker::Start(o);
+  ASSERT_TRUE(broker.ok()) << broker.status().ToString();
+  const CliRun r = Edgeforge("sim --devices 5 --duration 2s --broker " + (*broker)->uri() + " --certs " + pki +
+                          " --work " + MakeTempDir("namedwork") + " --app plant --site hall-2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
+  EXPECT_FALSE(Has(r, "local mosquitto")) << r.output;
+}
+
+TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {
+  CliRun r = Edgeforge("sim --devices 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--devices")) << r.output;
+  r = Edgeforge("sim --duration soon");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--duration 'soon'")) << r.output;
+  r = Edgeforge("sim --frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "unknown option '--frobnicate'")) << r.output;
+  r = Edgeforge("sim --signer rsa");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--signer")) << r.output;
+  r = Edgeforge("sim --site a/b");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--site")) << r.output;
+  r = Edgeforge("warp");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "unknown command 'warp'")) << r.output;
+  r = Edgeforge("verify");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--capture or --broker")) << r.output;
+}
+
+TEST(EdgeforgeCliTest, EveryCommandHasHelp) {
+  for (const char* cmd : {"--help", "sim --help", "broker --help", "verify --help", "certs --help"}) {
+    const CliRun r = Edgeforge(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+    EXPECT_TRUE(Has(r, "usage: edgeforge")) << cmd << "\n" << r.output;
+  }
+}
+
+TEST(EdgeforgeCliTest, BrokerStartsAndStops) {
+  const std::string dir = MakeTempDir("brokercli");
+  const CliRun r = Edgeforge("broker --duration 1s --certs " + dir + "/pki --work " + dir + "/broker");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "broker: ssl://localhost:")) << r.output;
+  EXPECT_TRUE(Has(r, "broker: stopped")) << r.output;
+  const std::string conf = testing_support::ReadAll(dir + "/broker/mosquitto.conf");
+  EXPECT_NE(conf.find("require_certificate true"), std::string::npos);
+}
+
+class VerifyCaptureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = MakePki({"dev-a"}, "capture");
+    signer_ = testing_support::SignerFor(pki_, "dev-a");
+  }
+  std::string Line(uint64_t seq, bool tamper = false) {
+    telemetry::Message m;
+    m.dev = "dev-a";
+    m.seq = seq;
+    m.boot = 1;
+    m.ts = 1'700'000'000'000;
+    m.readings = {{"temperature", 21.5, "Cel", ""}};
+    std::string payload = telemetry::Serialize(m);
+    const std::string sig = *signer_->Sign(payload);
+    if (tamper) payload.replace(payload.find("21.5"), 4, "99.5");
+    nlohmann::json j = {{"topic", "dt/edgeforge/site-1/dev-a/telemetry"}, {"payload", payload}, {"jws", sig}};
+    return j.dump() + "\n";
+  }
+  std::string Write(const std::string& text) {
+    const std::string path = MakeTempDir("cap") + "/capture.jsonl";
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string pki_;
+  std::unique_ptr<jws::Signer> signer_;
+};
+
+TEST_F(VerifyCaptureTest, CleanCapturePasses) {
+  const CliRun r = Edgeforge("verify --certs " + pki_ + " --capture " + Write(Line(0) + Line(1) + Line(1)));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "verified 2")) << r.output;
+  EXPECT_TRUE(Has(r, "duplicated 1")) << r.output;
+}
+
+TEST_F(VerifyCaptureTest, TamperedOrMissingMessagesFail) {
+  const CliRun r = Edgeforge("verify --certs " + pki_ + " --capture " + Write(Line(0) + Line(1, true) + Line(3)));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "invalid 1")) << r.output;
+  EXPECT_TRUE(Has(r, "lost 2")) << r.output;  // 1 (tampered, not trusted) and 2
+  EXPECT_TRUE(Has(r, "capture.jsonl:2: invalid")) << r.output;
+}
+
+TEST_F(VerifyCaptureTest, MalformedCaptureLineNamesFileAndLine) {
+  const CliRun r = Edgeforge("verify --certs " + pki_ + " --capture " + Write(Line(0) + "{\"topic\": 3}\n"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "capture.jsonl:2")) << r.output;
+}
+
+TEST_F(VerifyCaptureTest, MissingJwksIsAClearError) {
+  const CliRun r = Edgeforge("verify --jwks /nonexistent/jwks.json --capture " + Write(Line(0)));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "/nonexistent/jwks.json")) << r.output;
+}
+
+}  // namespace
+}  // namespace edgeforge
