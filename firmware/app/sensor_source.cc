@@ -5,8 +5,13 @@
 namespace edgeforge::app {
 namespace {
 
-// Rounds to the sensor's resolution so telemetry does not carry noise digits.
-double RoundTo(double v, double step) { return std::round(v / step) * step; }
+// Rounds to `decimals` places (the sensor's resolution) so telemetry carries no
+// noise digits. Dividing by a power of ten (not multiplying by 0.1) yields the
+// double nearest the decimal, which JSON then prints short: 101168.2.
+double RoundTo(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
 
 }  // namespace
 
@@ -28,9 +33,9 @@ Status Bme280Source::DoSample(std::vector<telemetry::Reading>& out) {
     return r.status();
   }
   // BME280 resolution: 0.01 degC, ~0.2 Pa (osrs x1: 2.62 Pa noise), 0.008 %RH.
-  out.push_back({"temperature", RoundTo(r->temperature_c, 0.01), "Cel", ""});
-  out.push_back({"pressure", RoundTo(r->pressure_pa, 0.1), "Pa", ""});
-  out.push_back({"humidity", RoundTo(r->humidity_rh, 0.01), "%", ""});
+  out.push_back({"temperature", RoundTo(r->temperature_c, 2), "Cel", ""});
+  out.push_back({"pressure", RoundTo(r->pressure_pa, 1), "Pa", ""});
+  out.push_back({"humidity", RoundTo(r->humidity_rh, 2), "%", ""});
   return Status::Ok();
 }
 

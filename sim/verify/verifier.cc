@@ -74,8 +74,9 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
                                                     const std::string* jws_value) {
   Checked c;
   std::string reason_class;
-  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class);
+  // One lock for all of it: jws::Verifier is single-threaded by contract.
   std::lock_guard<std::mutex> lock(mu_);
+  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class);
   ++counts_.received;
   if (!dev.ok()) {
     ++counts_.invalid;
