@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "certs/pki.h"
-#include "certs/pki_fs.h"
+#include "hal/linux/fs.h"
 #include "hal/status.h"
 
 namespace edgeforge::certs {
@@ -201,7 +201,7 @@ int RunJwks(const Flags& flags, std::ostream& out, std::ostream& err) {
     out << text;
     return kExitOk;
   }
-  Status st = internal::WriteFileAtomically(file, text, 0644);
+  Status st = fs::WriteFileAtomically(file, text, 0644);
   if (!st.ok()) return Fail(err, st);
   out << "wrote " << file << "\n";
   return kExitOk;

@@ -15,7 +15,7 @@
 #include <system_error>
 #include <thread>
 
-#include "certs/pki_fs.h"
+#include "hal/linux/fs.h"
 #include "certs/x509_writer.h"
 #include "firmware/telemetry/jws.h"
 
@@ -121,14 +121,14 @@ struct CaMaterial {
 Status LoadCa(const std::string& dir, CaMaterial& ca) {
   const std::string key_path = Join(dir, "ca.key");
   const std::string crt_path = Join(dir, "ca.crt");
-  if (!internal::IsRegularFile(key_path) || !internal::IsRegularFile(crt_path)) {
+  if (!fs::IsRegularFile(key_path) || !fs::IsRegularFile(crt_path)) {
     return NotFound("no CA in '" + dir + "' (ca.key and ca.crt); run `edgeforge certs init --dir " +
                     dir + "` first");
   }
-  Result<std::string> key_pem = internal::ReadFileToString(key_path);
+  Result<std::string> key_pem = fs::ReadFileToString(key_path);
   if (!key_pem.ok()) return key_pem.status();
   EF_RETURN_IF_ERROR(internal::ParsePrivateKeyPem(*key_pem, key_path, ca.key));
-  Result<std::string> crt_pem = internal::ReadFileToString(crt_path);
+  Result<std::string> crt_pem = fs::ReadFileToString(crt_path);
   if (!crt_pem.ok()) return crt_pem.status();
   EF_RETURN_IF_ERROR(internal::ParseCertificatePem(*crt_pem, crt_path, ca.crt));
   if (mbedtls_pk_check_pair(&ca.crt.get()->pk, ca.key.get()) != 0) {
@@ -159,22 +159,22 @@ Status WriteIdentity(const std::string& key_path, const std::string& crt_path,
   PkKey key;
   Result<std::string> key_pem = NewKey(m, key);
   if (!key_pem.ok()) return key_pem.status();
-  EF_RETURN_IF_ERROR(internal::WritePrivateFile(key_path, *key_pem));
+  EF_RETURN_IF_ERROR(fs::WritePrivateFile(key_path, *key_pem));
   PkKey& issuer_key = ca != nullptr ? ca->key : key;
   const mbedtls_x509_crt* issuer_crt = ca != nullptr ? ca->crt.get() : nullptr;
   Result<std::string> crt_pem =
       internal::IssueCertificate(profile, key, issuer_key, issuer_crt, m.drbg, now);
-  Status st = crt_pem.ok() ? internal::WriteFileAtomically(crt_path, *crt_pem, kCertMode)
+  Status st = crt_pem.ok() ? fs::WriteFileAtomically(crt_path, *crt_pem, kCertMode)
                            : crt_pem.status().WithContext(crt_path);
   // Best effort: without its cert the key is useless and would block a retry
   // of CreateCa (which refuses to overwrite ca.key).
-  if (!st.ok()) (void)internal::RemoveIfExists(key_path);
+  if (!st.ok()) (void)fs::RemoveIfExists(key_path);
   return st;
 }
 
 Status PrepareDir(const std::string& dir) {
-  EF_RETURN_IF_ERROR(internal::MakeDirs(dir, kDirMode));
-  Status st = internal::CheckWritableDir(dir);
+  EF_RETURN_IF_ERROR(fs::MakeDirs(dir, kDirMode));
+  Status st = fs::CheckWritableDir(dir);
   if (!st.ok()) return Status(st.code(), "PKI " + st.message());
   return Status::Ok();
 }
@@ -197,12 +197,12 @@ Status CreateLeafLocked(const std::string& dir, const std::string& stem,
                         const CertProfile& profile) {
   const std::string crt_path = Join(dir, stem + ".crt");
   const std::string key_path = Join(dir, stem + ".key");
-  if (internal::IsRegularFile(crt_path)) {
+  if (fs::IsRegularFile(crt_path)) {
     return AlreadyExists("'" + crt_path + "' already exists; refusing to overwrite it");
   }
   CaMaterial ca;
   EF_RETURN_IF_ERROR(LoadCa(dir, ca));
-  EF_RETURN_IF_ERROR(internal::RemoveIfExists(key_path));  // orphan of an interrupted run
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(key_path));  // orphan of an interrupted run
   Minter m;
   EF_RETURN_IF_ERROR(SeedMinter(m, stem));
   return WriteIdentity(key_path, crt_path, profile, &ca, m, std::time(nullptr));
@@ -212,16 +212,16 @@ Status CreateLeafLocked(const std::string& dir, const std::string& stem,
 Status EnsureLeafLocked(const std::string& dir, const std::string& stem,
                         const CertProfile& profile) {
   const std::string crt_path = Join(dir, stem + ".crt");
-  if (internal::IsRegularFile(crt_path) && internal::IsRegularFile(Join(dir, stem + ".key"))) {
+  if (fs::IsRegularFile(crt_path) && fs::IsRegularFile(Join(dir, stem + ".key"))) {
     return Status::Ok();
   }
-  EF_RETURN_IF_ERROR(internal::RemoveIfExists(crt_path));
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(crt_path));
   return CreateLeafLocked(dir, stem, profile);
 }
 
 bool DeviceComplete(const DevicePaths& p) {
-  return internal::IsRegularFile(p.cert) && internal::IsRegularFile(p.tls_key) &&
-         internal::IsRegularFile(p.sign_key);
+  return fs::IsRegularFile(p.cert) && fs::IsRegularFile(p.tls_key) &&
+         fs::IsRegularFile(p.sign_key);
 }
 
 }  // namespace
@@ -249,14 +249,14 @@ DevicePaths PathsFor(const std::string& pki_dir, const std::string& thing) {
 
 Status CreateCa(const std::string& dir) {
   EF_RETURN_IF_ERROR(PrepareDir(dir));
-  internal::DirLock lock;
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   return CreateCaLocked(dir);
 }
 
 Status CreateBrokerCert(const std::string& dir) {
   EF_RETURN_IF_ERROR(PrepareDir(dir));
-  internal::DirLock lock;
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   return CreateLeafLocked(dir, "broker", BrokerProfile());
 }
@@ -266,7 +266,7 @@ Status CreateClientCert(const std::string& dir, const std::string& common_name,
   EF_RETURN_IF_ERROR(ValidateName("file stem", file_stem));
   EF_RETURN_IF_ERROR(ValidateCommonName(common_name));
   EF_RETURN_IF_ERROR(PrepareDir(dir));
-  internal::DirLock lock;
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   return CreateLeafLocked(dir, file_stem, ClientProfile(common_name));
 }
@@ -310,14 +310,14 @@ struct DeviceBatch {
 // interrupted run are removed cert first.
 Status CreateDevice(DeviceBatch& batch, const std::string& thing, CaMaterial& ca, Minter& m) {
   const DevicePaths p = PathsFor(batch.dir, thing);
-  EF_RETURN_IF_ERROR(internal::MakeDirs(p.dir, kDirMode));
+  EF_RETURN_IF_ERROR(fs::MakeDirs(p.dir, kDirMode));
   for (const std::string* f : {&p.cert, &p.tls_key, &p.sign_key}) {
-    EF_RETURN_IF_ERROR(internal::RemoveIfExists(*f));
+    EF_RETURN_IF_ERROR(fs::RemoveIfExists(*f));
   }
   PkKey sign_key;
   Result<std::string> sign_pem = NewKey(m, sign_key);
   if (!sign_pem.ok()) return sign_pem.status();
-  EF_RETURN_IF_ERROR(internal::WritePrivateFile(p.sign_key, *sign_pem));
+  EF_RETURN_IF_ERROR(fs::WritePrivateFile(p.sign_key, *sign_pem));
   return WriteIdentity(p.tls_key, p.cert, ClientProfile(thing), &ca, m, batch.now);
 }
 
@@ -358,7 +358,7 @@ Result<int> CreateDevicesLocked(const std::string& dir, const std::vector<std::s
   if (todo.empty()) return 0;
   CaMaterial ca;
   EF_RETURN_IF_ERROR(LoadCa(dir, ca));  // fail once, before any thread starts
-  EF_RETURN_IF_ERROR(internal::MakeDirs(Join(dir, "devices"), kDirMode));
+  EF_RETURN_IF_ERROR(fs::MakeDirs(Join(dir, "devices"), kDirMode));
   DeviceBatch batch(dir, todo, std::time(nullptr));
   Status st = RunDeviceWorkers(batch, threads);
   if (!st.ok()) {  // say how far it got: the created devices stay and count next time
@@ -373,11 +373,11 @@ Result<int> CreateDevicesLocked(const std::string& dir, const std::vector<std::s
 Result<int> CreateDevices(const std::string& dir, const std::vector<std::string>& things,
                           int threads) {
   EF_RETURN_IF_ERROR(ValidateThings(things, threads));
-  if (!internal::IsRegularFile(Join(dir, "ca.crt"))) {
+  if (!fs::IsRegularFile(Join(dir, "ca.crt"))) {
     CaMaterial ca;
     return LoadCa(dir, ca);  // NOT_FOUND with the init hint
   }
-  internal::DirLock lock;
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   return CreateDevicesLocked(dir, things, threads);
 }
@@ -391,7 +391,7 @@ Result<std::vector<std::string>> ListDeviceDirs(const std::string& devices_dir) 
   DIR* d = ::opendir(devices_dir.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return names;  // no devices yet: an empty key set
-    return internal::ErrnoStatus(errno, "cannot list '" + devices_dir + "'");
+    return fs::ErrnoStatus(errno, "cannot list '" + devices_dir + "'");
   }
   while (const dirent* e = ::readdir(d)) {
     if (ValidateThingName(e->d_name).ok()) names.emplace_back(e->d_name);
@@ -404,7 +404,7 @@ Result<std::vector<std::string>> ListDeviceDirs(const std::string& devices_dir) 
 Status WriteJwksLocked(const std::string& dir) {
   Result<std::string> json = JwksJson(dir);
   if (!json.ok()) return json.status();
-  return internal::WriteFileAtomically(Join(dir, "jwks.json"), *json, kCertMode);
+  return fs::WriteFileAtomically(Join(dir, "jwks.json"), *json, kCertMode);
 }
 
 }  // namespace
@@ -415,8 +415,8 @@ Result<std::string> JwksJson(const std::string& dir) {
   std::vector<jws::Jwk> keys;
   for (const std::string& thing : *names) {
     const std::string path = PathsFor(dir, thing).sign_key;
-    if (!internal::IsRegularFile(path)) continue;  // not a device (yet)
-    Result<std::string> pem = internal::ReadFileToString(path);
+    if (!fs::IsRegularFile(path)) continue;  // not a device (yet)
+    Result<std::string> pem = fs::ReadFileToString(path);
     if (!pem.ok()) return pem.status();
     Result<jws::EcP256PublicKey> pub = jws::PublicKeyFromPem(*pem);
     if (!pub.ok()) return pub.status().WithContext(path);
@@ -428,8 +428,8 @@ Result<std::string> JwksJson(const std::string& dir) {
 }
 
 Status WriteJwks(const std::string& dir) {
-  EF_RETURN_IF_ERROR(internal::CheckWritableDir(dir));
-  internal::DirLock lock;
+  EF_RETURN_IF_ERROR(fs::CheckWritableDir(dir));
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   return WriteJwksLocked(dir);
 }
@@ -439,8 +439,8 @@ Status WriteJwks(const std::string& dir) {
 namespace {
 
 Status EnsureCaLocked(const std::string& dir) {
-  const bool has_key = internal::IsRegularFile(Join(dir, "ca.key"));
-  const bool has_crt = internal::IsRegularFile(Join(dir, "ca.crt"));
+  const bool has_key = fs::IsRegularFile(Join(dir, "ca.key"));
+  const bool has_crt = fs::IsRegularFile(Join(dir, "ca.crt"));
   if (!has_key && !has_crt) return CreateCaLocked(dir);
   if (has_key && has_crt) return Status::Ok();
   // Never replace half a CA silently: a human may have put it there.
@@ -454,13 +454,13 @@ Status EnsureCaLocked(const std::string& dir) {
 bool PkiUpToDate(const std::string& dir, const std::vector<std::string>& things) {
   for (const char* f :
        {"ca.key", "ca.crt", "broker.key", "broker.crt", "ingest.key", "ingest.crt"}) {
-    if (!internal::IsRegularFile(Join(dir, f))) return false;
+    if (!fs::IsRegularFile(Join(dir, f))) return false;
   }
   for (const std::string& thing : things) {
     if (!DeviceComplete(PathsFor(dir, thing))) return false;
   }
   Result<std::string> json = JwksJson(dir);
-  Result<std::string> on_disk = internal::ReadFileToString(Join(dir, "jwks.json"));
+  Result<std::string> on_disk = fs::ReadFileToString(Join(dir, "jwks.json"));
   return json.ok() && on_disk.ok() && *json == *on_disk;
 }
 
@@ -470,7 +470,7 @@ Status EnsurePki(const std::string& dir, const std::vector<std::string>& things,
   EF_RETURN_IF_ERROR(ValidateThings(things, threads));
   if (PkiUpToDate(dir, things)) return Status::Ok();
   EF_RETURN_IF_ERROR(PrepareDir(dir));
-  internal::DirLock lock;
+  fs::DirLock lock;
   EF_RETURN_IF_ERROR(lock.Acquire(dir));
   EF_RETURN_IF_ERROR(EnsureCaLocked(dir));
   EF_RETURN_IF_ERROR(EnsureLeafLocked(dir, "broker", BrokerProfile()));

@@ -19,33 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include "hal/linux/fs.h"
+
 namespace edgeforge::sim {
 namespace {
 
 bool IsExecutable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return PermissionDenied("cannot write " + path + ": " + std::strerror(errno));
-  out << text;
-  if (!out.flush()) return Unavailable("write " + path + " failed");
-  return Status::Ok();
-}
-
-Status MakeDirs(const std::string& dir) {
-  std::string cur;
-  std::stringstream ss(dir);
-  std::string part;
-  if (!dir.empty() && dir[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return PermissionDenied("cannot create directory " + cur + ": " + std::strerror(errno));
-    }
-  }
-  return Status::Ok();
-}
 
 std::string AbsolutePath(const std::string& p) {
   if (!p.empty() && p[0] == '/') return p;
@@ -182,10 +161,10 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
       return NotFound(p + " missing: create the PKI with 'edgeforge certs init --dir " + o.pki_dir + "'");
     }
   }
-  EF_RETURN_IF_ERROR(MakeDirs(o.work_dir));
+  EF_RETURN_IF_ERROR(fs::MakeDirs(o.work_dir, 0755));
   const std::string conf = o.work_dir + "/mosquitto.conf";
   const std::string log = AbsolutePath(o.work_dir) + "/mosquitto.log";
-  EF_RETURN_IF_ERROR(WriteText(o.work_dir + "/acl", AclRules()));
+  EF_RETURN_IF_ERROR(fs::WriteFileAtomically(o.work_dir + "/acl", AclRules(), 0644));
   Status last = Unavailable("not started");
   for (int attempt = 0; attempt < 3; ++attempt) {
     int port = o.port;
@@ -194,7 +173,7 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
       if (!p.ok()) return p.status();
       port = *p;
     }
-    EF_RETURN_IF_ERROR(WriteText(conf, MosquittoConfig(o, port)));
+    EF_RETURN_IF_ERROR(fs::WriteFileAtomically(conf, MosquittoConfig(o, port), 0644));
     std::remove(log.c_str());
     // mosquitto's own stdout/stderr (start-up warnings) go to its log, not to our terminal.
     const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -24,6 +24,7 @@
 #include "firmware/link/paho_session.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/sim/sim_i2c_bus.h"
+#include "hal/linux/fs.h"
 #include "hal/storage.h"
 #include "sim/broker/local_broker.h"
 #include "sim/models/bme280_model.h"
@@ -34,28 +35,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr uint8_t kBme280Address = 0x76;
-
-Status MakeDirs(const std::string& dir) {
-  std::string cur = (!dir.empty() && dir[0] == '/') ? "/" : "";
-  std::stringstream ss(dir);
-  std::string part;
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return PermissionDenied("cannot create directory " + cur + ": " + std::strerror(errno));
-    }
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// Publish and receive instants per (thing, seq), for publish-to-receive latency.
 class LatencyRecorder {
@@ -146,7 +125,7 @@ class FleetRun {
 
 Status FleetRun::Prepare() {
   pki_dir_ = o_.pki_dir.empty() ? o_.work_dir + "/pki" : o_.pki_dir;
-  EF_RETURN_IF_ERROR(MakeDirs(o_.work_dir));
+  EF_RETURN_IF_ERROR(fs::MakeDirs(o_.work_dir, 0755));
   for (int i = 1; i <= o_.devices; ++i) things_.push_back(certs::DeviceName(o_.prefix, i));
   const auto t = SteadyClock::now();
   EF_RETURN_IF_ERROR(certs::EnsurePki(pki_dir_, things_));
@@ -175,7 +154,7 @@ Status FleetRun::StartBroker() {
 
 Status FleetRun::StartVerifier() {
   if (!o_.verify) return Status::Ok();
-  auto jwks_text = ReadFile(pki_dir_ + "/jwks.json");
+  auto jwks_text = fs::ReadFileToString(pki_dir_ + "/jwks.json");
   if (!jwks_text.ok()) return jwks_text.status();
   auto keys = jws::JwkSetFromJson(*jwks_text);
   if (!keys.ok()) return keys.status().WithContext(pki_dir_ + "/jwks.json");
@@ -200,11 +179,11 @@ Status FleetRun::BuildDevices() {
   for (size_t i = 0; i < things_.size(); ++i) {
     const std::string& thing = things_[i];
     const std::string state = o_.work_dir + "/devices/" + thing;
-    EF_RETURN_IF_ERROR(MakeDirs(state));
+    EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
     auto d = std::make_unique<VirtualDevice>(thing, o_.seed * 1000003u + i, clock_, state);
     EF_RETURN_IF_ERROR(d->bus.Attach(kBme280Address, d->bme280_model));
     const certs::DevicePaths paths = certs::PathsFor(pki_dir_, thing);
-    auto key = ReadFile(paths.sign_key);
+    auto key = fs::ReadFileToString(paths.sign_key);
     if (!key.ok()) return key.status();
     auto signer = jws::MakeSigner(o_.signer, *key);
     if (!signer.ok()) return signer.status().WithContext(paths.sign_key);

@@ -1,4 +1,4 @@
-#include "certs/pki_fs.h"
+#include "hal/linux/fs.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
-namespace edgeforge::certs::internal {
+namespace edgeforge::fs {
 namespace {
 
 StatusCode CodeForErrno(int err) {
@@ -115,7 +115,8 @@ Status WritePrivateFile(const std::string& path, const std::string& content) {
   return FillAndClose(fd, path, content);
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& content, unsigned int mode) {
+Status WriteFileAtomically(const std::string& path, const std::string& content, unsigned int mode,
+                           Durability durability) {
   const std::string tmp = path + ".tmp";
   EF_RETURN_IF_ERROR(RemoveIfExists(tmp));  // left by an interrupted run
   int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
@@ -128,13 +129,32 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
     ::unlink(tmp.c_str());
     return st;
   }
-  EF_RETURN_IF_ERROR(FillAndClose(fd, tmp, content));
+  Status written = WriteAll(fd, content, tmp);
+  if (written.ok() && durability == Durability::kSynced && ::fsync(fd) != 0) {
+    written = ErrnoStatus(errno, "cannot fsync '" + tmp + "'");
+  }
+  if (::close(fd) != 0 && written.ok()) written = ErrnoStatus(errno, "cannot close '" + tmp + "'");
+  if (!written.ok()) {
+    ::unlink(tmp.c_str());
+    return written;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     Status st = ErrnoStatus(errno, "cannot rename '" + tmp + "' to '" + path + "'");
     ::unlink(tmp.c_str());
     return st;
   }
-  return Status::Ok();
+  return durability == Durability::kSynced ? SyncParentDir(path) : Status::Ok();
+}
+
+Status SyncParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return ErrnoStatus(errno, "cannot open directory '" + dir + "'");
+  const int rc = ::fsync(dfd);
+  const int err = errno;
+  ::close(dfd);
+  return rc == 0 ? Status::Ok() : ErrnoStatus(err, "cannot fsync directory '" + dir + "'");
 }
 
 Status RemoveIfExists(const std::string& path) {
@@ -156,4 +176,4 @@ Status DirLock::Acquire(const std::string& dir) {
   return Status::Ok();
 }
 
-}  // namespace edgeforge::certs::internal
+}  // namespace edgeforge::fs

@@ -1,13 +1,13 @@
-// File-system helpers private to certs/: errno -> Status, key files that are
-// never world-readable, atomic replacement of public files, and a lock that
-// serialises PKI writers (simulator shards may share one PKI directory).
+// Host file-system helpers (Linux/POSIX): errno -> Status, mkdir -p, key files
+// that are never world-readable, atomic replacement, and a directory lock that
+// serialises writers (simulator shards may share one PKI directory).
 #pragma once
 
 #include <string>
 
 #include "hal/status.h"
 
-namespace edgeforge::certs::internal {
+namespace edgeforge::fs {
 
 /// Maps errno to a Status code (ENOENT -> NOT_FOUND, EACCES/EPERM/EROFS ->
 /// PERMISSION_DENIED, ENOTDIR -> FAILED_PRECONDITION, ENOSPC -> RESOURCE_EXHAUSTED)
@@ -31,9 +31,18 @@ Result<std::string> ReadFileToString(const std::string& path);
 /// the file exists. A partial file is unlinked on failure.
 Status WritePrivateFile(const std::string& path, const std::string& content);
 
+enum class Durability {
+  kAtomicOnly,  // readers see old or new, but a power cut may lose the new file
+  kSynced,      // also fsync the file before and the directory after the rename
+};
+
 /// Writes `path`.tmp then renames it over `path`, so readers see the old file
-/// or the whole new one, never a prefix.
-Status WriteFileAtomically(const std::string& path, const std::string& content, unsigned int mode);
+/// or the whole new one, never a prefix. kSynced makes it durable on return.
+Status WriteFileAtomically(const std::string& path, const std::string& content, unsigned int mode,
+                           Durability durability = Durability::kAtomicOnly);
+
+/// fsync(2) of the directory holding `path` (makes a rename or create durable).
+Status SyncParentDir(const std::string& path);
 
 /// unlink(2) that treats "does not exist" as success.
 Status RemoveIfExists(const std::string& path);
@@ -52,4 +61,4 @@ class DirLock {
   int fd_ = -1;
 };
 
-}  // namespace edgeforge::certs::internal
+}  // namespace edgeforge::fs
