@@ -76,8 +76,9 @@ class PahoSession final : public Session {
     ssl.set_verify(true);  // check the broker's name against its certificate
     ssl.set_ssl_version(MQTT_SSL_VERSION_TLS_1_2);
     if (!config_.alpn.empty()) ssl.set_alpn_protos(config_.alpn);
-    std::string tls_error;
-    ssl.set_error_handler([&tls_error](const std::string& msg) { tls_error = msg; });
+    // No ssl.set_error_handler(): Paho C++ 1.2 hands Paho C a context pointer
+    // into the by-value connect_options of async_client::connect(), which is
+    // gone when the handshake fails on Paho's thread (ASan: stack-use-after-scope).
     auto opts = mqtt::connect_options_builder()
                     .mqtt_version(MQTTVERSION_5)
                     .clean_start(true)
@@ -91,10 +92,7 @@ class PahoSession final : public Session {
         return DeadlineExceeded("connect to " + config_.server_uri + " timed out");
       }
     } catch (const mqtt::exception& e) {
-      Status s = FromPahoFailure("connect to " + config_.server_uri, e.get_return_code(),
-                                 e.get_reason_code());
-      if (!tls_error.empty()) s = Status(s.code(), s.message() + "; TLS: " + tls_error);
-      return s;
+      return FromPahoFailure("connect to " + config_.server_uri, e.get_return_code(), e.get_reason_code());
     }
     connected_ = true;
     return Status::Ok();

@@ -164,9 +164,9 @@ Status FleetRun::StartVerifier() {
   c.client_id = std::string(kIngestIdentity) + "-" + std::to_string(::getpid());
   c.tls = {pki_dir_ + "/ca.crt", pki_dir_ + "/ingest.crt", pki_dir_ + "/ingest.key"};
   auto session = link::MakePahoSession(c);
-  if (!session.ok()) return session.status();
+  if (!session.ok()) return session.status().WithContext("verifier (--no-verify skips it)");
   ingest_ = std::move(*session);
-  EF_RETURN_IF_ERROR(ingest_->Connect().WithContext("verifier"));
+  EF_RETURN_IF_ERROR(ingest_->Connect().WithContext("verifier (ingest identity; --no-verify skips it)"));
   const std::string filter = "dt/" + o_.app + "/+/+/+";
   return ingest_->Subscribe(filter, 1, [this](const link::IncomingMessage& m) {
     const Micros now = clock_.Monotonic();
@@ -292,9 +292,7 @@ void FleetRun::Drain() {
       if (d->any_published) verifier_->Expect(d->thing, d->device->boot(), d->first_seq, d->last_seq);
     }
   }
-  for (auto& d : devices_) {
-    if (d->connected) (void)d->device->Stop();
-  }
+  for (auto& d : devices_) (void)d->device->Stop();  // also persists seq of devices that never connected
   if (ingest_) (void)ingest_->Disconnect(Millis(2000));
 }
 

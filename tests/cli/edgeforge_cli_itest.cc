@@ -67,6 +67,25 @@ TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
   EXPECT_FALSE(Has(r, "local mosquitto")) << r.output;
 }
 
+TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
+  const CliRun r = Edgeforge("sim --devices 3 --duration 1s --interval 200ms --no-verify --work " +
+                             MakeTempDir("noverify"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "published    15 (delivered 15, dropped 0)")) << r.output;
+  EXPECT_TRUE(Has(r, "verification off")) << r.output;
+  EXPECT_FALSE(Has(r, "verified ")) << r.output;
+}
+
+TEST(EdgeforgeCliTest, UnreachableBrokerFailsWithAClearMessage) {
+  const std::string pki = MakePki({}, "unreach");
+  // Port 1 on loopback: nothing listens there.
+  const CliRun r = Edgeforge("sim --devices 2 --duration 1s --broker ssl://localhost:1 --certs " + pki +
+                             " --work " + MakeTempDir("unreachwork"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "verifier")) << r.output;
+  EXPECT_TRUE(Has(r, "ssl://localhost:1")) << r.output;
+}
+
 TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {
   CliRun r = Edgeforge("sim --devices 0");
   EXPECT_EQ(r.exit_code, 2);
