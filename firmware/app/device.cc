@@ -59,7 +59,7 @@ Status Device::PublishOnce() {
   out.user_properties.emplace_back(options_.jws_property, std::move(*jws));
   if (observer_) observer_(m.seq, clock_.Monotonic());
   in_flight_.fetch_add(1);
-  Status s = session_.Publish(std::move(out), [this](Status done) {
+  Status s = session_.Publish(std::move(out), [this](const Status& done) {
     (done.ok() ? delivered_ : dropped_).fetch_add(1);
     in_flight_.fetch_sub(1);
   });

@@ -59,7 +59,7 @@ class PahoSession final : public Session {
       std::lock_guard<std::mutex> lock(mu_);
       if (lost_) lost_(cause);
     });
-    client_.set_message_callback([this](mqtt::const_message_ptr msg) { Dispatch(*msg); });
+    client_.set_message_callback([this](const mqtt::const_message_ptr& msg) { Dispatch(*msg); });
   }
 
   ~PahoSession() override {

@@ -37,7 +37,7 @@ std::string AbsolutePath(const std::string& p) {
 /// mosquitto binds; Start() retries on that.
 Result<int> FreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Unavailable(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return fs::ErrnoStatus(errno, "socket");
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -48,7 +48,7 @@ Result<int> FreeLoopbackPort() {
     port = ntohs(a.sin_port);
   }
   ::close(fd);
-  if (port < 0) return Unavailable(std::string("bind 127.0.0.1:0: ") + std::strerror(errno));
+  if (port < 0) return fs::ErrnoStatus(errno, "bind 127.0.0.1:0");
   return port;
 }
 
@@ -65,8 +65,11 @@ bool PortAccepts(int port) {
 }
 
 std::string CurrentUser() {
-  const passwd* pw = ::getpwuid(::geteuid());
-  return pw != nullptr ? pw->pw_name : "root";
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(::geteuid(), &pw, buf, sizeof buf, &found) != 0 || found == nullptr) return "root";
+  return found->pw_name;
 }
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
@@ -177,11 +180,11 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
     std::remove(log.c_str());
     // mosquitto's own stdout/stderr (start-up warnings) go to its log, not to our terminal.
     const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out_fd < 0) return PermissionDenied("cannot write " + log + ": " + std::strerror(errno));
+    if (out_fd < 0) return fs::ErrnoStatus(errno, "cannot write " + log);
     const pid_t pid = ::fork();
     if (pid < 0) {
       ::close(out_fd);
-      return Unavailable(std::string("fork: ") + std::strerror(errno));
+      return fs::ErrnoStatus(errno, "fork");
     }
     if (pid == 0) {
       ::dup2(out_fd, STDOUT_FILENO);

@@ -55,7 +55,7 @@ bool Args::Flag(const std::string& name) {
 Status Args::Finish() const {
   if (args_.empty()) return Status::Ok();
   const std::string& a = args_.front();
-  return InvalidArgument((a.rfind("-", 0) == 0 ? "unknown option '" : "unexpected argument '") + a + "'");
+  return InvalidArgument((a.rfind('-', 0) == 0 ? "unknown option '" : "unexpected argument '") + a + "'");
 }
 
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text, const std::string& option) {
