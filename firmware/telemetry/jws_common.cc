@@ -18,24 +18,9 @@
 #include <utility>
 
 #include "firmware/telemetry/jws.h"
+#include "firmware/telemetry/jws_internal.h"
 
 namespace edgeforge::jws {
-
-// Internal interface between this file and the backends (jws_mbedtls.cc,
-// jws_openssl.cc); declared again there, defined once.
-namespace detail {
-std::string EncodeProtectedHeader(const std::string& kid);
-struct DetachedSignature {
-  std::string_view header_b64;    // signing input is header_b64 '.' payload
-  std::array<uint8_t, 64> r_s{};  // RFC 7518 3.4: R || S, 32 bytes each, big-endian
-};
-Result<DetachedSignature> PrepareVerify(std::string_view compact_jws, const EcP256PublicKey& key);
-std::string MbedTlsError(int code);
-Result<std::unique_ptr<Signer>> MakeMbedTlsSigner(std::string_view private_key_pem);
-Result<std::unique_ptr<Signer>> MakeOpenSslSigner(std::string_view private_key_pem);
-std::unique_ptr<Verifier> MakeMbedTlsVerifier();
-std::unique_ptr<Verifier> MakeOpenSslVerifier();
-}  // namespace detail
 
 namespace {
 
@@ -406,6 +391,13 @@ std::string MbedTlsError(int code) {
   char hex[16];
   std::snprintf(hex, sizeof hex, "-0x%04x", static_cast<unsigned>(-code));
   return std::string(buf) + " (" + hex + ")";
+}
+
+std::string CompactDetached(const std::string& header_b64, const std::array<uint8_t, 64>& r_s) {
+  std::string out;
+  out.reserve(header_b64.size() + 2 + 86);  // 64 bytes -> 86 base64url chars
+  out.append(header_b64).append("..").append(Base64UrlEncode(r_s));
+  return out;
 }
 
 std::string EncodeProtectedHeader(const std::string& kid) {

@@ -16,19 +16,9 @@
 #include <string>
 
 #include "firmware/telemetry/jws.h"
+#include "firmware/telemetry/jws_internal.h"
 
 namespace edgeforge::jws {
-
-// Internal interface with jws_common.cc (defined there, see its declarations).
-namespace detail {
-std::string EncodeProtectedHeader(const std::string& kid);
-struct DetachedSignature {
-  std::string_view header_b64;
-  std::array<uint8_t, 64> r_s{};
-};
-Result<DetachedSignature> PrepareVerify(std::string_view compact_jws, const EcP256PublicKey& key);
-std::string MbedTlsError(int code);
-}  // namespace detail
 
 namespace {
 
@@ -115,10 +105,7 @@ class MbedTlsSigner final : public Signer {
     if (mbedtls_mpi_write_binary(&r_, rs.data(), 32) != 0 || mbedtls_mpi_write_binary(&s_, rs.data() + 32, 32) != 0) {
       return Internal("jws mbedtls: signature scalar longer than 32 bytes");
     }
-    std::string out;
-    out.reserve(header_b64_.size() + 2 + 86);
-    out.append(header_b64_).append("..").append(Base64UrlEncode(rs));
-    return out;
+    return detail::CompactDetached(header_b64_, rs);
   }
 
   PkPtr pk_;

@@ -25,18 +25,9 @@
 #include <string>
 
 #include "firmware/telemetry/jws.h"
+#include "firmware/telemetry/jws_internal.h"
 
 namespace edgeforge::jws {
-
-// Internal interface with jws_common.cc (defined there, see its declarations).
-namespace detail {
-std::string EncodeProtectedHeader(const std::string& kid);
-struct DetachedSignature {
-  std::string_view header_b64;
-  std::array<uint8_t, 64> r_s{};
-};
-Result<DetachedSignature> PrepareVerify(std::string_view compact_jws, const EcP256PublicKey& key);
-}  // namespace detail
 
 namespace {
 
@@ -170,10 +161,7 @@ class OpenSslSigner final : public Signer {
         BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), rs.data() + 32, 32) != 32) {
       return Internal("jws openssl: signature scalar longer than 32 bytes");
     }
-    std::string out;
-    out.reserve(header_b64_.size() + 2 + 86);
-    out.append(header_b64_).append("..").append(Base64UrlEncode(rs));
-    return out;
+    return detail::CompactDetached(header_b64_, rs);
   }
 
   PkeyPtr pkey_;
