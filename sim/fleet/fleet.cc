@@ -79,8 +79,9 @@ struct VirtualDevice {
   app::Bme280Source source;
   FileStorage storage;
   std::unique_ptr<jws::Signer> signer;
-  std::unique_ptr<link::Session> session;
   std::unique_ptr<app::Device> device;
+  // After `device`: destroyed first, so no PUBACK callback reaches a dead device.
+  std::unique_ptr<link::Session> session;
   bool connected = false;
   bool any_published = false;
   uint64_t first_seq = 0;
@@ -117,10 +118,12 @@ class FleetRun {
   std::unique_ptr<LocalBroker> broker_;
   std::string broker_uri_;
   std::unique_ptr<TelemetryVerifier> verifier_;
-  std::unique_ptr<link::Session> ingest_;
   LatencyRecorder latency_;
-  std::vector<std::unique_ptr<VirtualDevice>> devices_;
   SteadyClock::time_point t0_;
+  // Sessions call back into the verifier, the recorder and the devices from
+  // Paho's threads: declared last, so they are destroyed (disconnected) first.
+  std::vector<std::unique_ptr<VirtualDevice>> devices_;
+  std::unique_ptr<link::Session> ingest_;
 };
 
 Status FleetRun::Prepare() {
