@@ -153,7 +153,7 @@ bool DeviceNames(const Flags& flags, std::vector<std::string>& names, UsageError
     return false;
   }
   const std::string prefix = flags.count("--prefix") != 0 ? flags.at("--prefix") : "edge-";
-  for (long i = 0; i < count; ++i) names.push_back(DeviceName(prefix, static_cast<int>(i)));
+  names = FleetDeviceNames(prefix, static_cast<int>(count));
   return true;
 }
 

@@ -236,6 +236,13 @@ std::string DeviceName(std::string_view prefix, int index) {
   return std::string(prefix) + digits;
 }
 
+std::vector<std::string> FleetDeviceNames(std::string_view prefix, int count) {
+  std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(count > 0 ? count : 0));
+  for (int i = 1; i <= count; ++i) names.push_back(DeviceName(prefix, i));
+  return names;
+}
+
 DevicePaths PathsFor(const std::string& pki_dir, const std::string& thing) {
   DevicePaths p;
   p.dir = pki_dir + "/devices/" + thing;

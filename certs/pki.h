@@ -46,6 +46,11 @@ Status ValidateThingName(std::string_view name);
 /// prefix + index zero-padded to 5 digits: DeviceName("edge-", 42) == "edge-00042".
 std::string DeviceName(std::string_view prefix, int index);
 
+/// The names of a fleet of `count` devices: DeviceName(prefix, 1..count). One
+/// definition, so `edgeforge certs devices --count N` provisions exactly the
+/// things `edgeforge sim --devices N` runs.
+std::vector<std::string> FleetDeviceNames(std::string_view prefix, int count);
+
 struct DevicePaths {
   std::string dir;       // DIR/devices/<thing>
   std::string cert;      // .../device.crt

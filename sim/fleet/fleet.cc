@@ -129,7 +129,7 @@ class FleetRun {
 Status FleetRun::Prepare() {
   pki_dir_ = o_.pki_dir.empty() ? o_.work_dir + "/pki" : o_.pki_dir;
   EF_RETURN_IF_ERROR(fs::MakeDirs(o_.work_dir, 0755));
-  for (int i = 1; i <= o_.devices; ++i) things_.push_back(certs::DeviceName(o_.prefix, i));
+  things_ = certs::FleetDeviceNames(o_.prefix, o_.devices);
   const auto t = SteadyClock::now();
   EF_RETURN_IF_ERROR(certs::EnsurePki(pki_dir_, things_));
   const double s = std::chrono::duration<double>(SteadyClock::now() - t).count();

@@ -134,7 +134,8 @@ TEST_F(CertsCliTest, DevicesByCountThenIdempotent) {
   EXPECT_TRUE(
       std::regex_search(r.out, std::regex("created 3 of 3 devices in [0-9]+\\.[0-9]{2} s\n")))
       << r.out;
-  for (const char* thing : {"edge-00000", "edge-00001", "edge-00002"}) {
+  // 1-based, the names `edgeforge sim --devices 3` runs.
+  for (const char* thing : {"edge-00001", "edge-00002", "edge-00003"}) {
     EXPECT_TRUE(fs::is_regular_file(PathsFor(dir_, thing).cert)) << thing;
   }
   Result<std::vector<jws::Jwk>> set = jws::JwkSetFromJson(ReadFile(dir_ + "/jwks.json"));

@@ -210,6 +210,8 @@ TEST(PkiNamesTest, EscapesControlCharactersInErrors) {
 TEST(PkiNamesTest, DeviceNamePadsToFiveDigits) {
   EXPECT_EQ(DeviceName("edge-", 42), "edge-00042");
   EXPECT_EQ(DeviceName("edge-", 0), "edge-00000");
+  EXPECT_EQ(FleetDeviceNames("edge-", 3), (std::vector<std::string>{"edge-00001", "edge-00002", "edge-00003"}));
+  EXPECT_TRUE(FleetDeviceNames("edge-", 0).empty());
   EXPECT_EQ(DeviceName("press-", 123456), "press-123456");
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +86,35 @@ TEST(EdgeforgeCliTest, UnreachableBrokerFailsWithAClearMessage) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(Has(r, "verifier")) << r.output;
   EXPECT_TRUE(Has(r, "ssl://localhost:1")) << r.output;
+}
+
+// verify's live mode: subscribes as the ingest identity while a fleet runs,
+// stops after --count messages, and its --save capture replays to the same result.
+TEST(EdgeforgeCliTest, VerifyLiveSavesACaptureThatReplays) {
+  const std::string pki = MakePki({}, "live");
+  sim::BrokerOptions o;
+  o.pki_dir = pki;
+  o.work_dir = MakeTempDir("livebroker");
+  auto broker = sim::LocalBroker::Start(o);
+  ASSERT_TRUE(broker.ok()) << broker.status().ToString();
+  const std::string work = MakeTempDir("livework");
+  // Provision first so the verifier's JWK set already holds the devices' keys.
+  ASSERT_EQ(Edgeforge("certs devices --dir " + pki + " --count 2").exit_code, 0);
+  const std::string capture = work + "/capture.jsonl";
+  auto live = std::async(std::launch::async, [&] {
+    return Edgeforge("verify --broker " + (*broker)->uri() + " --certs " + pki + " --count 8 --duration 30s --save " +
+                     capture);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let it subscribe
+  const CliRun fleet = Edgeforge("sim --devices 2 --duration 2s --interval 250ms --no-verify --broker " +
+                                 (*broker)->uri() + " --certs " + pki + " --work " + work);
+  ASSERT_EQ(fleet.exit_code, 0) << fleet.output;
+  const CliRun r = live.get();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "verified 8 (devices 2)")) << r.output;
+  const CliRun replay = Edgeforge("verify --certs " + pki + " --capture " + capture);
+  EXPECT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_TRUE(Has(replay, "verified 8 (devices 2)")) << replay.output;
 }
 
 TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {

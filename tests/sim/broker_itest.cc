@@ -4,10 +4,12 @@
 
 #include <condition_variable>
 #include <future>
+#include <mutex>
 #include <mqtt/async_client.h>
 
 #include "firmware/app/device.h"
 #include "firmware/link/paho_session.h"
+#include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/sim/sim_i2c_bus.h"
 #include "sim/broker/local_broker.h"
@@ -62,6 +64,8 @@ class BrokerIntegrationTest : public ::testing::Test {
     std::unique_ptr<link::Session> session;
     std::unique_ptr<TelemetryVerifier> verifier;
     std::atomic<int> received{0};
+    std::mutex mu;
+    std::vector<std::string> payloads;  // guarded by mu
   };
   static std::unique_ptr<Ingest> StartIngest() {
     auto in = std::make_unique<Ingest>();
@@ -75,6 +79,10 @@ class BrokerIntegrationTest : public ::testing::Test {
                     ->Subscribe("dt/+/+/+/+", 1,
                                 [raw](const link::IncomingMessage& m) {
                                   raw->verifier->Check(m.topic, m.payload, m.UserProperty("jws"));
+                                  {
+                                    std::lock_guard<std::mutex> lock(raw->mu);
+                                    raw->payloads.push_back(m.payload);
+                                  }
                                   ++raw->received;
                                 })
                     .ok());
@@ -122,6 +130,40 @@ TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccep
   EXPECT_EQ(r.verified, 5u);
   EXPECT_EQ(r.lost, 0u);
   EXPECT_EQ(r.invalid, 0u) << (r.examples.empty() ? "" : r.examples[0]);
+  EXPECT_TRUE(device.Stop().ok());
+}
+
+// A sensor that does not answer does not stop the device: its readings go out
+// as null with a fault, signed and verified like any other message.
+TEST_F(BrokerIntegrationTest, FailingSensorIsReportedInSignedTelemetry) {
+  auto ingest = StartIngest();
+  SystemClock clock;
+  MemoryStorage storage;
+  SimI2cBus bus;  // nothing attached at 0x76: every transfer is a NACK
+  Bme280 bme(bus, 0x76, clock);
+  app::Bme280Source source("env0", bme);
+  auto signer = testing_support::SignerFor(*pki_, "dev-b");
+  auto session = link::MakePahoSession(ConfigFor("dev-b"));
+  ASSERT_TRUE(session.ok());
+  app::DeviceOptions opts;
+  opts.thing = "dev-b";
+  app::Device device(opts, clock, storage, *signer, **session, {&source});
+  ASSERT_TRUE(device.Start().ok()) << "a missing sensor must not stop the device";
+  ASSERT_TRUE(device.PublishOnce().ok());
+  ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 1; }));
+  std::string payload;
+  {
+    std::lock_guard<std::mutex> lock(ingest->mu);
+    ASSERT_EQ(ingest->payloads.size(), 1u);
+    payload = ingest->payloads[0];
+  }
+  auto m = telemetry::Parse(payload);
+  ASSERT_TRUE(m.ok()) << payload;
+  ASSERT_EQ(m->readings.size(), 3u);
+  EXPECT_NE(m->readings[0].fault.find("no ACK from 0x76"), std::string::npos) << payload;
+  ASSERT_EQ(m->status.faults.size(), 1u);
+  EXPECT_NE(m->status.faults[0].find("env0"), std::string::npos) << payload;
+  EXPECT_GE(device.counters().sensor_faults, 1u);
   EXPECT_TRUE(device.Stop().ok());
 }
 
