@@ -1,6 +1,8 @@
 // The edgeforge binary as a user runs it: real processes, real broker, real files.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -38,6 +40,36 @@ CliRun Edgeforge(const std::string& args) {
 }
 
 bool Has(const CliRun& r, const std::string& s) { return r.output.find(s) != std::string::npos; }
+
+/// Starts edgeforge with `args`, sends `sig` after `after`, collects its output.
+CliRun EdgeforgeInterrupted(const std::vector<std::string>& args, int sig, std::chrono::milliseconds after) {
+  int fds[2];
+  CliRun r;
+  if (::pipe(fds) != 0) return r;
+  const std::string bin = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::this_thread::sleep_for(after);
+  ::kill(pid, sig);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
   const std::string work = MakeTempDir("simwork");
@@ -115,6 +147,24 @@ TEST(EdgeforgeCliTest, VerifyLiveSavesACaptureThatReplays) {
   const CliRun replay = Edgeforge("verify --certs " + pki + " --capture " + capture);
   EXPECT_EQ(replay.exit_code, 0) << replay.output;
   EXPECT_TRUE(Has(replay, "verified 8 (devices 2)")) << replay.output;
+}
+
+// Ctrl-C / SIGTERM: the fleet drains, reports what it did and stops its broker.
+TEST(EdgeforgeCliTest, SigtermEndsTheRunCleanlyWithAReport) {
+  const std::string work = MakeTempDir("sigterm");
+  const auto start = std::chrono::steady_clock::now();
+  const CliRun r = EdgeforgeInterrupted({"sim", "--devices", "5", "--duration", "10m", "--work", work}, SIGTERM,
+                                        std::chrono::milliseconds(4000));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(60)) << "did not stop on SIGTERM";
+  EXPECT_TRUE(Has(r, "stop requested")) << r.output;
+  EXPECT_TRUE(Has(r, "lost         0")) << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // The broker it started is gone: its pid no longer exists.
+  const auto pos = r.output.find("local mosquitto pid ");
+  ASSERT_NE(pos, std::string::npos) << r.output;
+  const pid_t broker = static_cast<pid_t>(std::stol(r.output.substr(pos + 20)));
+  EXPECT_NE(::kill(broker, 0), 0) << "mosquitto " << broker << " still running";
 }
 
 TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {
