@@ -52,6 +52,33 @@ bool Args::Flag(const std::string& name) {
   return false;
 }
 
+Status Args::String(const std::string& name, std::string& out) {
+  auto v = Value(name);
+  if (!v.ok()) return v.status();
+  if (v->has_value()) out = **v;
+  return Status::Ok();
+}
+
+Status Args::Duration(const std::string& name, std::chrono::milliseconds& out) {
+  auto v = Value(name);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return Status::Ok();
+  auto d = ParseDuration(**v, name);
+  if (!d.ok()) return d.status();
+  out = *d;
+  return Status::Ok();
+}
+
+Status Args::Int(const std::string& name, long long min, long long max, long long& out) {
+  auto v = Value(name);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return Status::Ok();
+  auto n = ParseInt(**v, name, min, max);
+  if (!n.ok()) return n.status();
+  out = *n;
+  return Status::Ok();
+}
+
 Status Args::Finish() const {
   if (args_.empty()) return Status::Ok();
   const std::string& a = args_.front();

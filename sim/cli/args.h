@@ -21,6 +21,12 @@ class Args {
   /// The value of `--name`; INVALID_ARGUMENT if the option is given without one.
   Result<std::optional<std::string>> Value(const std::string& name);
   bool Flag(const std::string& name);
+
+  // Typed options: leave `out` unchanged when the option is absent; an error
+  // names the option. These are what the subcommands use.
+  Status String(const std::string& name, std::string& out);
+  Status Duration(const std::string& name, std::chrono::milliseconds& out);
+  Status Int(const std::string& name, long long min, long long max, long long& out);
   /// INVALID_ARGUMENT naming the first unconsumed argument.
   Status Finish() const;
 

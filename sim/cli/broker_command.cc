@@ -38,31 +38,19 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
   sim::BrokerOptions o;
   o.pki_dir = "edgeforge-run/pki";
   o.work_dir = "edgeforge-run/broker";
-  std::optional<std::chrono::milliseconds> duration;
+  std::chrono::milliseconds duration = std::chrono::hours(24 * 365);  // until a signal
+  long long port = o.port;
   auto usage_error = [&](const Status& s) {
     err << "edgeforge broker: " << s.message() << "\n(see edgeforge broker --help)\n";
     return 2;
   };
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--certs", &o.pki_dir},
                              {"--work", &o.work_dir}, {"--mosquitto", &o.mosquitto}}) {
-    auto v = a.Value(name);
-    if (!v.ok()) return usage_error(v.status());
-    if (v->has_value()) *field = **v;
+    if (Status s = a.String(name, *field); !s.ok()) return usage_error(s);
   }
-  auto port = a.Value("--port");
-  if (!port.ok()) return usage_error(port.status());
-  if (port->has_value()) {
-    auto p = ParseInt(**port, "--port", 1, 65535);
-    if (!p.ok()) return usage_error(p.status());
-    o.port = static_cast<int>(*p);
-  }
-  auto dur = a.Value("--duration");
-  if (!dur.ok()) return usage_error(dur.status());
-  if (dur->has_value()) {
-    auto d = ParseDuration(**dur, "--duration");
-    if (!d.ok()) return usage_error(d.status());
-    duration = *d;
-  }
+  if (Status s = a.Int("--port", 1, 65535, port); !s.ok()) return usage_error(s);
+  if (Status s = a.Duration("--duration", duration); !s.ok()) return usage_error(s);
+  o.port = static_cast<int>(port);
   if (Status s = a.Finish(); !s.ok()) return usage_error(s);
 
   if (Status s = certs::EnsurePki(o.pki_dir, {}); !s.ok()) {
@@ -81,7 +69,7 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
       << "  log:    " << (*broker)->log_path() << "\n"
       << "stop with Ctrl-C\n"
       << std::flush;
-  const auto until = std::chrono::steady_clock::now() + duration.value_or(std::chrono::hours(24 * 365));
+  const auto until = std::chrono::steady_clock::now() + duration;
   while (!StopRequested() && std::chrono::steady_clock::now() < until) {
     if (!(*broker)->Running()) {
       err << "edgeforge broker: mosquitto exited unexpectedly; log tail:\n" << (*broker)->LogTail() << "\n";

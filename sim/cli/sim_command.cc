@@ -36,56 +36,26 @@ conflicting; 1 otherwise; 2 for a usage error.
 )";
 
 Status Parse(Args& a, sim::FleetOptions& o) {
-  auto value = [&](const char* name, auto&& apply) -> Status {
-    auto v = a.Value(name);
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) return Status::Ok();
-    return apply(**v);
-  };
-  EF_RETURN_IF_ERROR(value("--devices", [&](const std::string& s) -> Status {
-    auto n = ParseInt(s, "--devices", 1, 100000);
-    if (!n.ok()) return n.status();
-    o.devices = static_cast<int>(*n);
-    return Status::Ok();
-  }));
-  EF_RETURN_IF_ERROR(value("--duration", [&](const std::string& s) -> Status {
-    auto d = ParseDuration(s, "--duration");
-    if (!d.ok()) return d.status();
-    o.duration = *d;
-    return Status::Ok();
-  }));
-  EF_RETURN_IF_ERROR(value("--interval", [&](const std::string& s) -> Status {
-    auto d = ParseDuration(s, "--interval");
-    if (!d.ok()) return d.status();
-    o.interval = *d;
-    return Status::Ok();
-  }));
-  EF_RETURN_IF_ERROR(value("--seed", [&](const std::string& s) -> Status {
-    auto n = ParseInt(s, "--seed", 0, 1LL << 62);
-    if (!n.ok()) return n.status();
-    o.seed = static_cast<uint64_t>(*n);
-    return Status::Ok();
-  }));
-  EF_RETURN_IF_ERROR(value("--signer", [&](const std::string& s) -> Status {
-    auto b = jws::ParseBackend(s);
-    if (!b.ok()) return b.status().WithContext("--signer");
-    o.signer = *b;
-    return Status::Ok();
-  }));
-  auto str = [&](const char* name, std::string& field) {
-    return value(name, [&](const std::string& s) -> Status {
-      field = s;
-      return Status::Ok();
-    });
-  };
-  EF_RETURN_IF_ERROR(str("--broker", o.broker_uri));
-  EF_RETURN_IF_ERROR(str("--certs", o.pki_dir));
-  EF_RETURN_IF_ERROR(str("--work", o.work_dir));
-  EF_RETURN_IF_ERROR(str("--prefix", o.prefix));
-  EF_RETURN_IF_ERROR(str("--app", o.app));
-  EF_RETURN_IF_ERROR(str("--site", o.site));
+  long long devices = o.devices;
+  long long seed = static_cast<long long>(o.seed);
+  std::string signer = jws::BackendName(o.signer);
+  EF_RETURN_IF_ERROR(a.Int("--devices", 1, 100000, devices));
+  EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, seed));
+  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
+  EF_RETURN_IF_ERROR(a.Duration("--interval", o.interval));
+  EF_RETURN_IF_ERROR(a.String("--signer", signer));
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"--broker", &o.broker_uri},
+                             {"--certs", &o.pki_dir}, {"--work", &o.work_dir}, {"--prefix", &o.prefix},
+                             {"--app", &o.app}, {"--site", &o.site}}) {
+    EF_RETURN_IF_ERROR(a.String(name, *field));
+  }
   if (a.Flag("--no-verify")) o.verify = false;
   EF_RETURN_IF_ERROR(a.Finish());
+  auto backend = jws::ParseBackend(signer);
+  if (!backend.ok()) return backend.status().WithContext("--signer");
+  o.signer = *backend;
+  o.devices = static_cast<int>(devices);
+  o.seed = static_cast<uint64_t>(seed);
   return sim::ValidateFleetOptions(o);
 }
 

@@ -53,31 +53,15 @@ Status ParseOptions(Args& a, VerifyOptions& o) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--capture", &o.capture},
                              {"--broker", &o.broker}, {"--certs", &o.certs}, {"--jwks", &o.jwks},
                              {"--app", &o.app}, {"--save", &o.save}}) {
-    auto v = a.Value(name);
-    if (!v.ok()) return v.status();
-    if (v->has_value()) *field = **v;
+    EF_RETURN_IF_ERROR(a.String(name, *field));
   }
-  auto d = a.Value("--duration");
-  if (!d.ok()) return d.status();
-  if (d->has_value()) {
-    auto p = ParseDuration(**d, "--duration");
-    if (!p.ok()) return p.status();
-    o.duration = *p;
-  }
-  auto c = a.Value("--count");
-  if (!c.ok()) return c.status();
-  if (c->has_value()) {
-    auto p = ParseInt(**c, "--count", 1, 1LL << 40);
-    if (!p.ok()) return p.status();
-    o.count = *p;
-  }
-  auto b = a.Value("--backend");
-  if (!b.ok()) return b.status();
-  if (b->has_value()) {
-    auto p = jws::ParseBackend(**b);
-    if (!p.ok()) return p.status().WithContext("--backend");
-    o.backend = *p;
-  }
+  std::string backend = jws::BackendName(o.backend);
+  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
+  EF_RETURN_IF_ERROR(a.Int("--count", 1, 1LL << 40, o.count));
+  EF_RETURN_IF_ERROR(a.String("--backend", backend));
+  auto parsed = jws::ParseBackend(backend);
+  if (!parsed.ok()) return parsed.status().WithContext("--backend");
+  o.backend = *parsed;
   EF_RETURN_IF_ERROR(a.Finish());
   if (o.capture.empty() == o.broker.empty()) return InvalidArgument("give exactly one of --capture or --broker");
   if (!o.capture.empty() && (o.count || o.duration.count() || !o.save.empty())) {

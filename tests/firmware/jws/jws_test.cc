@@ -32,6 +32,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Returns a memory BIO's contents and frees it.
+std::string TakeBioText(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  std::string text(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  return text;
+}
+
 constexpr std::string_view kPayload =
     R"({"dev":"thing-0001","seq":42,"boot":3,"ts":1718000000123,"t":21.37,"rh":48.2,"p":101325.4})";
 
@@ -70,12 +79,8 @@ std::string ToPkcs8(const std::string& pem) {
   EXPECT_NE(pkey, nullptr);
   BIO* out = BIO_new(BIO_s_mem());
   EXPECT_EQ(1, PEM_write_bio_PrivateKey(out, pkey, nullptr, nullptr, 0, nullptr, nullptr));
-  char* data = nullptr;
-  long len = BIO_get_mem_data(out, &data);
-  std::string result(data, static_cast<size_t>(len));
-  BIO_free(out);
   EVP_PKEY_free(pkey);
-  return result;
+  return TakeBioText(out);
 }
 
 std::string ToEncryptedPkcs8(const std::string& pem) {
@@ -85,12 +90,8 @@ std::string ToEncryptedPkcs8(const std::string& pem) {
   BIO* out = BIO_new(BIO_s_mem());
   char password[] = "secret";
   EXPECT_EQ(1, PEM_write_bio_PKCS8PrivateKey(out, pkey, EVP_aes_128_cbc(), password, 6, nullptr, nullptr));
-  char* data = nullptr;
-  long len = BIO_get_mem_data(out, &data);
-  std::string result(data, static_cast<size_t>(len));
-  BIO_free(out);
   EVP_PKEY_free(pkey);
-  return result;
+  return TakeBioText(out);
 }
 
 PemKey WritePems(mbedtls_pk_context* pk) {
