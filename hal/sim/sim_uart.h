@@ -1,0 +1,59 @@
+// Simulated UART: a model schedules bytes that arrive at instants of the
+// device's clock; the firmware reads them once the clock has reached them.
+// What the firmware writes goes to the attached model (commands to a sensor).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "hal/bytes.h"
+#include "hal/clock.h"
+#include "hal/status.h"
+#include "hal/uart.h"
+
+namespace edgeforge {
+
+/// The far end of a simulated UART (a sensor's serial port).
+class UartPeripheral {
+ public:
+  virtual ~UartPeripheral();
+  /// Bytes the firmware wrote, delivered as written.
+  void HostWrote(ConstBytes data) { OnHostWrite(data); }
+
+ private:
+  virtual void OnHostWrite(ConstBytes data) = 0;
+};
+
+class SimUart final : public Uart {
+ public:
+  /// `rx_buffer` bounds the received-but-unread bytes (a tty's buffer is
+  /// 4 KiB); bytes that find it full are lost and counted as overrun.
+  explicit SimUart(const Clock& clock, size_t rx_buffer = 4096);
+
+  /// Model side: the far end. Borrowed; must outlive the attachment.
+  void Attach(UartPeripheral* peripheral) { peripheral_ = peripheral; }
+  /// Model side: `data` arrives at the host at monotonic instant `at`.
+  /// INVALID_ARGUMENT if `at` is earlier than previously fed bytes.
+  Status Feed(ConstBytes data, Micros at);
+  /// Bytes lost to a full receive buffer.
+  uint64_t overrun_bytes() const { return overrun_; }
+
+ private:
+  struct Pending {
+    uint8_t byte;
+    Micros at;
+  };
+  Status DoWrite(ConstBytes data, Millis timeout) override;
+  Result<size_t> DoRead(MutBytes out, Millis timeout) override;
+  void Advance();
+
+  const Clock& clock_;
+  size_t capacity_;
+  UartPeripheral* peripheral_ = nullptr;
+  std::deque<Pending> scheduled_;
+  std::deque<uint8_t> rx_;
+  Micros last_at_{0};
+  uint64_t overrun_ = 0;
+};
+
+}  // namespace edgeforge
