@@ -15,11 +15,20 @@ inline constexpr int kSchemaVersion = 1;
 /// AWS IoT Core rejects payloads over 128 KB.
 inline constexpr size_t kMaxPayloadBytes = 128 * 1024;
 
+/// How the pipeline folds a channel's samples over a reporting window.
+enum class Aggregation : uint8_t {
+  kMean,  // a level (temperature, current, speed): n, min, max, mean
+  kRms,   // a vibration amplitude: n, min, max, mean and RMS over the window
+  kSum,   // a count of events in the sample period (vehicles): the window's total
+};
+
+/// One sample of one channel, as a sensor source produces it.
 struct Reading {
   std::string name;   // "temperature", "pressure", "humidity"
   double value = 0;   // meaningful only if fault is empty
   std::string unit;   // UCUM code: "Cel", "Pa", "%"
   std::string fault;  // non-empty: the reading is invalid and this says why
+  Aggregation agg = Aggregation::kMean;
 };
 
 struct DeviceStatus {
