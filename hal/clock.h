@@ -39,6 +39,11 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t wall_start_ms = 1'700'000'000'000) : wall_start_ms_(wall_start_ms) {}
   void Advance(Micros d) { now_ += d; }
+  /// Moves to `t` if that is later (time never goes back): how a simulator
+  /// brings a device's clock up to the scheduler's time before it runs.
+  void AdvanceTo(Micros t) {
+    if (t > now_) now_ = t;
+  }
 
  private:
   Micros DoMonotonic() const override { return now_; }
