@@ -2,7 +2,7 @@
 
 #include "certs/pki.h"
 #include "sim/broker/local_broker.h"
-#include "sim/cli/args.h"
+#include "cli/args.h"
 #include "sim/cli/commands.h"
 
 namespace edgeforge::cli {

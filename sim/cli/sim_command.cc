@@ -1,5 +1,5 @@
 #include "firmware/telemetry/jws.h"
-#include "sim/cli/args.h"
+#include "cli/args.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
 

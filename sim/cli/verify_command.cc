@@ -9,7 +9,7 @@
 
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
-#include "sim/cli/args.h"
+#include "cli/args.h"
 #include "sim/cli/commands.h"
 #include "sim/verify/verifier.h"
 

@@ -1,4 +1,4 @@
-#include "sim/cli/args.h"
+#include "cli/args.h"
 
 #include <cctype>
 #include <cerrno>
