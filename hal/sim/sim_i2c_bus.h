@@ -5,10 +5,13 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "hal/bytes.h"
 #include "hal/clock.h"
 #include "hal/i2c.h"
+#include "hal/sim/fault.h"
 #include "hal/status.h"
 
 namespace edgeforge {
@@ -42,10 +45,23 @@ class SimI2cBus final : public I2cBus {
   /// No-op when nothing is attached at `address`.
   void Detach(uint8_t address);
 
+  /// Makes transactions to `address` fail as `fault` says (hal/sim/fault.h);
+  /// nothing needs to be attached there. Replaces an earlier fault at it.
+  void InjectFault(uint8_t address, const FaultSpec& fault);
+  /// No-op when no fault is set at `address`.
+  void ClearFault(uint8_t address);
+  /// Transactions to `address` the fault hit since it was injected.
+  uint64_t faults_hit(uint8_t address) const;
+
  private:
   Status DoWriteRead(uint8_t address, ConstBytes tx, MutBytes rx, Millis timeout) override;
+  Status Faulted(FaultInjector& fault, uint8_t address, ConstBytes tx, MutBytes rx, Millis timeout);
+  FaultInjector* FindFault(uint8_t address);
 
   std::array<I2cPeripheral*, 128> peripherals_{};
+  // Few addresses ever carry a fault: a short list keeps a healthy bus small
+  // and its transactions to one empty() check.
+  std::vector<std::pair<uint8_t, FaultInjector>> faults_;
 };
 
 }  // namespace edgeforge

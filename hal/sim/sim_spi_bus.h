@@ -5,8 +5,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "hal/bytes.h"
+#include "hal/clock.h"
+#include "hal/sim/fault.h"
 #include "hal/spi.h"
 #include "hal/status.h"
 
@@ -43,12 +46,24 @@ class SimSpiBus {
   /// The pointer lives as long as the bus.
   Result<SpiDevice*> Device(uint8_t cs);
 
+  /// Makes transfers on `cs` misbehave as `fault` says (hal/sim/fault.h);
+  /// nothing needs to be attached there. Ignored for cs >= kChipSelects.
+  void InjectFault(uint8_t cs, const FaultSpec& fault);
+  void ClearFault(uint8_t cs);
+  /// Transfers on `cs` the fault hit since it was injected.
+  uint64_t faults_hit(uint8_t cs) const;
+
  private:
   class Select;
-  Status Route(uint8_t cs, ConstBytes tx, MutBytes rx);
+  Status Route(uint8_t cs, ConstBytes tx, MutBytes rx, Millis timeout);
 
   std::array<SpiPeripheral*, kChipSelects> peripherals_{};
   std::array<std::unique_ptr<Select>, kChipSelects> selects_;
+  std::array<FaultInjector, kChipSelects> faults_;
+  // Padded MOSI and full MISO of the transfer in progress, reused so a
+  // transfer does not allocate once the bus has seen its longest one.
+  std::vector<uint8_t> mosi_;
+  std::vector<uint8_t> miso_;
 };
 
 }  // namespace edgeforge

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "hal/bytes.h"
 #include "hal/clock.h"
+#include "hal/sim/fault.h"
 #include "hal/status.h"
 #include "hal/uart.h"
 
@@ -38,6 +40,14 @@ class SimUart final : public Uart {
   /// Bytes lost to a full receive buffer.
   uint64_t overrun_bytes() const { return overrun_; }
 
+  /// Makes the port misbehave as `fault` says (hal/sim/fault.h; one Read or
+  /// Write is one transaction). Bytes that arrived before the call are not
+  /// affected.
+  void InjectFault(const FaultSpec& fault);
+  void ClearFault();
+  /// Reads and writes the fault hit since it was injected.
+  uint64_t faults_hit() const { return fault_.hits(); }
+
  private:
   struct Pending {
     uint8_t byte;
@@ -45,7 +55,11 @@ class SimUart final : public Uart {
   };
   Status DoWrite(ConstBytes data, Millis timeout) override;
   Result<size_t> DoRead(MutBytes out, Millis timeout) override;
-  void Advance();
+  /// Moves bytes whose time has come into the receive buffer (or, with
+  /// `lost`, drops them: they arrived while the line was cut).
+  void Advance(bool lost = false);
+  size_t Take(MutBytes out);
+  Result<size_t> FaultedRead(FaultKind kind, MutBytes out);
 
   const Clock& clock_;
   size_t capacity_;
@@ -54,6 +68,8 @@ class SimUart final : public Uart {
   std::deque<uint8_t> rx_;
   Micros last_at_{0};
   uint64_t overrun_ = 0;
+  FaultInjector fault_;
+  std::vector<uint8_t> stuck_chunk_;  // kStuck: the chunk that repeats (empty: not yet caught)
 };
 
 }  // namespace edgeforge
