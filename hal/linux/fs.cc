@@ -25,6 +25,19 @@ StatusCode CodeForErrno(int err) {
     case EDQUOT:
     case EMFILE:
     case ENFILE: return StatusCode::kResourceExhausted;
+    // Device nodes (i2c-dev, spidev, gpio chardev, ttys).
+    case ENODEV: return StatusCode::kNotFound;            // node exists, its adapter/driver is gone
+    case ENOTTY: return StatusCode::kFailedPrecondition;  // ioctl on the wrong kind of file
+    case EINVAL: return StatusCode::kInvalidArgument;
+    case EOPNOTSUPP:
+    case ENOSYS: return StatusCode::kUnimplemented;
+    case ETIMEDOUT: return StatusCode::kDeadlineExceeded;
+    // Documentation/i2c/fault-codes.rst: ENXIO = address NACK, EREMOTEIO = data
+    // NACK, EAGAIN = arbitration lost; EBUSY = bus or GPIO line held. A retry may pass.
+    case ENXIO:
+    case EREMOTEIO:
+    case EAGAIN:
+    case EBUSY: return StatusCode::kUnavailable;
     default: return StatusCode::kUnknown;
   }
 }

@@ -9,9 +9,10 @@
 
 namespace edgeforge::fs {
 
-/// Maps errno to a Status code (ENOENT -> NOT_FOUND, EACCES/EPERM/EROFS ->
-/// PERMISSION_DENIED, ENOTDIR -> FAILED_PRECONDITION, ENOSPC -> RESOURCE_EXHAUSTED)
-/// with "<what>: <strerror>".
+/// Maps errno to a Status code (ENOENT/ENODEV -> NOT_FOUND, EACCES/EPERM/EROFS ->
+/// PERMISSION_DENIED, ENOTDIR/ENOTTY -> FAILED_PRECONDITION, ENOSPC -> RESOURCE_EXHAUSTED,
+/// EINVAL -> INVALID_ARGUMENT, ETIMEDOUT -> DEADLINE_EXCEEDED, ENXIO/EREMOTEIO/EAGAIN/EBUSY
+/// -> UNAVAILABLE, EOPNOTSUPP/ENOSYS -> UNIMPLEMENTED) with "<what>: <strerror>".
 Status ErrnoStatus(int err, const std::string& what);
 
 /// True when `path` names an existing regular file (symlinks followed).
