@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "hal/linux/fs.h"
+#include "hal/linux/poll.h"
 
 namespace edgeforge {
 namespace {
@@ -20,22 +21,8 @@ namespace {
 // kernel's default buffer per line is 16.
 constexpr size_t kReadBatch = 16;
 
-int PollMillis(std::chrono::steady_clock::duration left) {
-  const auto ms = std::chrono::ceil<Millis>(left).count();
-  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, INT_MAX));
-}
-
-// poll(2) on one fd for `events`; a signal restarts it with the time left.
-// The kernel waits in real time, so the deadline is CLOCK_MONOTONIC (steady_clock).
 Result<short> PollOne(int fd, short events, Millis timeout) {
-  // Capped so that a "forever" timeout (Millis::max()) cannot overflow the clock's nanoseconds.
-  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, Millis(INT_MAX));
-  pollfd p{fd, events, 0};
-  for (;;) {
-    const int rc = ::poll(&p, 1, PollMillis(deadline - std::chrono::steady_clock::now()));
-    if (rc >= 0) return rc == 0 ? short{0} : p.revents;
-    if (errno != EINTR) return fs::ErrnoStatus(errno, "poll");
-  }
+  return linux_poll::PollUntil(fd, events, linux_poll::DeadlineAfter(timeout));
 }
 
 Result<gpio_v2_line_request> BaseRequest(uint32_t offset, const std::string& consumer) {

@@ -11,32 +11,14 @@
 #include <system_error>
 
 #include "hal/linux/fs.h"
+#include "hal/linux/poll.h"
 
 namespace edgeforge {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-int PollMillis(SteadyClock::duration left) {
-  const auto ms = std::chrono::ceil<Millis>(left).count();
-  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, INT_MAX));
-}
-
-// Capped so that a "forever" timeout (Millis::max()) cannot overflow the clock's nanoseconds.
-SteadyClock::time_point DeadlineAfter(Millis timeout) {
-  return SteadyClock::now() + std::min(timeout, Millis(INT_MAX));
-}
-
-// poll(2) on one fd until `deadline`; a signal restarts it with the time left.
-// The kernel waits in real time, so the deadline is CLOCK_MONOTONIC (steady_clock).
-Result<short> PollUntil(int fd, short events, SteadyClock::time_point deadline) {
-  pollfd p{fd, events, 0};
-  for (;;) {
-    const int rc = ::poll(&p, 1, PollMillis(deadline - SteadyClock::now()));
-    if (rc >= 0) return rc == 0 ? short{0} : p.revents;
-    if (errno != EINTR) return fs::ErrnoStatus(errno, "poll");
-  }
-}
+using linux_poll::DeadlineAfter;
+using linux_poll::PollUntil;
+using SteadyClock = linux_poll::SteadyClock;
 
 // errno values a tty returns once its far end is gone: EIO after a hang-up
 // (tty_hung_up_p; a pty whose master closed), ENODEV/ENXIO for a removed device.
