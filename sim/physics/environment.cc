@@ -3,28 +3,19 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/physics/random.h"
+
 namespace edgeforge {
 namespace {
 
+using physics::Fade;
+using physics::kGolden;
+using physics::Lerp;
+using physics::Mix;
+using physics::Unit;
+
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kDay = 86400.0;
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-
-// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective mixer,
-// so distinct (seed, channel, index) triples give independent-looking values.
-uint64_t Mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Uniform in [0, 1) from the top 53 bits.
-double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-
-double Lerp(double a, double b, double t) { return a + (b - a) * t; }
-
-// Quintic fade (6t^5 - 15t^4 + 10t^3): continuous slope between lattice points.
-double Fade(double t) { return t * t * t * (t * (t * 6 - 15) + 10); }
 
 enum Channel : uint64_t {
   kParams = 1,

@@ -5,12 +5,19 @@
 #include <cmath>
 #include <string>
 
+#include "sim/physics/random.h"
+
 namespace edgeforge {
 namespace {
 
+using physics::Fade;
+using physics::kGolden;
+using physics::Lerp;
+using physics::Mix;
+using physics::Unit;
+
 constexpr double kDay = 86400.0;
 constexpr double kHour = 3600.0;
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 // The slow load is piecewise linear between nodes this far apart, so the heat
 // input k * I^2 is exactly quadratic between them (see HousingRise).
 constexpr double kLoadNode = 900.0;
@@ -20,16 +27,6 @@ constexpr double kThermalWindowTaus = 8.0;
 // Two schedule events are never closer than this (they are minutes apart).
 constexpr double kEventEpsilon = 1e-3;
 
-// SplitMix64's output function (Steele, Lea, Flood 2014), as in environment.cc.
-uint64_t Mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-double Lerp(double a, double b, double t) { return a + (b - a) * t; }
-double Fade(double t) { return t * t * t * (t * (t * 6 - 15) + 10); }
 double Pow4(double x) { return (x * x) * (x * x); }
 
 enum Channel : uint64_t {

@@ -5,13 +5,20 @@
 #include <cmath>
 #include <string>
 
+#include "sim/physics/random.h"
+
 namespace edgeforge {
 namespace {
+
+using physics::Fade;
+using physics::kGolden;
+using physics::Lerp;
+using physics::Mix;
+using physics::Unit;
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kDay = 86400.0;
 constexpr double kHour = 3600.0;
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 constexpr int kMaxIncidentsPerDay = 12;
 constexpr size_t kMaxPerSlot = 1024;
 // Slack left at the end of every slot so rounding can never put a vehicle
@@ -42,16 +49,6 @@ constexpr std::array<ClassRange, 4> kClasses = {{{VehicleClass::kCar, 4.0, 5.0},
                                                  {VehicleClass::kTruck, 10.0, 18.0},
                                                  {VehicleClass::kBus, 11.0, 13.5}}};
 constexpr double kLongestVehicle = 18.0;
-
-uint64_t Mix(uint64_t z) {  // SplitMix64's output function, as in environment.cc
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-double Lerp(double a, double b, double t) { return a + (b - a) * t; }
-double Fade(double t) { return t * t * t * (t * (t * 6 - 15) + 10); }
 
 enum Channel : uint64_t {
   kDemand = 1,
