@@ -1,8 +1,31 @@
 #include "firmware/app/device.h"
 
+#include "firmware/pipeline/window.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::app {
+namespace {
+
+// Until the device takes its node kind from the board, it runs BME280 sources:
+// a factory node (docs/telemetry.md, "Node kinds").
+constexpr char kNodeKind[] = "factory";
+
+// One sample as a v2 window of n = 1 (a faulted reading: n = 0, faults = 1).
+telemetry::Telemetry AsWindowOfOne(const telemetry::Message& m) {
+  pipeline::WindowAggregator window;
+  for (const auto& r : m.readings) (void)window.Add(r);
+  telemetry::Telemetry t;
+  t.dev = m.dev;
+  t.kind = kNodeKind;
+  t.boot = m.boot;
+  t.ts = m.ts;
+  t.window_start = m.ts;
+  t.readings = window.Close();
+  t.status = m.status;
+  return t;
+}
+
+}  // namespace
 
 Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer,
                link::Session& session, std::vector<SensorSource*> sensors)
@@ -43,7 +66,7 @@ telemetry::Message Device::Sample() {
 }
 
 Status Device::PublishOnce() {
-  telemetry::Message m = Sample();
+  telemetry::Telemetry m = AsWindowOfOne(Sample());
   auto seq = seq_.Next();
   if (!seq.ok()) return seq.status();
   m.seq = *seq;

@@ -84,15 +84,28 @@ Status ValidateLevel(std::string_view level, std::string_view what) {
   return Status::Ok();
 }
 
-Result<std::string> TelemetryTopic(std::string_view app, std::string_view site,
-                                   std::string_view thing) {
+namespace {
+
+Result<std::string> DataTopic(std::string_view app, std::string_view site, std::string_view thing,
+                              std::string_view type) {
   EF_RETURN_IF_ERROR(ValidateLevel(app, "app"));
   EF_RETURN_IF_ERROR(ValidateLevel(site, "site"));
   EF_RETURN_IF_ERROR(ValidateLevel(thing, "thing"));
   std::string t = "dt/";
-  t.append(app).append("/").append(site).append("/").append(thing).append("/telemetry");
+  t.append(app).append("/").append(site).append("/").append(thing).append("/").append(type);
   EF_RETURN_IF_ERROR(ValidatePublishTopic(t));
   return t;
+}
+
+}  // namespace
+
+Result<std::string> TelemetryTopic(std::string_view app, std::string_view site,
+                                   std::string_view thing) {
+  return DataTopic(app, site, thing, "telemetry");
+}
+
+Result<std::string> AlarmTopic(std::string_view app, std::string_view site, std::string_view thing) {
+  return DataTopic(app, site, thing, "alarm");
 }
 
 Result<TelemetryTopicParts> ParseTelemetryTopic(std::string_view topic) {

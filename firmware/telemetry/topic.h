@@ -26,14 +26,19 @@ Status ValidateLevel(std::string_view level, std::string_view what);
 Result<std::string> TelemetryTopic(std::string_view app, std::string_view site,
                                    std::string_view thing);
 
+/// dt/<app>/<site>/<thing>/alarm, validated as a whole.
+Result<std::string> AlarmTopic(std::string_view app, std::string_view site, std::string_view thing);
+
 struct TelemetryTopicParts {
   std::string app;
   std::string site;
   std::string thing;
-  std::string type;  // "telemetry" (later: "alarm", ...)
+  std::string type;  // the message type: "telemetry" or "alarm" (telemetry::MessageTypeName)
 };
 
-/// Splits dt/<app>/<site>/<thing>/<type>; INVALID_ARGUMENT for any other shape.
+/// Splits dt/<app>/<site>/<thing>/<type> for any valid <type> level (the
+/// caller matches it against the payload's `type`); INVALID_ARGUMENT for any
+/// other shape.
 Result<TelemetryTopicParts> ParseTelemetryTopic(std::string_view topic);
 
 }  // namespace edgeforge::topic

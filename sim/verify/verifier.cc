@@ -54,9 +54,18 @@ Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std:
   }
   Status sig = verifier_->Verify(*jws_value, payload, key->second.key);
   if (!sig.ok()) return fail("bad signature", sig);
-  // Only authentic bytes are parsed further.
-  auto msg = telemetry::Parse(payload);
+  // Only authentic bytes are parsed further: the envelope, then the whole
+  // message strictly by its type, which must be the topic's.
+  auto msg = telemetry::ParseEnvelope(payload);
   if (!msg.ok()) return fail("bad payload", msg.status());
+  const Status body = msg->type == telemetry::MessageType::kAlarm ? telemetry::ParseAlarm(payload).status()
+                                                                  : telemetry::Parse(payload).status();
+  if (!body.ok()) return fail("bad payload", body);
+  if (parts->type != telemetry::MessageTypeName(msg->type)) {
+    return fail("type/topic mismatch", InvalidArgument(std::string("payload type '") +
+                                                       telemetry::MessageTypeName(msg->type) + "' != topic type '" +
+                                                       parts->type + "'"));
+  }
   if (msg->dev != parts->thing) {
     return fail("dev/topic mismatch",
                 Unauthenticated("dev '" + msg->dev + "' != topic thing '" + parts->thing + "'"));

@@ -1,9 +1,11 @@
 // The cloud side of signed telemetry: what an IoT rule -> Lambda verifier does,
 // here in-process. Checks every message's detached JWS against the fleet's JWK
-// set over the exact received bytes, that `dev` equals the topic's thing and
-// the key's thing, and tracks `seq` per (device, boot) to count lost,
-// duplicated (byte-identical: QoS 1 retransmits, accepted) and conflicting
-// (same seq, different bytes: flagged) messages.
+// set over the exact received bytes, that the payload is a valid v1/v2
+// telemetry or v2 alarm message of the topic's type, that `dev` equals the
+// topic's thing and the key's thing, and tracks `seq` per (device, boot) across
+// all message types (they share one counter) to count lost, duplicated
+// (byte-identical: QoS 1 retransmits, accepted) and conflicting (same seq,
+// different bytes: flagged) messages.
 #pragma once
 
 #include <cstdint>

@@ -62,6 +62,26 @@ TEST(TopicTest, ParsesTelemetryTopic) {
   EXPECT_FALSE(ParseTelemetryTopic("dt/a/b/c/d/e").ok());
 }
 
+TEST(TopicTest, BuildsAlarmTopicNextToTelemetry) {
+  auto t = AlarmTopic("edgeforge", "site-1", "edge-00001");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(*t, "dt/edgeforge/site-1/edge-00001/alarm");
+  auto bad = AlarmTopic("edgeforge", "site-1", "edge+1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("thing"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(AlarmTopic("app", "site", std::string(245, 't')).ok());  // 3+4+5+245+6 = 263 bytes
+}
+
+TEST(TopicTest, ParsesBothMessageTypes) {
+  auto a = ParseTelemetryTopic(*AlarmTopic("edgeforge", "site-1", "edge-00042"));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->thing, "edge-00042");
+  EXPECT_EQ(a->type, "alarm");
+  auto t = ParseTelemetryTopic(*TelemetryTopic("edgeforge", "site-1", "edge-00042"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->type, "telemetry");
+}
+
 TEST(TopicTest, FilterMatching) {
   EXPECT_TRUE(FilterMatches("dt/+/+/+/+", "dt/a/b/c/telemetry"));
   EXPECT_FALSE(FilterMatches("dt/+/+/+/+", "dt/a/b/c"));

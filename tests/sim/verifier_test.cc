@@ -23,16 +23,47 @@ class VerifierTest : public ::testing::Test {
     verifier_ = std::make_unique<TelemetryVerifier>(Jwks(*pki_), jws::Backend::kOpenSsl);
   }
 
+  // A v2 telemetry window, as devices emit it.
   static std::string Payload(const std::string& dev, uint64_t seq, uint64_t boot = 1, double t = 20.0) {
+    telemetry::Telemetry m;
+    m.dev = dev;
+    m.kind = "factory";
+    m.seq = seq;
+    m.boot = boot;
+    m.ts = 1'700'000'000'000 + static_cast<int64_t>(seq);
+    m.window_start = m.ts - 10'000;
+    m.window_ms = 10'000;
+    telemetry::ChannelWindow c;
+    c.name = "temperature";
+    c.unit = "Cel";
+    c.n = 10;
+    c.value = c.mean = c.min = c.max = t;
+    m.readings = {c};
+    return telemetry::Serialize(m);
+  }
+  // A v1 message, as older firmware sent it (captures).
+  static std::string V1Payload(const std::string& dev, uint64_t seq, uint64_t boot = 1) {
     telemetry::Message m;
     m.dev = dev;
     m.seq = seq;
     m.boot = boot;
     m.ts = 1'700'000'000'000 + static_cast<int64_t>(seq);
-    m.readings = {{"temperature", t, "Cel", ""}};
+    m.readings = {{"temperature", 20.5, "Cel", ""}};
+    return telemetry::Serialize(m);
+  }
+  static std::string AlarmPayload(const std::string& dev, uint64_t seq, telemetry::AlarmState state,
+                                  uint64_t boot = 1) {
+    telemetry::AlarmMessage m;
+    m.dev = dev;
+    m.kind = "factory";
+    m.seq = seq;
+    m.boot = boot;
+    m.ts = 1'700'000'000'000 + static_cast<int64_t>(seq);
+    m.alarm = {"temperature", state, telemetry::AlarmCondition::kAbove, 40, 1, 41.2, "critical"};
     return telemetry::Serialize(m);
   }
   static std::string Topic(const std::string& thing) { return "dt/edgeforge/site-1/" + thing + "/telemetry"; }
+  static std::string AlarmTopic(const std::string& thing) { return "dt/edgeforge/site-1/" + thing + "/alarm"; }
 
   Verdict Send(const std::string& topic, const std::string& payload, jws::Signer& signer) {
     auto sig = signer.Sign(payload);
@@ -111,8 +142,8 @@ TEST_F(VerifierTest, RejectsMissingSignatureUnknownKidAndAlgNone) {
   auto stranger = SignerFor(other, "dev-a");
   EXPECT_EQ(Send(Topic("dev-a"), p, *stranger), Verdict::kInvalid);
   // alg "none" with an empty signature.
-  const std::string none_header = jws::Base64UrlEncode(AsBytes(
-      R"({"alg":"none","b64":false,"crit":["b64"],"kid":")" + signer_a_->kid() + "\"}"));
+  const std::string none_header =
+      jws::Base64UrlEncode(AsBytes(R"({"alg":"none","b64":false,"crit":["b64"],"kid":")" + signer_a_->kid() + "\"}"));
   const std::string none = none_header + "..";
   EXPECT_EQ(verifier_->Check(Topic("dev-a"), p, &none).verdict, Verdict::kInvalid);
   const auto r = verifier_->Report();
@@ -134,6 +165,57 @@ TEST_F(VerifierTest, RejectsAuthenticButMalformedPayloadAndBadTopic) {
 TEST_F(VerifierTest, MbedTlsSignedMessagesVerify) {
   auto mbed = SignerFor(*pki_, "dev-a", jws::Backend::kMbedTls);
   EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *mbed), Verdict::kVerified);
+}
+
+// Alarms and telemetry share the device's one seq counter: the verifier tracks
+// them as one sequence per (dev, boot), so interleaving is not loss.
+TEST_F(VerifierTest, AlarmAndTelemetryInterleavedShareOneSeqSpace) {
+  using telemetry::AlarmState;
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 0), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), AlarmPayload("dev-a", 1, AlarmState::kRaised), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 2), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), AlarmPayload("dev-a", 3, AlarmState::kCleared), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 4), *signer_a_), Verdict::kVerified);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.verified, 5u);
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.devices, 1u);
+  EXPECT_TRUE(r.Clean());
+  // An alarm that never arrives is a gap in the same sequence.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 6), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(verifier_->Report().lost, 1u);
+}
+
+TEST_F(VerifierTest, AlarmReusingATelemetrySeqIsAConflict) {
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 5), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), AlarmPayload("dev-a", 5, telemetry::AlarmState::kRaised), *signer_a_),
+            Verdict::kConflict);
+}
+
+TEST_F(VerifierTest, PayloadTypeMustMatchTopicType) {
+  const std::string alarm = AlarmPayload("dev-a", 1, telemetry::AlarmState::kRaised);
+  EXPECT_EQ(Send(Topic("dev-a"), alarm, *signer_a_), Verdict::kInvalid);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), Payload("dev-a", 2), *signer_a_), Verdict::kInvalid);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), V1Payload("dev-a", 3), *signer_a_), Verdict::kInvalid);
+  EXPECT_EQ(verifier_->Report().invalid_reasons.at("type/topic mismatch"), 3u);
+}
+
+TEST_F(VerifierTest, AuthenticButMalformedAlarmIsInvalid) {
+  std::string alarm = AlarmPayload("dev-a", 1, telemetry::AlarmState::kRaised);
+  alarm.replace(alarm.find("\"critical\""), 10, "\"urgent\"");
+  const auto c = [&] {
+    auto sig = signer_a_->Sign(alarm);
+    return verifier_->Check(AlarmTopic("dev-a"), alarm, &*sig);
+  }();
+  EXPECT_EQ(c.verdict, Verdict::kInvalid);
+  EXPECT_NE(c.why.find("alarm.severity"), std::string::npos) << c.why;
+  EXPECT_EQ(verifier_->Report().invalid_reasons.at("bad payload"), 1u);
+}
+
+TEST_F(VerifierTest, OldV1TelemetryStillVerifies) {
+  EXPECT_EQ(Send(Topic("dev-a"), V1Payload("dev-a", 0), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *signer_a_), Verdict::kVerified);
+  EXPECT_TRUE(verifier_->Report().Clean());
 }
 
 }  // namespace

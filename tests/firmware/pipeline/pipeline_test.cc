@@ -1,0 +1,246 @@
+#include "firmware/pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <deque>
+
+namespace edgeforge::pipeline {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using telemetry::Aggregation;
+using telemetry::ChannelWindow;
+
+constexpr int64_t kWall0 = 1'700'000'000'000;
+int64_t Wall(Micros t) { return kWall0 + std::chrono::duration_cast<Millis>(t).count(); }
+
+// The pipeline's input: one channel whose samples follow a script (the last
+// entry repeats). Above the HAL on purpose: it is what the unit under test consumes.
+class ScriptedSource final : public app::SensorSource {
+ public:
+  enum class Kind {
+    kValue,   // a valid reading
+    kFault,   // error, with a faulted reading (the SensorSource contract)
+    kSilent,  // error, no reading at all (a source that breaks the contract)
+    kNone,    // ok, no reading (no event to measure: no vehicle passed)
+  };
+  struct Entry {
+    Kind kind;
+    double value;
+  };
+  static Entry V(double v) { return {Kind::kValue, v}; }
+  static constexpr Entry kFault{Kind::kFault, 0};
+  static constexpr Entry kSilent{Kind::kSilent, 0};
+  static constexpr Entry kNone{Kind::kNone, 0};
+
+  ScriptedSource(std::string name, std::string channel, std::string unit, Aggregation agg, std::deque<Entry> script,
+                 Status init = Status::Ok())
+      : SensorSource(std::move(name)),
+        channel_(std::move(channel)),
+        unit_(std::move(unit)),
+        agg_(agg),
+        script_(std::move(script)),
+        init_(std::move(init)) {}
+  int samples() const { return samples_; }
+
+ private:
+  Status DoInit() override { return init_; }
+  Status DoSample(std::vector<telemetry::Reading>& out) override {
+    ++samples_;
+    const Entry e = script_.front();
+    if (script_.size() > 1) script_.pop_front();
+    const Status broken = Unavailable(channel_ + " sensor: no ACK");
+    switch (e.kind) {
+      case Kind::kValue:
+        out.push_back({channel_, e.value, unit_, "", agg_});
+        return Status::Ok();
+      case Kind::kFault:
+        out.push_back({channel_, 0, unit_, name() + ": " + broken.ToString(), agg_});
+        return broken;
+      case Kind::kSilent:
+        return broken;
+      case Kind::kNone:
+        return Status::Ok();
+    }
+    return Status::Ok();
+  }
+  std::string channel_;
+  std::string unit_;
+  Aggregation agg_;
+  std::deque<Entry> script_;
+  Status init_;
+  int samples_ = 0;
+};
+
+using S = ScriptedSource;
+
+// Steps at each `next_wake` until `until`; collects reports and alarms.
+struct Trace {
+  std::vector<Window> reports;
+  std::vector<AlarmEvent> alarms;
+  std::vector<Micros> wakes;
+};
+Trace RunUntil(Pipeline& p, Micros until, Micros from = Micros(0)) {
+  Trace run;
+  for (Micros now = from; now <= until;) {
+    StepResult r = p.Step(now, Wall(now));
+    for (auto& a : r.alarms) run.alarms.push_back(std::move(a));
+    if (r.report) run.reports.push_back(std::move(*r.report));
+    run.wakes.push_back(r.next_wake);
+    EXPECT_GT(r.next_wake, now);
+    now = r.next_wake;
+  }
+  return run;
+}
+
+TEST(PipelineTest, WindowHoldsReportPeriodOverSamplePeriodSamples) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean,
+         {S::V(20.0), S::V(20.1), S::V(20.2), S::V(20.3), S::V(20.4), S::V(20.5), S::V(20.6), S::V(20.7), S::V(20.8),
+          S::V(20.9), S::V(30.0)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(10), {});
+  ASSERT_TRUE(p.Init().ok());
+  Trace run = RunUntil(p, seconds(10));
+  ASSERT_EQ(run.reports.size(), 1u);
+  const Window& w = run.reports[0];
+  EXPECT_EQ(w.start_ms, kWall0);
+  EXPECT_EQ(w.end_ms, kWall0 + 10'000);
+  EXPECT_EQ(w.length, seconds(10));
+  ASSERT_EQ(w.channels.size(), 1u);
+  EXPECT_EQ(w.channels[0].n, 10u);  // t = 0..9 s; the t = 10 s sample opens the next window
+  EXPECT_NEAR(w.channels[0].value, 20.45, 1e-9);
+  EXPECT_DOUBLE_EQ(w.channels[0].min, 20.0);
+  EXPECT_DOUBLE_EQ(w.channels[0].max, 20.9);
+  EXPECT_TRUE(w.faults.empty());
+  EXPECT_EQ(temp.samples(), 11);
+  for (size_t i = 0; i < run.wakes.size(); ++i) EXPECT_EQ(run.wakes[i], seconds(static_cast<int64_t>(i) + 1));
+}
+
+TEST(PipelineTest, SourcesRunOnTheirOwnPeriodsAndNextWakeIsTheEarliestDeadline) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(21.0)});
+  S vib("vib0", "vibration_rms_x", "[g]", Aggregation::kRms, {S::V(0.3), S::V(0.4)});
+  Pipeline p({{&temp, seconds(1)}, {&vib, milliseconds(250)}}, seconds(2), {});
+  ASSERT_TRUE(p.Init().ok());
+  Trace run = RunUntil(p, seconds(4));
+  ASSERT_EQ(run.reports.size(), 2u);
+  for (const Window& w : run.reports) {
+    ASSERT_EQ(w.channels.size(), 2u);
+    EXPECT_EQ(w.channels[0].name, "temperature");
+    EXPECT_EQ(w.channels[0].n, 2u);
+    EXPECT_EQ(w.channels[1].name, "vibration_rms_x");
+    EXPECT_EQ(w.channels[1].n, 8u);
+  }
+  EXPECT_NEAR(run.reports[0].channels[1].value, std::sqrt((0.09 + 7 * 0.16) / 8), 1e-12);
+  EXPECT_EQ(run.wakes[0], milliseconds(250));
+  EXPECT_EQ(run.wakes[3], seconds(1));
+  EXPECT_EQ(temp.samples(), 5);  // 0, 1, 2, 3, 4 s
+  EXPECT_EQ(vib.samples(), 17);  // every 250 ms from 0 to 4 s
+}
+
+TEST(PipelineTest, LateStepSamplesOnceAndReportsTheSkippedSamples) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(20.0)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(10), {});
+  ASSERT_TRUE(p.Init().ok());
+  (void)p.Step(seconds(0), Wall(seconds(0)));
+  (void)p.Step(seconds(1), Wall(seconds(1)));
+  // The device was busy: deadlines at 2, 3 and 4 s passed, 5 s is served at 5.5 s.
+  StepResult late = p.Step(milliseconds(5'500), Wall(milliseconds(5'500)));
+  EXPECT_EQ(late.next_wake, seconds(6));
+  EXPECT_EQ(temp.samples(), 3);
+  EXPECT_EQ(p.counters().at(0).skipped, 3u);
+  EXPECT_EQ(p.skipped_samples(), 3u);
+  Trace run = RunUntil(p, seconds(10), seconds(6));
+  ASSERT_EQ(run.reports.size(), 1u);
+  EXPECT_EQ(run.reports[0].channels[0].n, 7u);  // 0, 1, 5.5, 6, 7, 8, 9
+  EXPECT_EQ(run.reports[0].skipped_samples, 3u);
+}
+
+TEST(PipelineTest, AlarmsGoOutOnTheSampleAndStateSurvivesTheWindow) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean,
+         {S::V(30), S::V(41), S::V(42), S::V(39.5), S::V(39.5), S::V(38), S::V(38)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(2), {{"temperature", Condition::kAbove, 40, 1, "critical"}});
+  ASSERT_TRUE(p.Init().ok());
+  EXPECT_TRUE(p.Step(seconds(0), Wall(seconds(0))).alarms.empty());
+  StepResult raised = p.Step(seconds(1), Wall(seconds(1)));
+  ASSERT_EQ(raised.alarms.size(), 1u);
+  EXPECT_EQ(raised.alarms[0].alarm.state, telemetry::AlarmState::kRaised);
+  EXPECT_EQ(raised.alarms[0].ts_ms, Wall(seconds(1)));
+  EXPECT_DOUBLE_EQ(raised.alarms[0].alarm.value, 41);
+  EXPECT_FALSE(raised.report.has_value());
+  // 2 s: the window closes and 42 is sampled: still raised, nothing new.
+  StepResult boundary = p.Step(seconds(2), Wall(seconds(2)));
+  EXPECT_TRUE(boundary.report.has_value());
+  EXPECT_TRUE(boundary.alarms.empty());
+  EXPECT_TRUE(p.Step(seconds(3), Wall(seconds(3))).alarms.empty());  // 39.5: inside the band
+  EXPECT_TRUE(p.Step(seconds(4), Wall(seconds(4))).alarms.empty());  // 39.5
+  StepResult cleared = p.Step(seconds(5), Wall(seconds(5)));         // 38 < 40 - 1
+  ASSERT_EQ(cleared.alarms.size(), 1u);
+  EXPECT_EQ(cleared.alarms[0].alarm.state, telemetry::AlarmState::kCleared);
+  EXPECT_EQ(cleared.alarms[0].ts_ms, Wall(seconds(5)));
+}
+
+TEST(PipelineTest, SourceFailureIsCountedNotFatal) {
+  S env("env0", "temperature", "Cel", Aggregation::kMean, {S::V(20), S::kFault, S::V(22), S::kSilent, S::V(24)});
+  Pipeline p({{&env, seconds(1)}}, seconds(5), {{"temperature", Condition::kBelow, 1, 0, "warning"}});
+  ASSERT_TRUE(p.Init().ok());
+  Trace run = RunUntil(p, seconds(5));
+  ASSERT_EQ(run.reports.size(), 1u);
+  const Window& w = run.reports[0];
+  const ChannelWindow& c = w.channels.at(0);
+  EXPECT_EQ(c.n, 3u);
+  EXPECT_DOUBLE_EQ(c.value, 22.0);  // (20 + 22 + 24) / 3: faulted samples excluded
+  EXPECT_EQ(c.faults, 2u);          // including the one the source did not report
+  EXPECT_NE(c.fault.find("env0: UNAVAILABLE"), std::string::npos) << c.fault;
+  ASSERT_EQ(w.faults.size(), 1u);
+  EXPECT_EQ(w.faults[0], "env0: UNAVAILABLE: temperature sensor: no ACK");
+  EXPECT_EQ(p.counters().at(0).failures, 2u);
+  EXPECT_EQ(p.counters().at(0).samples, 6u);
+  EXPECT_TRUE(run.alarms.empty()) << "a faulted reading's 0 must not raise a below-1 alarm";
+}
+
+TEST(PipelineTest, ChannelWithoutSamplesStillAppears) {
+  S count("loop0", "vehicle_count", "{vehicle}", Aggregation::kSum, {S::V(1), S::V(0)});
+  S speed("loop0", "speed", "km/h", Aggregation::kMean, {S::V(48), S::kNone});
+  Pipeline p({{&count, seconds(1)}, {&speed, seconds(1)}}, seconds(2), {});
+  ASSERT_TRUE(p.Init().ok());
+  Trace run = RunUntil(p, seconds(4));
+  ASSERT_EQ(run.reports.size(), 2u);
+  const Window& second = run.reports[1];
+  ASSERT_EQ(second.channels.size(), 2u);
+  EXPECT_EQ(second.channels[0].value, 0.0);
+  EXPECT_EQ(second.channels[0].n, 2u);
+  EXPECT_EQ(second.channels[1].name, "speed");
+  EXPECT_EQ(second.channels[1].n, 0u);
+  EXPECT_EQ(second.channels[1].faults, 0u);
+}
+
+TEST(PipelineTest, InitValidatesAndSurvivesAFailingSource) {
+  S ok("env0", "temperature", "Cel", Aggregation::kMean, {S::V(20)});
+  S dead("vib0", "vibration_rms_x", "[g]", Aggregation::kRms, {S::kFault}, Unavailable("adxl345: device id 0xff"));
+
+  Status zero = Pipeline({{&ok, seconds(1)}, {&dead, Micros(0)}}, seconds(10), {}).Init();
+  EXPECT_EQ(zero.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(zero.message().find("sources[1] ('vib0').period"), std::string::npos) << zero.message();
+  Status null = Pipeline({{nullptr, seconds(1)}}, seconds(10), {}).Init();
+  EXPECT_NE(null.message().find("sources[0]"), std::string::npos) << null.message();
+  Status report = Pipeline({{&ok, seconds(1)}}, Micros(0), {}).Init();
+  EXPECT_NE(report.message().find("report period"), std::string::npos) << report.message();
+  Status rule =
+      Pipeline({{&ok, seconds(1)}}, seconds(10), {{"temperature", Condition::kAbove, 40, -1, "critical"}}).Init();
+  EXPECT_NE(rule.message().find("alarm_rules[0].hysteresis"), std::string::npos) << rule.message();
+
+  Pipeline p({{&ok, seconds(1)}, {&dead, seconds(1)}}, seconds(1), {});
+  EXPECT_TRUE(p.Step(seconds(0), kWall0).next_wake > seconds(0));
+  EXPECT_EQ(ok.samples(), 0) << "no sampling before Init";
+  ASSERT_TRUE(p.Init().ok()) << "a dead sensor must not stop the device";
+  Trace run = RunUntil(p, seconds(1));
+  ASSERT_EQ(run.reports.size(), 1u);
+  ASSERT_EQ(run.reports[0].faults.size(), 1u);
+  EXPECT_NE(run.reports[0].faults[0].find("vib0"), std::string::npos) << run.reports[0].faults[0];
+  EXPECT_EQ(p.counters().at(1).name, "vib0");
+  EXPECT_EQ(p.counters().at(1).failures, 3u);  // Init, then samples at 0 and 1 s
+}
+
+}  // namespace
+}  // namespace edgeforge::pipeline
