@@ -79,6 +79,33 @@ Status Args::Int(const std::string& name, long long min, long long max, long lon
   return Status::Ok();
 }
 
+Status Args::Strings(const std::string& name, std::vector<std::string>& out) {
+  std::vector<std::string> found;
+  for (;;) {
+    auto v = Value(name);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) break;
+    found.push_back(std::move(**v));
+  }
+  if (!found.empty()) out = std::move(found);
+  return Status::Ok();
+}
+
+Status Args::Double(const std::string& name, double min, double max, double& out) {
+  auto v = Value(name);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return Status::Ok();
+  char* end = nullptr;
+  errno = 0;
+  const double d = std::strtod((*v)->c_str(), &end);
+  if ((*v)->empty() || *end != '\0' || errno != 0 || !(d >= min && d <= max)) {
+    return InvalidArgument(name + " '" + **v + "' must be a number in " + std::to_string(min) + ".." +
+                           std::to_string(max));
+  }
+  out = d;
+  return Status::Ok();
+}
+
 Status Args::Finish() const {
   if (args_.empty()) return Status::Ok();
   const std::string& a = args_.front();
@@ -93,10 +120,14 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text, const s
   char* end = nullptr;
   const double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
   double scale = -1;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
   if (v < 0 || scale < 0 || end == nullptr || *end != '\0' || v * scale > 1e12) {
     return InvalidArgument(option + " '" + text + "' is not a duration (e.g. 30, 30s, 500ms, 2m, 1h)");
   }

@@ -27,6 +27,9 @@ class Args {
   Status String(const std::string& name, std::string& out);
   Status Duration(const std::string& name, std::chrono::milliseconds& out);
   Status Int(const std::string& name, long long min, long long max, long long& out);
+  Status Double(const std::string& name, double min, double max, double& out);
+  /// Every occurrence of a repeatable option, in order (replaces `out` if any).
+  Status Strings(const std::string& name, std::vector<std::string>& out);
   /// INVALID_ARGUMENT naming the first unconsumed argument.
   Status Finish() const;
 

@@ -1,86 +1,92 @@
 #include "firmware/app/device.h"
 
-#include "firmware/pipeline/window.h"
+#include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::app {
-namespace {
 
-// Until the device takes its node kind from the board, it runs BME280 sources:
-// a factory node (docs/telemetry.md, "Node kinds").
-constexpr char kNodeKind[] = "factory";
-
-// One sample as a v2 window of n = 1 (a faulted reading: n = 0, faults = 1).
-telemetry::Telemetry AsWindowOfOne(const telemetry::Message& m) {
-  pipeline::WindowAggregator window;
-  for (const auto& r : m.readings) (void)window.Add(r);
-  telemetry::Telemetry t;
-  t.dev = m.dev;
-  t.kind = kNodeKind;
-  t.boot = m.boot;
-  t.ts = m.ts;
-  t.window_start = m.ts;
-  t.readings = window.Close();
-  t.status = m.status;
-  return t;
-}
-
-}  // namespace
-
-Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer,
-               link::Session& session, std::vector<SensorSource*> sensors)
+Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Session& session,
+               pipeline::Pipeline& pipeline)
     : options_(std::move(options)),
       clock_(clock),
       signer_(signer),
       session_(session),
-      sensors_(std::move(sensors)),
+      pipeline_(pipeline),
       seq_(storage) {}
 
 Status Device::Start() {
+  EF_RETURN_IF_ERROR(telemetry::ValidateKind(options_.kind).WithContext("kind"));
   auto t = topic::TelemetryTopic(options_.app, options_.site, options_.thing);
   if (!t.ok()) return t.status();
-  topic_ = *t;
+  telemetry_topic_ = *t;
+  auto a = topic::AlarmTopic(options_.app, options_.site, options_.thing);
+  if (!a.ok()) return a.status();
+  alarm_topic_ = *a;
   EF_RETURN_IF_ERROR(seq_.Open().WithContext(options_.thing));
   started_ = clock_.Monotonic();
-  for (auto* s : sensors_) {
-    if (!s->Init().ok()) ++sensor_faults_;  // shows up as a fault in the first telemetry
-  }
+  EF_RETURN_IF_ERROR(pipeline_.Init().WithContext(options_.thing));
   return session_.Connect().WithContext(options_.thing);
 }
 
-telemetry::Message Device::Sample() {
-  telemetry::Message m;
-  m.dev = options_.thing;
-  m.boot = seq_.boot();
-  m.ts = clock_.WallMillis();
-  for (auto* s : sensors_) {
-    Status st = s->Sample(m.readings);
-    if (!st.ok()) {
-      ++sensor_faults_;
-      m.status.faults.push_back(s->name() + ": " + st.ToString());
-    }
-  }
-  m.status.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.Monotonic() - started_).count();
-  m.status.dropped = dropped_.load();
-  return m;
+Micros Device::Step() {
+  pipeline::StepResult r = pipeline_.Step(clock_.Monotonic(), clock_.WallMillis());
+  for (const auto& e : r.alarms) PublishAlarm(e);
+  if (r.report) PublishReport(*r.report);
+  return r.next_wake;
 }
 
-Status Device::PublishOnce() {
-  telemetry::Telemetry m = AsWindowOfOne(Sample());
+void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
   auto seq = seq_.Next();
-  if (!seq.ok()) return seq.status();
+  if (!seq.ok()) {
+    dropped_.fetch_add(1);
+    return;
+  }
+  telemetry::AlarmMessage m;
+  m.dev = options_.thing;
+  m.kind = options_.kind;
   m.seq = *seq;
+  m.boot = seq_.boot();
+  m.ts = e.ts_ms;
+  m.alarm = e.alarm;
+  ++alarms_;
+  Publish(alarm_topic_, telemetry::Serialize(m), m.seq);
+}
+
+void Device::PublishReport(const pipeline::Window& w) {
+  auto seq = seq_.Next();
+  if (!seq.ok()) {
+    dropped_.fetch_add(1);
+    return;
+  }
+  telemetry::Telemetry m;
+  m.dev = options_.thing;
+  m.kind = options_.kind;
+  m.seq = *seq;
+  m.boot = seq_.boot();
+  m.ts = w.end_ms;
+  m.window_start = w.start_ms;
+  m.window_ms = static_cast<uint64_t>(std::chrono::duration_cast<Millis>(w.length).count());
+  m.readings = w.channels;
+  m.status.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.Monotonic() - started_).count();
+  m.status.dropped = dropped_.load();
+  m.status.faults = w.faults;
+  m.status.skipped_samples = w.skipped_samples;
+  ++reports_;
+  Publish(telemetry_topic_, telemetry::Serialize(m), m.seq);
+}
+
+void Device::Publish(const std::string& topic, std::string payload, uint64_t seq) {
   ++sampled_;
   link::OutgoingMessage out;
-  out.topic = topic_;
-  out.payload = telemetry::Serialize(m);
+  out.topic = topic;
+  out.payload = std::move(payload);
   auto jws = signer_.Sign(out.payload);
   if (!jws.ok()) {
     dropped_.fetch_add(1);
-    return jws.status().WithContext(options_.thing + " sign");
+    return;
   }
   out.user_properties.emplace_back(options_.jws_property, std::move(*jws));
-  if (observer_) observer_(m.seq, clock_.Monotonic());
+  if (observer_) observer_(seq, clock_.Monotonic());
   in_flight_.fetch_add(1);
   Status s = session_.Publish(std::move(out), [this](const Status& done) {
     (done.ok() ? delivered_ : dropped_).fetch_add(1);
@@ -88,9 +94,8 @@ Status Device::PublishOnce() {
   });
   if (!s.ok()) {
     in_flight_.fetch_sub(1);
-    dropped_.fetch_add(1);  // explicit: issue 4 replaces this with store-and-forward
+    dropped_.fetch_add(1);  // explicit: store-and-forward (issue 4) will queue it instead
   }
-  return s;
 }
 
 Status Device::Stop() {
@@ -100,7 +105,9 @@ Status Device::Stop() {
 }
 
 DeviceCounters Device::counters() const {
-  return DeviceCounters{sampled_, delivered_.load(), dropped_.load(), sensor_faults_};
+  uint64_t faults = 0;
+  for (const auto& c : pipeline_.counters()) faults += c.failures;
+  return DeviceCounters{sampled_, reports_, alarms_, delivered_.load(), dropped_.load(), faults};
 }
 
 }  // namespace edgeforge::app

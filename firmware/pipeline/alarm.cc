@@ -24,8 +24,8 @@ Status ValidateRule(size_t i, const AlarmRule& r) {
   if (!std::isfinite(r.hysteresis) || r.hysteresis < 0) {
     return RuleError(i, "hysteresis", Short(r.hysteresis) + " must be a finite number >= 0");
   }
-  if (r.severity != kSeverityWarning && r.severity != kSeverityCritical) {
-    return RuleError(i, "severity", "'" + r.severity + "' is not \"warning\" or \"critical\"");
+  if (r.severity != kSeverityInfo && r.severity != kSeverityWarning && r.severity != kSeverityCritical) {
+    return RuleError(i, "severity", "'" + r.severity + "' is not \"info\", \"warning\" or \"critical\"");
   }
   return Status::Ok();
 }

@@ -14,6 +14,7 @@ namespace edgeforge::pipeline {
 
 using Condition = telemetry::AlarmCondition;
 
+inline constexpr char kSeverityInfo[] = "info";
 inline constexpr char kSeverityWarning[] = "warning";
 inline constexpr char kSeverityCritical[] = "critical";
 
@@ -27,12 +28,12 @@ struct AlarmRule {
   Condition condition = Condition::kAbove;
   double threshold = 0;
   double hysteresis = 0;                    // >= 0, in the channel's unit
-  std::string severity = kSeverityWarning;  // "warning" | "critical"
+  std::string severity = kSeverityWarning;  // "info" | "warning" | "critical" (board severities)
 };
 
 /// INVALID_ARGUMENT naming the rule's index and field for: an empty channel,
 /// a non-finite threshold, a negative or non-finite hysteresis, a severity
-/// other than "warning"/"critical", a second rule for the same (channel, condition).
+/// other than "info"/"warning"/"critical", a second rule for the same (channel, condition).
 Status ValidateAlarmRules(const std::vector<AlarmRule>& rules);
 
 /// One state change, ready to become an alarm message.

@@ -51,18 +51,22 @@ StepResult Pipeline::Step(Micros now_monotonic, int64_t now_wall_ms) {
     return out;
   }
   if (!open_) {
+    // A source's first sample is one period after the window opens: sources
+    // that measure over their period (a FIFO, vehicle counts, occupancy)
+    // have nothing meaningful to say the instant they were initialised.
     Open(now_monotonic, now_wall_ms);
-    for (Slot& slot : slots_) slot.schedule.Start(now_monotonic);
+    for (Slot& slot : slots_) slot.schedule.Start(now_monotonic + slot.config.period);
     report_.Start(now_monotonic + report_.period());
   }
-  // Close first: a sample due exactly at the boundary belongs to the next window.
-  if (report_.Poll(now_monotonic).due) out.report = CloseWindow(now_monotonic, now_wall_ms);
+  // Sample first: a sample due exactly at the boundary measured the period
+  // that ends there, so it belongs to the window that closes there.
   for (Slot& slot : slots_) {
     const Periodic::Tick tick = slot.schedule.Poll(now_monotonic);
     slot.counters.skipped += tick.skipped;
     skipped_samples_ += tick.skipped;
     if (tick.due) SampleSource(slot, now_wall_ms, out.alarms);
   }
+  if (report_.Poll(now_monotonic).due) out.report = CloseWindow(now_monotonic, now_wall_ms);
   out.next_wake = NextWake();
   return out;
 }

@@ -58,11 +58,12 @@ class Pipeline {
   Status Init();
 
   /// Runs what is due at `now_monotonic`. The first Step opens the first
-  /// window and samples every source. A due report closes before the due
-  /// samples are taken, so windows are half-open [start, end) and hold
-  /// report_period / sample_period samples. A late Step takes one sample per
-  /// source and counts the deadlines it missed. Requires Init() == OK;
-  /// before that it does nothing.
+  /// window; each source's first sample is one sample period later. Due
+  /// samples are taken before a due report closes, so windows are half-open
+  /// (start, end] and hold report_period / sample_period samples, each
+  /// measuring the period that ends at its instant. A late Step takes one
+  /// sample per source and counts the deadlines it missed. Requires
+  /// Init() == OK; before that it does nothing.
   StepResult Step(Micros now_monotonic, int64_t now_wall_ms);
 
   std::vector<SourceCounters> counters() const;

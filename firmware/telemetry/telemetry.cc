@@ -435,9 +435,9 @@ Result<AlarmMessage> ParseAlarm(std::string_view json) {
   EF_RETURN_IF_ERROR(f.Number("hysteresis", &a.hysteresis));
   if (a.hysteresis < 0) return Bad(kAlarm, "alarm.hysteresis", "is negative");
   EF_RETURN_IF_ERROR(f.Number("value", &a.value));
-  constexpr const char* kSeverities[] = {"warning", "critical"};
+  constexpr const char* kSeverities[] = {"info", "warning", "critical"};
   int severity = 0;
-  EF_RETURN_IF_ERROR(f.OneOf("severity", kSeverities, "\"warning\" or \"critical\"", &severity));
+  EF_RETURN_IF_ERROR(f.OneOf("severity", kSeverities, "\"info\", \"warning\" or \"critical\"", &severity));
   a.severity = kSeverities[severity];
   return m;
 }

@@ -1,5 +1,5 @@
-#include "firmware/telemetry/jws.h"
 #include "cli/args.h"
+#include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
 
@@ -8,22 +8,32 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: edgeforge sim [options]
 
-Runs a fleet of virtual devices (the real firmware core on simulated sensors),
-each with its own X.509 identity and signing key, publishing ES256-signed
-telemetry over MQTT 5 with mutual TLS, and verifies every message.
+Runs a fleet of virtual devices: the real firmware core, built from a board
+file, on simulated buses whose register-level sensor models follow physical
+models (a machine for factory nodes, a road for traffic nodes). Each device
+has its own X.509 identity and signing key, publishes ES256-signed telemetry
+windows and threshold alarms over MQTT 5 with mutual TLS, and every message
+is verified.
 With no --broker it starts a local mosquitto that mirrors AWS IoT Core.
 
 options:
   --devices N        number of devices (default 100)
-  --duration D       how long to publish: 30, 30s, 500ms, 2m (default 30s)
-  --interval D       time between one device's samples (default 1s)
+  --duration D       how long to run: 30, 30s, 500ms, 2m (default 30s)
+  --board B          a board file, or a built-in board (factory-node,
+                     traffic-node); repeat to mix: device i runs board
+                     i mod count (default: factory-node and traffic-node)
+  --interval D       report window of every device (default: each board's
+                     report_ms); sensors keep their board sample periods
+  --time-scale X     physics runs X times faster than real time (default 1;
+                     e.g. 24: a day of machine wear and traffic per hour)
   --broker URI       use this broker (ssl://host:port) instead of a local one;
                      its CA must be --certs/ca.crt and devices must be provisioned
   --certs DIR        PKI directory (default <work>/pki; created if missing)
   --work DIR         state directory: device counters, broker files
                      (default ./edgeforge-run)
   --prefix P         thing name prefix (default edge-): edge-00001, ...
-  --app NAME         topic dt/<app>/<site>/<thing>/telemetry (default edgeforge)
+  --app NAME         topics dt/<app>/<site>/<thing>/{telemetry,alarm}
+                     (default edgeforge)
   --site NAME        (default site-1)
   --signer B         openssl (default, host fast path) or mbedtls (firmware path)
   --seed N           sensor physics seed (default 1)
@@ -43,10 +53,15 @@ Status Parse(Args& a, sim::FleetOptions& o) {
   EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, seed));
   EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
   EF_RETURN_IF_ERROR(a.Duration("--interval", o.interval));
+  EF_RETURN_IF_ERROR(a.Strings("--board", o.boards));
+  EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
   EF_RETURN_IF_ERROR(a.String("--signer", signer));
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--broker", &o.broker_uri},
-                             {"--certs", &o.pki_dir}, {"--work", &o.work_dir}, {"--prefix", &o.prefix},
-                             {"--app", &o.app}, {"--site", &o.site}}) {
+                             {"--certs", &o.pki_dir},
+                             {"--work", &o.work_dir},
+                             {"--prefix", &o.prefix},
+                             {"--app", &o.app},
+                             {"--site", &o.site}}) {
     EF_RETURN_IF_ERROR(a.String(name, *field));
   }
   if (a.Flag("--no-verify")) o.verify = false;
@@ -74,8 +89,8 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
   }
   InstallStopSignals();
   o.stop_requested = StopRequested;
-  out << "edgeforge sim: " << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0 << " s, signer "
-      << jws::BackendName(o.signer) << "\n";
+  out << "edgeforge sim: " << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0
+      << " s, signer " << jws::BackendName(o.signer) << "\n";
   auto report = sim::RunFleet(o, out);
   if (!report.ok()) {
     err << "edgeforge sim: " << report.status().ToString() << "\n";

@@ -7,9 +7,9 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/args.h"
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
-#include "cli/args.h"
 #include "sim/cli/commands.h"
 #include "sim/verify/verifier.h"
 
@@ -51,8 +51,11 @@ struct VerifyOptions {
 
 Status ParseOptions(Args& a, VerifyOptions& o) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--capture", &o.capture},
-                             {"--broker", &o.broker}, {"--certs", &o.certs}, {"--jwks", &o.jwks},
-                             {"--app", &o.app}, {"--save", &o.save}}) {
+                             {"--broker", &o.broker},
+                             {"--certs", &o.certs},
+                             {"--jwks", &o.jwks},
+                             {"--app", &o.app},
+                             {"--save", &o.save}}) {
     EF_RETURN_IF_ERROR(a.String(name, *field));
   }
   std::string backend = jws::BackendName(o.backend);
@@ -131,9 +134,9 @@ Status VerifyLive(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostrea
 }
 
 void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
-  out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost "
-      << r.lost << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts "
-      << r.conflicts << "\n";
+  out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost " << r.lost
+      << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts " << r.conflicts << "\n";
+  for (const auto& [what, n] : r.alarms) out << "  alarm: " << what << " x" << n << "\n";
   for (const auto& [reason, n] : r.invalid_reasons) out << "  invalid: " << reason << " x" << n << "\n";
   for (const auto& e : r.examples) out << "  " << e << "\n";
   out << "result: " << (r.Clean() ? "PASS" : "FAIL") << "\n";

@@ -1,13 +1,12 @@
 #include "sim/fleet/fleet.h"
 
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
@@ -20,21 +19,21 @@
 
 #include "certs/pki.h"
 #include "firmware/app/device.h"
-#include "firmware/drivers/bme280/bme280.h"
+#include "firmware/app/node.h"
+#include "firmware/board/builtin.h"
 #include "firmware/link/paho_session.h"
+#include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/topic.h"
-#include "hal/sim/sim_i2c_bus.h"
 #include "hal/linux/fs.h"
 #include "hal/storage.h"
 #include "sim/broker/local_broker.h"
-#include "sim/models/bme280_model.h"
-#include "sim/physics/environment.h"
+#include "sim/node/sim_buses.h"
+#include "sim/node/sim_world.h"
 
 namespace edgeforge::sim {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-constexpr uint8_t kBme280Address = 0x76;
 
 /// Publish and receive instants per (thing, seq), for publish-to-receive latency.
 class LatencyRecorder {
@@ -68,15 +67,18 @@ class LatencyRecorder {
   std::vector<double> samples_us_;
 };
 
-/// One simulated node: the real firmware core on a simulated I2C bus with a
-/// register-level BME280 model whose ambient comes from a physical model.
+/// One simulated node: the real firmware core, built from a board file, on
+/// simulated buses whose register models a physical model drives. Each node
+/// has its own clock: it follows the fleet's real time, and a driver that
+/// waits (a conversion, a FIFO) advances it without blocking the fleet.
 struct VirtualDevice {
   std::string thing;
-  EnvironmentModel environment;
-  Bme280Model bme280_model;
-  SimI2cBus bus;
-  Bme280 bme280;
-  app::Bme280Source source;
+  const board::Board* board;
+  ManualClock clock;
+  SimBuses buses;
+  std::unique_ptr<SimWorld> world;
+  std::unique_ptr<app::Node> node;
+  std::unique_ptr<pipeline::Pipeline> pipeline;
   FileStorage storage;
   std::unique_ptr<jws::Signer> signer;
   std::unique_ptr<app::Device> device;
@@ -87,12 +89,8 @@ struct VirtualDevice {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
 
-  VirtualDevice(std::string name, uint64_t seed, Clock& clock, std::string state_dir)
-      : thing(std::move(name)),
-        environment(seed),
-        bme280(bus, kBme280Address, clock),
-        source("env0", bme280),
-        storage(std::move(state_dir)) {}
+  VirtualDevice(std::string name, const board::Board& b, int64_t wall_start_ms, std::string state_dir)
+      : thing(std::move(name)), board(&b), clock(wall_start_ms), buses(clock), storage(std::move(state_dir)) {}
 };
 
 class FleetRun {
@@ -102,10 +100,13 @@ class FleetRun {
 
  private:
   Status Prepare();
+  Status LoadBoards();
+  Status BuildNode(VirtualDevice& d, size_t index);
   Status StartBroker();
   Status StartVerifier();
   Status BuildDevices();
   void ConnectAll();
+  Micros Elapsed() const;
   void Drive();
   void Drain();
   FleetReport Collect();
@@ -113,6 +114,9 @@ class FleetRun {
   const FleetOptions& o_;
   std::ostream& log_;
   SystemClock clock_;
+  std::vector<board::Board> boards_;
+  double start_seconds_ = 0;  // physics time at t0: seconds since midnight UTC
+  int64_t wall_start_ms_ = 0;
   std::string pki_dir_;
   std::vector<std::string> things_;
   std::unique_ptr<LocalBroker> broker_;
@@ -133,8 +137,35 @@ Status FleetRun::Prepare() {
   const auto t = SteadyClock::now();
   EF_RETURN_IF_ERROR(certs::EnsurePki(pki_dir_, things_));
   const double s = std::chrono::duration<double>(SteadyClock::now() - t).count();
-  log_ << "pki: " << pki_dir_ << " ready for " << things_.size() << " devices (" << std::fixed
-       << std::setprecision(2) << s << " s)\n";
+  log_ << "pki: " << pki_dir_ << " ready for " << things_.size() << " devices (" << std::fixed << std::setprecision(2)
+       << s << " s)\n";
+  return Status::Ok();
+}
+
+Status FleetRun::LoadBoards() {
+  for (const std::string& spec : o_.boards) {
+    auto b = board::LoadBoardSpec(spec);
+    if (!b.ok()) return b.status().WithContext("--board");
+    boards_.push_back(std::move(*b));
+  }
+  wall_start_ms_ = clock_.WallMillis();
+  start_seconds_ = static_cast<double>(wall_start_ms_ % 86'400'000) / 1000.0;
+  return Status::Ok();
+}
+
+Status FleetRun::BuildNode(VirtualDevice& d, size_t index) {
+  WorldOptions w;
+  w.seed = o_.seed * 1000003u + index;
+  w.start_seconds = start_seconds_;
+  w.time_scale = o_.time_scale;
+  auto world = SimWorld::Create(*d.board, d.buses, d.clock, w);
+  if (!world.ok()) return world.status();
+  d.world = std::move(*world);
+  auto node = app::BuildNode(*d.board, d.buses, d.clock);
+  if (!node.ok()) return node.status();
+  d.node = std::move(*node);
+  const Micros report = o_.interval.count() > 0 ? Micros(o_.interval) : d.node->report_period();
+  d.pipeline = std::make_unique<pipeline::Pipeline>(d.node->Slots(), report, d.node->alarm_rules());
   return Status::Ok();
 }
 
@@ -150,8 +181,8 @@ Status FleetRun::StartBroker() {
   if (!started.ok()) return started.status();
   broker_ = std::move(*started);
   broker_uri_ = broker_->uri();
-  log_ << "broker: local mosquitto pid " << broker_->pid() << " at " << broker_uri_ << " (log "
-       << broker_->log_path() << ")\n";
+  log_ << "broker: local mosquitto pid " << broker_->pid() << " at " << broker_uri_ << " (log " << broker_->log_path()
+       << ")\n";
   return Status::Ok();
 }
 
@@ -183,8 +214,9 @@ Status FleetRun::BuildDevices() {
     const std::string& thing = things_[i];
     const std::string state = o_.work_dir + "/devices/" + thing;
     EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
-    auto d = std::make_unique<VirtualDevice>(thing, o_.seed * 1000003u + i, clock_, state);
-    EF_RETURN_IF_ERROR(d->bus.Attach(kBme280Address, d->bme280_model));
+    const board::Board& b = boards_[i % boards_.size()];
+    auto d = std::make_unique<VirtualDevice>(thing, b, wall_start_ms_, state);
+    EF_RETURN_IF_ERROR(BuildNode(*d, i).WithContext(thing));
     const certs::DevicePaths paths = certs::PathsFor(pki_dir_, thing);
     auto key = fs::ReadFileToString(paths.sign_key);
     if (!key.ok()) return key.status();
@@ -200,16 +232,16 @@ Status FleetRun::BuildDevices() {
     d->session = std::move(*session);
     app::DeviceOptions opts;
     opts.thing = thing;
+    opts.kind = b.kind;
     opts.app = o_.app;
     opts.site = o_.site;
-    d->device = std::make_unique<app::Device>(opts, clock_, d->storage, *d->signer, *d->session,
-                                              std::vector<app::SensorSource*>{&d->source});
+    d->device = std::make_unique<app::Device>(opts, d->clock, d->storage, *d->signer, *d->session, *d->pipeline);
     VirtualDevice* raw = d.get();
-    d->device->set_publish_observer([this, raw](uint64_t seq, Micros at) {
+    d->device->set_publish_observer([this, raw](uint64_t seq, Micros) {
       if (!raw->any_published) raw->first_seq = seq;
       raw->any_published = true;
       raw->last_seq = seq;
-      latency_.Sent(raw->thing, seq, at);
+      latency_.Sent(raw->thing, seq, clock_.Monotonic());  // the verifier's time base, not the device's
     });
     devices_.push_back(std::move(d));
   }
@@ -223,6 +255,8 @@ void FleetRun::ConnectAll() {
   auto worker = [&] {
     for (size_t i = next++; i < devices_.size(); i = next++) {
       VirtualDevice& d = *devices_[i];
+      d.clock.AdvanceTo(Elapsed());
+      d.world->Advance(d.clock.Monotonic());
       Status s = d.device->Start();
       d.connected = s.ok();
       if (!s.ok()) {
@@ -237,17 +271,21 @@ void FleetRun::ConnectAll() {
   for (auto& t : pool) t.join();
 }
 
+Micros FleetRun::Elapsed() const { return std::chrono::duration_cast<Micros>(SteadyClock::now() - t0_); }
+
 void FleetRun::Drive() {
-  // Devices are staggered across one interval so the broker sees a steady rate.
-  using Due = std::pair<SteadyClock::time_point, size_t>;
+  // Each device runs when its pipeline is next due (a sample or a report), on
+  // its own clock brought up to the fleet's elapsed time. First steps are
+  // staggered across one second so the broker sees a steady rate.
+  using Due = std::pair<Micros, size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due;
-  const auto start = SteadyClock::now();
-  const auto end = start + o_.duration;
+  const Micros start = Elapsed();
+  const Micros end = start + std::chrono::duration_cast<Micros>(o_.duration);
   for (size_t i = 0; i < devices_.size(); ++i) {
     if (!devices_[i]->connected) continue;
-    due.push({start + o_.interval * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
+    due.push({start + Micros(1'000'000) * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
   }
-  auto next_progress = start + std::chrono::seconds(5);
+  Micros next_progress = start + Micros(5'000'000);
   while (!due.empty() && due.top().first < end) {
     if (o_.stop_requested && o_.stop_requested()) {
       log_ << "stop requested: draining\n";
@@ -255,19 +293,23 @@ void FleetRun::Drive() {
     }
     auto [when, i] = due.top();
     due.pop();
-    std::this_thread::sleep_until(when);
+    std::this_thread::sleep_until(t0_ + when);
     VirtualDevice& d = *devices_[i];
-    const double t = std::chrono::duration<double>(SteadyClock::now() - t0_).count();
-    const EnvironmentModel::Ambient a = d.environment.At(t);
-    d.bme280_model.SetAmbient(a.celsius, a.pascal, a.rel_humidity);
-    (void)d.device->PublishOnce();  // failures are counted by the device
-    due.push({when + o_.interval, i});
-    if (SteadyClock::now() >= next_progress) {
-      next_progress += std::chrono::seconds(5);
+    d.clock.AdvanceTo(Elapsed());
+    d.world->Advance(d.clock.Monotonic());
+    const Micros next = d.device->Step();
+    due.push({std::max(next, when + Micros(1000)), i});
+    if (Elapsed() >= next_progress) {
+      next_progress += Micros(5'000'000);
       uint64_t delivered = 0;
-      for (auto& v : devices_) delivered += v->device->counters().delivered;
-      log_ << "  t=" << std::lround(std::chrono::duration<double>(SteadyClock::now() - start).count())
-           << "s delivered=" << delivered;
+      uint64_t alarms = 0;
+      for (auto& v : devices_) {
+        const auto c = v->device->counters();
+        delivered += c.delivered;
+        alarms += c.alarms;
+      }
+      log_ << "  t=" << std::lround(std::chrono::duration<double>(Elapsed() - start).count())
+           << "s delivered=" << delivered << " alarms=" << alarms;
       if (verifier_) log_ << " verified=" << verifier_->verified();
       log_ << "\n" << std::flush;
     }
@@ -308,6 +350,9 @@ FleetReport FleetRun::Collect() {
     if (d->connected) ++r.connected;
     const auto c = d->device->counters();
     r.sampled += c.sampled;
+    r.reports += c.reports;
+    r.alarms += c.alarms;
+    r.sensor_faults += c.sensor_faults;
     r.delivered += c.delivered;
     r.dropped += c.dropped;
   }
@@ -325,6 +370,7 @@ FleetReport FleetRun::Collect() {
 Result<FleetReport> FleetRun::Run() {
   t0_ = SteadyClock::now();
   EF_RETURN_IF_ERROR(ValidateFleetOptions(o_));
+  EF_RETURN_IF_ERROR(LoadBoards());
   EF_RETURN_IF_ERROR(Prepare());
   EF_RETURN_IF_ERROR(StartBroker());
   EF_RETURN_IF_ERROR(StartVerifier());
@@ -332,9 +378,8 @@ Result<FleetReport> FleetRun::Run() {
   ConnectAll();
   int connected = 0;
   for (auto& d : devices_) connected += d->connected ? 1 : 0;
-  log_ << "devices: " << connected << "/" << devices_.size() << " connected in " << std::fixed
-       << std::setprecision(2) << std::chrono::duration<double>(SteadyClock::now() - t0_).count()
-       << " s since start; publishing every " << o_.interval.count() << " ms for "
+  log_ << "devices: " << connected << "/" << devices_.size() << " connected in " << std::fixed << std::setprecision(2)
+       << std::chrono::duration<double>(SteadyClock::now() - t0_).count() << " s since start; running for "
        << static_cast<double>(o_.duration.count()) / 1000.0 << " s\n";
   Drive();
   Drain();
@@ -348,7 +393,11 @@ Result<FleetReport> FleetRun::Run() {
 Status ValidateFleetOptions(const FleetOptions& o) {
   if (o.devices < 1 || o.devices > 100000) return InvalidArgument("--devices must be 1..100000");
   if (o.duration.count() < 1) return InvalidArgument("--duration must be positive");
-  if (o.interval.count() < 10) return InvalidArgument("--interval must be at least 10 ms");
+  if (o.interval.count() != 0 && o.interval.count() < 100) {
+    return InvalidArgument("--interval must be at least 100 ms (or 0: each board's report_ms)");
+  }
+  if (!(o.time_scale > 0 && o.time_scale <= 10000)) return InvalidArgument("--time-scale must be in (0, 10000]");
+  if (o.boards.empty()) return InvalidArgument("--board: at least one board");
   EF_RETURN_IF_ERROR(topic::ValidateLevel(o.app, "--app"));
   EF_RETURN_IF_ERROR(topic::ValidateLevel(o.site, "--site"));
   EF_RETURN_IF_ERROR(certs::ValidateThingName(certs::DeviceName(o.prefix, o.devices)).WithContext("--prefix"));
@@ -372,11 +421,14 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
   out << "summary (" << r.elapsed_s << " s, broker " << r.broker << (r.local_broker ? ", local mosquitto" : "")
       << ")\n";
   out << "  connected    " << r.connected << "/" << r.devices << "\n";
-  out << "  published    " << r.sampled << " (delivered " << r.delivered << ", dropped " << r.dropped << ")\n";
+  out << "  published    " << r.sampled << " (telemetry " << r.reports << ", alarms " << r.alarms << "; delivered "
+      << r.delivered << ", dropped " << r.dropped << ")\n";
+  out << "  sensor faults " << r.sensor_faults << " (reported in telemetry)\n";
   if (r.verified_run) {
     const auto& v = r.verify;
     out << "  received     " << v.received << "\n";
-    out << "  verified     " << v.verified << " (devices " << v.devices << ")\n";
+    out << "  verified     " << v.verified << " (devices " << v.devices << "; alarms " << v.alarm_messages << ")\n";
+    for (const auto& [what, n] : v.alarms) out << "    alarm: " << what << " x" << n << "\n";
     out << "  lost         " << v.lost << "\n";
     out << "  duplicated   " << v.duplicates << "\n";
     out << "  invalid      " << v.invalid << "\n";

@@ -23,10 +23,14 @@ uint64_t Fnv1a64(std::string_view s) {
 
 const char* VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kVerified: return "verified";
-    case Verdict::kDuplicate: return "duplicate";
-    case Verdict::kConflict: return "conflict";
-    case Verdict::kInvalid: return "invalid";
+    case Verdict::kVerified:
+      return "verified";
+    case Verdict::kDuplicate:
+      return "duplicate";
+    case Verdict::kConflict:
+      return "conflict";
+    case Verdict::kInvalid:
+      return "invalid";
   }
   return "?";
 }
@@ -37,8 +41,8 @@ TelemetryVerifier::TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend ba
 }
 
 Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std::string_view payload,
-                                                    const std::string* jws_value, uint64_t* seq,
-                                                    uint64_t* boot, std::string* reason_class) {
+                                                    const std::string* jws_value, uint64_t* seq, uint64_t* boot,
+                                                    std::string* reason_class, std::string* alarm) {
   auto fail = [&](const char* cls, const Status& s) {
     *reason_class = cls;
     return s;
@@ -58,21 +62,24 @@ Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std:
   // message strictly by its type, which must be the topic's.
   auto msg = telemetry::ParseEnvelope(payload);
   if (!msg.ok()) return fail("bad payload", msg.status());
-  const Status body = msg->type == telemetry::MessageType::kAlarm ? telemetry::ParseAlarm(payload).status()
-                                                                  : telemetry::Parse(payload).status();
-  if (!body.ok()) return fail("bad payload", body);
+  if (msg->type == telemetry::MessageType::kAlarm) {
+    auto a = telemetry::ParseAlarm(payload);
+    if (!a.ok()) return fail("bad payload", a.status());
+    *alarm = a->alarm.channel + " " + telemetry::AlarmStateName(a->alarm.state);
+  } else if (Status body = telemetry::Parse(payload).status(); !body.ok()) {
+    return fail("bad payload", body);
+  }
   if (parts->type != telemetry::MessageTypeName(msg->type)) {
-    return fail("type/topic mismatch", InvalidArgument(std::string("payload type '") +
-                                                       telemetry::MessageTypeName(msg->type) + "' != topic type '" +
-                                                       parts->type + "'"));
+    return fail("type/topic mismatch",
+                InvalidArgument(std::string("payload type '") + telemetry::MessageTypeName(msg->type) +
+                                "' != topic type '" + parts->type + "'"));
   }
   if (msg->dev != parts->thing) {
-    return fail("dev/topic mismatch",
-                Unauthenticated("dev '" + msg->dev + "' != topic thing '" + parts->thing + "'"));
+    return fail("dev/topic mismatch", Unauthenticated("dev '" + msg->dev + "' != topic thing '" + parts->thing + "'"));
   }
   if (key->second.thing != msg->dev) {
-    return fail("wrong key", Unauthenticated("signed with the key of '" + key->second.thing +
-                                             "', not of dev '" + msg->dev + "'"));
+    return fail("wrong key",
+                Unauthenticated("signed with the key of '" + key->second.thing + "', not of dev '" + msg->dev + "'"));
   }
   *seq = msg->seq;
   *boot = msg->boot;
@@ -85,7 +92,8 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
   std::string reason_class;
   // One lock for all of it: jws::Verifier is single-threaded by contract.
   std::lock_guard<std::mutex> lock(mu_);
-  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class);
+  std::string alarm;
+  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class, &alarm);
   ++counts_.received;
   if (!dev.ok()) {
     ++counts_.invalid;
@@ -97,6 +105,10 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
   }
   c.dev = std::move(*dev);
   c.verdict = Track(c, payload);
+  if (c.verdict == Verdict::kVerified && !alarm.empty()) {
+    ++counts_.alarm_messages;
+    ++counts_.alarms[alarm];
+  }
   return c;
 }
 
@@ -126,8 +138,7 @@ Verdict TelemetryVerifier::Track(Checked& c, std::string_view payload) {
     auto it = s.hashes.find(seq);
     if (it != s.hashes.end() && it->second != h) {
       ++counts_.conflicts;
-      c.why = dev + " boot " + std::to_string(boot) + " seq " + std::to_string(seq) +
-              ": reused with different bytes";
+      c.why = dev + " boot " + std::to_string(boot) + " seq " + std::to_string(seq) + ": reused with different bytes";
       if (counts_.examples.size() < kMaxExamples) counts_.examples.push_back(c.why);
       return Verdict::kConflict;
     }
@@ -160,9 +171,8 @@ VerifyReport TelemetryVerifier::Report() const {
     }
     if (missing < s.hi - s.lo + 1) devices.insert(key.first);
     if (missing > 0 && r.examples.size() < kMaxExamples) {
-      r.examples.push_back(key.first + " boot " + std::to_string(key.second) + ": " +
-                           std::to_string(missing) + " of seq " + std::to_string(s.lo) + ".." +
-                           std::to_string(s.hi) + " never arrived");
+      r.examples.push_back(key.first + " boot " + std::to_string(key.second) + ": " + std::to_string(missing) +
+                           " of seq " + std::to_string(s.lo) + ".." + std::to_string(s.hi) + " never arrived");
     }
     r.lost += missing;
   }

@@ -35,9 +35,11 @@ struct VerifyReport {
   uint64_t duplicates = 0;
   uint64_t conflicts = 0;
   uint64_t invalid = 0;
-  uint64_t lost = 0;     // seqs missing inside each (device, boot) range
-  uint64_t devices = 0;  // devices with at least one verified message
+  uint64_t lost = 0;                                // seqs missing inside each (device, boot) range
+  uint64_t devices = 0;                             // devices with at least one verified message
   std::map<std::string, uint64_t> invalid_reasons;  // reason class -> count
+  uint64_t alarm_messages = 0;                      // verified alarm messages (included in verified)
+  std::map<std::string, uint64_t> alarms;           // "<channel> <state>" -> verified alarm messages
   std::vector<std::string> examples;                // first few invalid/lost details
   bool Clean() const { return invalid == 0 && lost == 0 && conflicts == 0; }
 };
@@ -71,9 +73,9 @@ class TelemetryVerifier {
 
  private:
   struct Stream {
-    uint64_t base = 0;           // seq of seen[0]
-    std::vector<bool> seen;      // one bit per seq from base
-    uint64_t lo = UINT64_MAX;    // expected or seen range
+    uint64_t base = 0;         // seq of seen[0]
+    std::vector<bool> seen;    // one bit per seq from base
+    uint64_t lo = UINT64_MAX;  // expected or seen range
     uint64_t hi = 0;
     std::map<uint64_t, uint64_t> hashes;  // seq -> payload hash, last kHashWindow
   };
@@ -82,9 +84,9 @@ class TelemetryVerifier {
     std::string detail;
   };
 
-  Result<std::string> Authenticate(std::string_view topic, std::string_view payload,
-                                   const std::string* jws, uint64_t* seq, uint64_t* boot,
-                                   std::string* reason_class);
+  /// `alarm` is set to "<channel> <state>" for an authentic alarm message.
+  Result<std::string> Authenticate(std::string_view topic, std::string_view payload, const std::string* jws,
+                                   uint64_t* seq, uint64_t* boot, std::string* reason_class, std::string* alarm);
   Verdict Track(Checked& c, std::string_view payload);
   static void Cover(Stream& s, uint64_t seq);
 

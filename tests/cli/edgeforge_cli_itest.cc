@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge {
@@ -21,59 +21,19 @@ namespace {
 using testing_support::MakePki;
 using testing_support::MakeTempDir;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using testing_support::CliRun;
 
-CliRun Edgeforge(const std::string& args) {
-  const std::string cmd = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge " + args + " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun Edgeforge(const std::string& args) { return testing_support::RunBinary("edgeforge", args); }
 
-bool Has(const CliRun& r, const std::string& s) { return r.output.find(s) != std::string::npos; }
+bool Has(const CliRun& r, const std::string& s) { return r.Has(s); }
 
-/// Starts edgeforge with `args`, sends `sig` after `after`, collects its output.
 CliRun EdgeforgeInterrupted(const std::vector<std::string>& args, int sig, std::chrono::milliseconds after) {
-  int fds[2];
-  CliRun r;
-  if (::pipe(fds) != 0) return r;
-  const std::string bin = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::close(fds[0]);
-    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  std::this_thread::sleep_for(after);
-  ::kill(pid, sig);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing_support::RunBinaryInterrupted("edgeforge", args, sig, after);
 }
 
 TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
   const std::string work = MakeTempDir("simwork");
-  const CliRun r = Edgeforge("sim --devices 20 --duration 4s --work " + work);
+  const CliRun r = Edgeforge("sim --devices 20 --duration 4s --interval 1s --work " + work);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Has(r, "connected    20/20")) << r.output;
   EXPECT_TRUE(Has(r, "lost         0")) << r.output;
@@ -81,7 +41,7 @@ TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
   EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
   // A second run in the same work dir reuses the PKI and continues each
   // device's persisted sequence in a new boot.
-  const CliRun again = Edgeforge("sim --devices 20 --duration 2s --work " + work + " --signer mbedtls");
+  const CliRun again = Edgeforge("sim --devices 20 --duration 2s --interval 1s --work " + work + " --signer mbedtls");
   EXPECT_EQ(again.exit_code, 0) << again.output;
   const std::string counters = testing_support::ReadAll(work + "/devices/edge-00001/counters.json");
   EXPECT_NE(counters.find("\"boot\":2"), std::string::npos) << counters;
@@ -95,17 +55,23 @@ TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
   auto broker = sim::LocalBroker::Start(o);
   ASSERT_TRUE(broker.ok()) << broker.status().ToString();
   const CliRun r = Edgeforge("sim --devices 5 --duration 2s --broker " + (*broker)->uri() + " --certs " + pki +
-                          " --work " + MakeTempDir("namedwork") + " --app plant --site hall-2");
+                             " --work " + MakeTempDir("namedwork") + " --app plant --site hall-2 --interval 500ms");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
   EXPECT_FALSE(Has(r, "local mosquitto")) << r.output;
 }
 
 TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
-  const CliRun r = Edgeforge("sim --devices 3 --duration 1s --interval 200ms --no-verify --work " +
-                             MakeTempDir("noverify"));
+  const CliRun r =
+      Edgeforge("sim --devices 3 --duration 1s --interval 200ms --no-verify --work " + MakeTempDir("noverify"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(Has(r, "published    15 (delivered 15, dropped 0)")) << r.output;
+  // Three devices, 200 ms windows staggered over the first second: every
+  // message built was delivered.
+  const auto at = r.output.find("published    ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const unsigned long published = std::stoul(r.output.substr(at + 13));
+  EXPECT_GE(published, 6u) << r.output;
+  EXPECT_TRUE(Has(r, "delivered " + std::to_string(published) + ", dropped 0")) << r.output;
   EXPECT_TRUE(Has(r, "verification off")) << r.output;
   EXPECT_FALSE(Has(r, "verified ")) << r.output;
 }
@@ -113,8 +79,8 @@ TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
 TEST(EdgeforgeCliTest, UnreachableBrokerFailsWithAClearMessage) {
   const std::string pki = MakePki({}, "unreach");
   // Port 1 on loopback: nothing listens there.
-  const CliRun r = Edgeforge("sim --devices 2 --duration 1s --broker ssl://localhost:1 --certs " + pki +
-                             " --work " + MakeTempDir("unreachwork"));
+  const CliRun r = Edgeforge("sim --devices 2 --duration 1s --broker ssl://localhost:1 --certs " + pki + " --work " +
+                             MakeTempDir("unreachwork"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(Has(r, "verifier")) << r.output;
   EXPECT_TRUE(Has(r, "ssl://localhost:1")) << r.output;
@@ -153,8 +119,9 @@ TEST(EdgeforgeCliTest, VerifyLiveSavesACaptureThatReplays) {
 TEST(EdgeforgeCliTest, SigtermEndsTheRunCleanlyWithAReport) {
   const std::string work = MakeTempDir("sigterm");
   const auto start = std::chrono::steady_clock::now();
-  const CliRun r = EdgeforgeInterrupted({"sim", "--devices", "5", "--duration", "10m", "--work", work}, SIGTERM,
-                                        std::chrono::milliseconds(4000));
+  const CliRun r =
+      EdgeforgeInterrupted({"sim", "--devices", "5", "--duration", "10m", "--interval", "1s", "--work", work}, SIGTERM,
+                           std::chrono::milliseconds(4000));
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_LT(took, std::chrono::seconds(60)) << "did not stop on SIGTERM";
   EXPECT_TRUE(Has(r, "stop requested")) << r.output;

@@ -296,7 +296,7 @@ TEST(TelemetryV2Test, StrictAlarmParseNamesTheField) {
                      {"'alarm.threshold'", [](Json& j) { j["alarm"]["threshold"] = "40"; }},
                      {"'alarm.hysteresis'", [](Json& j) { j["alarm"]["hysteresis"] = -1; }},
                      {"'alarm.value'", [](Json& j) { j["alarm"].erase("value"); }},
-                     {"'alarm.severity'", [](Json& j) { j["alarm"]["severity"] = "info"; }},
+                     {"'alarm.severity'", [](Json& j) { j["alarm"]["severity"] = "fatal"; }},
                  },
                  [](const std::string& s) { return ParseAlarm(s); });
 }

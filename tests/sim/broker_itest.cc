@@ -1,14 +1,15 @@
 // Integration: the firmware core and the verifier against a real mosquitto
 // configured like AWS IoT Core, over real TLS with real certificates.
 #include <gtest/gtest.h>
+#include <mqtt/async_client.h>
 
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <mqtt/async_client.h>
 
 #include "firmware/app/device.h"
 #include "firmware/link/paho_session.h"
+#include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/sim/sim_i2c_bus.h"
@@ -104,9 +105,17 @@ class BrokerIntegrationTest : public ::testing::Test {
 std::string* BrokerIntegrationTest::pki_ = nullptr;
 LocalBroker* BrokerIntegrationTest::broker_ = nullptr;
 
+/// Runs a device's pipeline on a ManualClock (samples every 250 ms, a report
+/// every second) until `reports` telemetry messages went out.
+void RunReports(app::Device& device, ManualClock& clock, uint64_t reports) {
+  for (int guard = 0; device.counters().reports < reports && guard < 10000; ++guard) {
+    clock.AdvanceTo(device.Step());
+  }
+}
+
 TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccepts) {
   auto ingest = StartIngest();
-  SystemClock clock;
+  ManualClock clock;
   MemoryStorage storage;
   SimI2cBus bus;
   Bme280Model model;
@@ -114,14 +123,15 @@ TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccep
   ASSERT_TRUE(bus.Attach(0x76, model).ok());
   Bme280 bme(bus, 0x76, clock);
   app::Bme280Source source("env0", bme);
+  pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {});
   auto signer = testing_support::SignerFor(*pki_, "dev-a", jws::Backend::kMbedTls);
   auto session = link::MakePahoSession(ConfigFor("dev-a"));
   ASSERT_TRUE(session.ok());
   app::DeviceOptions opts;
   opts.thing = "dev-a";
-  app::Device device(opts, clock, storage, *signer, **session, {&source});
+  app::Device device(opts, clock, storage, *signer, **session, pipe);
   ASSERT_TRUE(device.Start().ok());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(device.PublishOnce().ok());
+  RunReports(device, clock, 5);
   ASSERT_TRUE(WaitFor([&] { return device.in_flight() == 0; }));
   EXPECT_EQ(device.counters().delivered, 5u);
   ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 5; }));
@@ -130,26 +140,93 @@ TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccep
   EXPECT_EQ(r.verified, 5u);
   EXPECT_EQ(r.lost, 0u);
   EXPECT_EQ(r.invalid, 0u) << (r.examples.empty() ? "" : r.examples[0]);
+  std::lock_guard<std::mutex> lock(ingest->mu);
+  auto t = telemetry::ParseTelemetry(ingest->payloads.back());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->kind, "factory");
+  ASSERT_EQ(t->readings.size(), 3u);
+  EXPECT_EQ(t->readings[0].name, "temperature");
+  EXPECT_EQ(t->readings[0].n, 4u) << "a 1 s window of 250 ms samples";
+  EXPECT_NEAR(t->readings[0].value, 22.5, 0.01);
   EXPECT_TRUE(device.Stop().ok());
 }
 
-// A sensor that does not answer does not stop the device: its readings go out
-// as null with a fault, signed and verified like any other message.
+// A threshold crossing goes out at once on the alarm topic, ahead of the
+// window's report, in the same seq space: the verifier sees no gap.
+TEST_F(BrokerIntegrationTest, ThresholdCrossingPublishesAnAlarmBeforeTheReport) {
+  auto ingest = StartIngest();
+  ManualClock clock;
+  MemoryStorage storage;
+  SimI2cBus bus;
+  Bme280Model model;
+  model.SetAmbient(35.0, 100900.0, 41.0);
+  ASSERT_TRUE(bus.Attach(0x76, model).ok());
+  Bme280 bme(bus, 0x76, clock);
+  app::Bme280Source source("env0", bme);
+  pipeline::AlarmRule hot;
+  hot.channel = "temperature";
+  hot.threshold = 40;
+  hot.hysteresis = 1;
+  hot.severity = "critical";
+  pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {hot});
+  auto signer = testing_support::SignerFor(*pki_, "dev-a");
+  auto session = link::MakePahoSession(ConfigFor("dev-a"));
+  ASSERT_TRUE(session.ok());
+  app::DeviceOptions opts;
+  opts.thing = "dev-a";
+  app::Device device(opts, clock, storage, *signer, **session, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  RunReports(device, clock, 1);
+  EXPECT_EQ(device.counters().alarms, 0u);
+  model.SetAmbient(45.0, 100900.0, 41.0);  // the machine room overheats
+  RunReports(device, clock, 2);
+  model.SetAmbient(39.5, 100900.0, 41.0);  // inside the hysteresis band: no clear
+  RunReports(device, clock, 3);
+  model.SetAmbient(30.0, 100900.0, 41.0);
+  RunReports(device, clock, 4);
+  EXPECT_EQ(device.counters().alarms, 2u) << "one raise, one clear";
+  ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 6; }));
+  std::vector<std::string> payloads;
+  {
+    std::lock_guard<std::mutex> lock(ingest->mu);
+    payloads = ingest->payloads;
+  }
+  ASSERT_EQ(payloads.size(), 6u);
+  auto raised = telemetry::ParseAlarm(payloads[1]);
+  ASSERT_TRUE(raised.ok()) << payloads[1];
+  EXPECT_EQ(raised->alarm.state, telemetry::AlarmState::kRaised);
+  EXPECT_EQ(raised->alarm.severity, "critical");
+  EXPECT_NEAR(raised->alarm.value, 45.0, 0.01);
+  EXPECT_EQ(raised->seq, 1u) << "the alarm precedes the report of its window";
+  EXPECT_TRUE(telemetry::ParseTelemetry(payloads[2]).ok()) << payloads[2];
+  auto cleared = telemetry::ParseAlarm(payloads[4]);
+  ASSERT_TRUE(cleared.ok()) << payloads[4];
+  EXPECT_EQ(cleared->alarm.state, telemetry::AlarmState::kCleared);
+  ingest->verifier->Expect("dev-a", device.boot(), 0, 5);
+  const auto r = ingest->verifier->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.invalid, 0u) << (r.examples.empty() ? "" : r.examples[0]);
+  EXPECT_TRUE(device.Stop().ok());
+}
+
+// A sensor that does not answer does not stop the device: its channels go out
+// with n = 0 and the fault, signed and verified like any other message.
 TEST_F(BrokerIntegrationTest, FailingSensorIsReportedInSignedTelemetry) {
   auto ingest = StartIngest();
-  SystemClock clock;
+  ManualClock clock;
   MemoryStorage storage;
   SimI2cBus bus;  // nothing attached at 0x76: every transfer is a NACK
   Bme280 bme(bus, 0x76, clock);
   app::Bme280Source source("env0", bme);
+  pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {});
   auto signer = testing_support::SignerFor(*pki_, "dev-b");
   auto session = link::MakePahoSession(ConfigFor("dev-b"));
   ASSERT_TRUE(session.ok());
   app::DeviceOptions opts;
   opts.thing = "dev-b";
-  app::Device device(opts, clock, storage, *signer, **session, {&source});
+  app::Device device(opts, clock, storage, *signer, **session, pipe);
   ASSERT_TRUE(device.Start().ok()) << "a missing sensor must not stop the device";
-  ASSERT_TRUE(device.PublishOnce().ok());
+  RunReports(device, clock, 1);
   ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 1; }));
   std::string payload;
   {
@@ -157,9 +234,11 @@ TEST_F(BrokerIntegrationTest, FailingSensorIsReportedInSignedTelemetry) {
     ASSERT_EQ(ingest->payloads.size(), 1u);
     payload = ingest->payloads[0];
   }
-  auto m = telemetry::Parse(payload);
+  auto m = telemetry::ParseTelemetry(payload);
   ASSERT_TRUE(m.ok()) << payload;
   ASSERT_EQ(m->readings.size(), 3u);
+  EXPECT_EQ(m->readings[0].n, 0u);
+  EXPECT_EQ(m->readings[0].faults, 4u) << payload;
   EXPECT_NE(m->readings[0].fault.find("no ACK from 0x76"), std::string::npos) << payload;
   ASSERT_EQ(m->status.faults.size(), 1u);
   EXPECT_NE(m->status.faults[0].find("env0"), std::string::npos) << payload;
@@ -215,11 +294,8 @@ TEST_F(BrokerIntegrationTest, ClientWithoutCertificateCannotConnect) {
   mqtt::async_client client(broker_->uri(), "no-cert", mqtt::create_options(MQTTVERSION_5));
   mqtt::ssl_options ssl;
   ssl.set_trust_store(*pki_ + "/ca.crt");
-  auto opts = mqtt::connect_options_builder()
-                  .mqtt_version(MQTTVERSION_5)
-                  .connect_timeout(5s)
-                  .ssl(std::move(ssl))
-                  .finalize();
+  auto opts =
+      mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).connect_timeout(5s).ssl(std::move(ssl)).finalize();
   bool connected = false;
   try {
     connected = client.connect(opts)->wait_for(10s) && client.is_connected();

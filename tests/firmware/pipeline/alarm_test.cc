@@ -97,7 +97,7 @@ TEST(AlarmTest, ValidationNamesRuleIndexAndField) {
       {[](AlarmRule& r) { r.threshold = std::nan(""); }, "alarm_rules[1].threshold"},
       {[](AlarmRule& r) { r.hysteresis = -0.5; }, "alarm_rules[1].hysteresis"},
       {[](AlarmRule& r) { r.hysteresis = std::nan(""); }, "alarm_rules[1].hysteresis"},
-      {[](AlarmRule& r) { r.severity = "info"; }, "alarm_rules[1].severity"},
+      {[](AlarmRule& r) { r.severity = "fatal"; }, "alarm_rules[1].severity"},
   };
   for (const auto& c : cases) {
     std::vector<AlarmRule> rules = {Rule("temperature", Condition::kAbove, 40, 1),

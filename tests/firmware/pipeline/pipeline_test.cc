@@ -108,12 +108,12 @@ TEST(PipelineTest, WindowHoldsReportPeriodOverSamplePeriodSamples) {
   EXPECT_EQ(w.end_ms, kWall0 + 10'000);
   EXPECT_EQ(w.length, seconds(10));
   ASSERT_EQ(w.channels.size(), 1u);
-  EXPECT_EQ(w.channels[0].n, 10u);  // t = 0..9 s; the t = 10 s sample opens the next window
+  EXPECT_EQ(w.channels[0].n, 10u);  // t = 1..10 s: the first sample is one period in, the 10 s one closes the window
   EXPECT_NEAR(w.channels[0].value, 20.45, 1e-9);
   EXPECT_DOUBLE_EQ(w.channels[0].min, 20.0);
   EXPECT_DOUBLE_EQ(w.channels[0].max, 20.9);
   EXPECT_TRUE(w.faults.empty());
-  EXPECT_EQ(temp.samples(), 11);
+  EXPECT_EQ(temp.samples(), 10);
   for (size_t i = 0; i < run.wakes.size(); ++i) EXPECT_EQ(run.wakes[i], seconds(static_cast<int64_t>(i) + 1));
 }
 
@@ -126,16 +126,16 @@ TEST(PipelineTest, SourcesRunOnTheirOwnPeriodsAndNextWakeIsTheEarliestDeadline) 
   ASSERT_EQ(run.reports.size(), 2u);
   for (const Window& w : run.reports) {
     ASSERT_EQ(w.channels.size(), 2u);
-    EXPECT_EQ(w.channels[0].name, "temperature");
-    EXPECT_EQ(w.channels[0].n, 2u);
-    EXPECT_EQ(w.channels[1].name, "vibration_rms_x");
-    EXPECT_EQ(w.channels[1].n, 8u);
+    EXPECT_EQ(w.channels[0].name, "vibration_rms_x");  // first to appear: at 250 ms
+    EXPECT_EQ(w.channels[0].n, 8u);
+    EXPECT_EQ(w.channels[1].name, "temperature");
+    EXPECT_EQ(w.channels[1].n, 2u);
   }
-  EXPECT_NEAR(run.reports[0].channels[1].value, std::sqrt((0.09 + 7 * 0.16) / 8), 1e-12);
+  EXPECT_NEAR(run.reports[0].channels[0].value, std::sqrt((0.09 + 7 * 0.16) / 8), 1e-12);
   EXPECT_EQ(run.wakes[0], milliseconds(250));
   EXPECT_EQ(run.wakes[3], seconds(1));
-  EXPECT_EQ(temp.samples(), 5);  // 0, 1, 2, 3, 4 s
-  EXPECT_EQ(vib.samples(), 17);  // every 250 ms from 0 to 4 s
+  EXPECT_EQ(temp.samples(), 4);  // 1, 2, 3, 4 s
+  EXPECT_EQ(vib.samples(), 16);  // every 250 ms from 250 ms to 4 s
 }
 
 TEST(PipelineTest, LateStepSamplesOnceAndReportsTheSkippedSamples) {
@@ -147,12 +147,12 @@ TEST(PipelineTest, LateStepSamplesOnceAndReportsTheSkippedSamples) {
   // The device was busy: deadlines at 2, 3 and 4 s passed, 5 s is served at 5.5 s.
   StepResult late = p.Step(milliseconds(5'500), Wall(milliseconds(5'500)));
   EXPECT_EQ(late.next_wake, seconds(6));
-  EXPECT_EQ(temp.samples(), 3);
+  EXPECT_EQ(temp.samples(), 2);  // 1 s and 5.5 s
   EXPECT_EQ(p.counters().at(0).skipped, 3u);
   EXPECT_EQ(p.skipped_samples(), 3u);
   Trace run = RunUntil(p, seconds(10), seconds(6));
   ASSERT_EQ(run.reports.size(), 1u);
-  EXPECT_EQ(run.reports[0].channels[0].n, 7u);  // 0, 1, 5.5, 6, 7, 8, 9
+  EXPECT_EQ(run.reports[0].channels[0].n, 7u);  // 1, 5.5, 6, 7, 8, 9, 10
   EXPECT_EQ(run.reports[0].skipped_samples, 3u);
 }
 
@@ -161,23 +161,22 @@ TEST(PipelineTest, AlarmsGoOutOnTheSampleAndStateSurvivesTheWindow) {
          {S::V(30), S::V(41), S::V(42), S::V(39.5), S::V(39.5), S::V(38), S::V(38)});
   Pipeline p({{&temp, seconds(1)}}, seconds(2), {{"temperature", Condition::kAbove, 40, 1, "critical"}});
   ASSERT_TRUE(p.Init().ok());
-  EXPECT_TRUE(p.Step(seconds(0), Wall(seconds(0))).alarms.empty());
-  StepResult raised = p.Step(seconds(1), Wall(seconds(1)));
+  EXPECT_TRUE(p.Step(seconds(0), Wall(seconds(0))).alarms.empty());  // opens the window
+  EXPECT_TRUE(p.Step(seconds(1), Wall(seconds(1))).alarms.empty());  // 30
+  // 2 s: 41 is sampled and raises, then the window closes: the alarm comes first.
+  StepResult raised = p.Step(seconds(2), Wall(seconds(2)));
   ASSERT_EQ(raised.alarms.size(), 1u);
   EXPECT_EQ(raised.alarms[0].alarm.state, telemetry::AlarmState::kRaised);
-  EXPECT_EQ(raised.alarms[0].ts_ms, Wall(seconds(1)));
+  EXPECT_EQ(raised.alarms[0].ts_ms, Wall(seconds(2)));
   EXPECT_DOUBLE_EQ(raised.alarms[0].alarm.value, 41);
-  EXPECT_FALSE(raised.report.has_value());
-  // 2 s: the window closes and 42 is sampled: still raised, nothing new.
-  StepResult boundary = p.Step(seconds(2), Wall(seconds(2)));
-  EXPECT_TRUE(boundary.report.has_value());
-  EXPECT_TRUE(boundary.alarms.empty());
-  EXPECT_TRUE(p.Step(seconds(3), Wall(seconds(3))).alarms.empty());  // 39.5: inside the band
-  EXPECT_TRUE(p.Step(seconds(4), Wall(seconds(4))).alarms.empty());  // 39.5
-  StepResult cleared = p.Step(seconds(5), Wall(seconds(5)));         // 38 < 40 - 1
+  EXPECT_TRUE(raised.report.has_value());
+  EXPECT_TRUE(p.Step(seconds(3), Wall(seconds(3))).alarms.empty());  // 42: still raised, nothing new
+  EXPECT_TRUE(p.Step(seconds(4), Wall(seconds(4))).alarms.empty());  // 39.5: inside the band
+  EXPECT_TRUE(p.Step(seconds(5), Wall(seconds(5))).alarms.empty());  // 39.5
+  StepResult cleared = p.Step(seconds(6), Wall(seconds(6)));         // 38 < 40 - 1
   ASSERT_EQ(cleared.alarms.size(), 1u);
   EXPECT_EQ(cleared.alarms[0].alarm.state, telemetry::AlarmState::kCleared);
-  EXPECT_EQ(cleared.alarms[0].ts_ms, Wall(seconds(5)));
+  EXPECT_EQ(cleared.alarms[0].ts_ms, Wall(seconds(6)));
 }
 
 TEST(PipelineTest, SourceFailureIsCountedNotFatal) {
@@ -195,7 +194,7 @@ TEST(PipelineTest, SourceFailureIsCountedNotFatal) {
   ASSERT_EQ(w.faults.size(), 1u);
   EXPECT_EQ(w.faults[0], "env0: UNAVAILABLE: temperature sensor: no ACK");
   EXPECT_EQ(p.counters().at(0).failures, 2u);
-  EXPECT_EQ(p.counters().at(0).samples, 6u);
+  EXPECT_EQ(p.counters().at(0).samples, 5u);
   EXPECT_TRUE(run.alarms.empty()) << "a faulted reading's 0 must not raise a below-1 alarm";
 }
 
@@ -239,7 +238,7 @@ TEST(PipelineTest, InitValidatesAndSurvivesAFailingSource) {
   ASSERT_EQ(run.reports[0].faults.size(), 1u);
   EXPECT_NE(run.reports[0].faults[0].find("vib0"), std::string::npos) << run.reports[0].faults[0];
   EXPECT_EQ(p.counters().at(1).name, "vib0");
-  EXPECT_EQ(p.counters().at(1).failures, 3u);  // Init, then samples at 0 and 1 s
+  EXPECT_EQ(p.counters().at(1).failures, 2u);  // Init, then the sample at 1 s
 }
 
 }  // namespace

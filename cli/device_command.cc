@@ -1,0 +1,283 @@
+#include "cli/device_command.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <memory>
+#include <thread>
+
+#include "certs/pki.h"
+#include "cli/args.h"
+#include "firmware/app/device.h"
+#include "firmware/app/linux_buses.h"
+#include "firmware/app/node.h"
+#include "firmware/board/builtin.h"
+#include "firmware/link/paho_session.h"
+#include "firmware/pipeline/pipeline.h"
+#include "firmware/telemetry/jws.h"
+#include "hal/linux/fs.h"
+#include "hal/storage.h"
+#include "sim/node/sim_buses.h"
+#include "sim/node/sim_world.h"
+
+namespace edgeforge::cli {
+namespace {
+
+constexpr const char* kUsage = R"(usage: edgeforge-device --board B --thing NAME --broker URI --certs DIR [options]
+       edgeforge-device --board B --check [--sim-sensors]
+
+The edge firmware. Builds its sensors from a board file, samples each on its
+board period, and publishes ES256-signed telemetry windows and threshold
+alarms to AWS IoT Core (or a broker like it) over MQTT 5 with mutual TLS.
+
+options:
+  --board B          board file, or a built-in board (factory-node, traffic-node)
+  --thing NAME       thing name: MQTT client id, certificate CN, telemetry "dev"
+  --broker URI       ssl://host:8883 (IoT Core: your account's ATS endpoint)
+  --certs DIR        identity as 'edgeforge certs' lays it out: DIR/ca.crt and
+                     DIR/devices/<thing>/{device.crt,device.key,sign.key}
+  --ca F, --cert F, --key F, --sign-key F
+                     override one file of that layout
+  --state DIR        durable state: sequence counters (default
+                     ./edgeforge-state/<thing>)
+  --app NAME         topics dt/<app>/<site>/<thing>/{telemetry,alarm}
+                     (default edgeforge)
+  --site NAME        (default site-1)
+  --signer B         mbedtls (default: the firmware path) or openssl
+  --duration D       stop after D (default: run until SIGINT/SIGTERM)
+  --sim-sensors      hardware-in-the-loop: the board's parts are register-level
+                     models on simulated buses, driven by physics, instead of
+                     the board's /dev nodes
+  --seed N           physics seed with --sim-sensors (default 1)
+  --time-scale X     physics speed with --sim-sensors (default 1)
+  --check            build the node, bring every part up and sample it once,
+                     print one line per part; no network. Exit 0 if all parts
+                     answered.
+  -h, --help         this text
+
+exit status: 0 ok; 1 a failure (the message names the board field, device
+node or file); 2 a usage error.
+)";
+
+struct Options {
+  std::string board;
+  std::string thing;
+  std::string broker;
+  std::string certs;
+  std::string ca, cert, key, sign_key;
+  std::string state;
+  std::string app = "edgeforge";
+  std::string site = "site-1";
+  std::string signer = "mbedtls";
+  std::chrono::milliseconds duration{0};
+  bool sim = false;
+  long long seed = 1;
+  double time_scale = 1;
+  bool check = false;
+};
+
+Status Parse(Args& a, Options& o) {
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"--board", &o.board},
+                             {"--thing", &o.thing},
+                             {"--broker", &o.broker},
+                             {"--certs", &o.certs},
+                             {"--ca", &o.ca},
+                             {"--cert", &o.cert},
+                             {"--key", &o.key},
+                             {"--sign-key", &o.sign_key},
+                             {"--state", &o.state},
+                             {"--app", &o.app},
+                             {"--site", &o.site},
+                             {"--signer", &o.signer}}) {
+    EF_RETURN_IF_ERROR(a.String(name, *field));
+  }
+  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
+  EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, o.seed));
+  EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
+  o.sim = a.Flag("--sim-sensors");
+  o.check = a.Flag("--check");
+  EF_RETURN_IF_ERROR(a.Finish());
+  if (o.board.empty()) return InvalidArgument("--board is required (" + board::BuiltinBoardNames() + " or a file)");
+  if (o.check) return Status::Ok();
+  if (o.thing.empty()) return InvalidArgument("--thing is required");
+  EF_RETURN_IF_ERROR(certs::ValidateThingName(o.thing).WithContext("--thing"));
+  if (o.broker.empty()) return InvalidArgument("--broker is required (e.g. ssl://localhost:8883)");
+  if (o.certs.empty() && (o.ca.empty() || o.cert.empty() || o.key.empty() || o.sign_key.empty())) {
+    return InvalidArgument("--certs DIR (or all of --ca, --cert, --key, --sign-key) is required");
+  }
+  if (auto b = jws::ParseBackend(o.signer); !b.ok()) return b.status().WithContext("--signer");
+  return Status::Ok();
+}
+
+/// The sensors of a board on Linux device nodes or on simulated parts.
+struct Hardware {
+  explicit Hardware(Clock& c) : clock(c) {}
+  Clock& clock;
+  std::unique_ptr<app::LinuxBuses> linux_buses;
+  std::unique_ptr<sim::SimBuses> sim_buses;
+  std::unique_ptr<sim::SimWorld> world;
+  std::unique_ptr<app::Node> node;
+
+  void Advance() {
+    if (world) world->Advance(clock.Monotonic());
+  }
+};
+
+Status BuildHardware(const board::Board& b, const Options& o, Hardware& hw) {
+  if (!o.sim) {
+    hw.linux_buses = std::make_unique<app::LinuxBuses>();
+    auto node = app::BuildNode(b, *hw.linux_buses, hw.clock);
+    if (!node.ok()) return node.status();
+    hw.node = std::move(*node);
+    return Status::Ok();
+  }
+  hw.sim_buses = std::make_unique<sim::SimBuses>(hw.clock);
+  sim::WorldOptions w;
+  w.seed = static_cast<uint64_t>(o.seed);
+  w.time_scale = o.time_scale;
+  // Physics time is the time of day (UTC) now, on this clock's time base.
+  const double now_s = std::chrono::duration<double>(hw.clock.Monotonic()).count();
+  const double tod_s = static_cast<double>(hw.clock.WallMillis() % 86'400'000) / 1000.0;
+  w.start_seconds = tod_s - now_s * o.time_scale;
+  auto world = sim::SimWorld::Create(b, *hw.sim_buses, hw.clock, w);
+  if (!world.ok()) return world.status();
+  hw.world = std::move(*world);
+  hw.Advance();
+  auto node = app::BuildNode(b, *hw.sim_buses, hw.clock);
+  if (!node.ok()) return node.status();
+  hw.node = std::move(*node);
+  return Status::Ok();
+}
+
+void PrintReading(const telemetry::Reading& r, std::ostream& out) {
+  if (!r.fault.empty()) {
+    out << " " << r.name << "=FAULT";
+    return;
+  }
+  out << " " << r.name << "=" << r.value << (r.unit == "1" ? "" : " " + r.unit);
+}
+
+/// --check: every part up and sampled once; one line per part.
+int Check(const board::Board& b, const Options& o, std::ostream& out, std::ostream& err) {
+  SystemClock clock;
+  Hardware hw(clock);
+  if (Status s = BuildHardware(b, o, hw); !s.ok()) {
+    err << "edgeforge-device: " << s.ToString() << "\n";
+    return 1;
+  }
+  out << "board " << b.name << " (" << b.kind << ", " << b.source << ")" << (o.sim ? ", simulated parts" : "") << "\n";
+  // Bring every part up, let one sample period pass (a FIFO part has
+  // nothing to read right after Init), then sample each once.
+  std::vector<Status> init;
+  Millis settle{0};
+  for (const app::NodePart& p : hw.node->parts()) {
+    init.push_back(p.source->Init());
+    settle = std::max(settle, Millis(p.device->sample_ms));
+  }
+  clock.SleepFor(std::min<Micros>(settle, Micros(1'000'000)));
+  hw.Advance();
+  bool all_ok = true;
+  for (size_t i = 0; i < hw.node->parts().size(); ++i) {
+    const app::NodePart& p = hw.node->parts()[i];
+    std::vector<telemetry::Reading> readings;
+    Status s = init[i].ok() ? p.source->Sample(readings) : init[i];
+    all_ok = all_ok && s.ok();
+    out << "  " << std::left << std::setw(8) << p.device->name << " " << std::setw(28) << p.device->compatible
+        << (s.ok() ? "ok  " : "FAIL");
+    if (s.ok()) {
+      for (const auto& r : readings) PrintReading(r, out);
+    } else {
+      out << " " << s.ToString();
+    }
+    out << "\n";
+  }
+  out << (all_ok ? "check: all parts answered\n" : "check: some parts failed\n");
+  return all_ok ? 0 : 1;
+}
+
+Result<link::SessionConfig> SessionFor(const Options& o) {
+  const certs::DevicePaths paths = certs::PathsFor(o.certs, o.thing);
+  link::SessionConfig c;
+  c.server_uri = o.broker;
+  c.client_id = o.thing;
+  c.tls.ca_file = o.ca.empty() ? o.certs + "/ca.crt" : o.ca;
+  c.tls.cert_file = o.cert.empty() ? paths.cert : o.cert;
+  c.tls.key_file = o.key.empty() ? paths.tls_key : o.key;
+  return c;
+}
+
+int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream& err) {
+  auto fail = [&](const Status& s) {
+    err << "edgeforge-device: " << s.ToString() << "\n";
+    return 1;
+  };
+  SystemClock clock;
+  Hardware hw(clock);
+  if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
+  const std::string state = o.state.empty() ? "edgeforge-state/" + o.thing : o.state;
+  if (Status s = fs::MakeDirs(state, 0700); !s.ok()) return fail(s);
+  FileStorage storage(state);
+  const std::string sign_key = o.sign_key.empty() ? certs::PathsFor(o.certs, o.thing).sign_key : o.sign_key;
+  auto key = fs::ReadFileToString(sign_key);
+  if (!key.ok()) return fail(key.status());
+  auto signer = jws::MakeSigner(*jws::ParseBackend(o.signer), *key);
+  if (!signer.ok()) return fail(signer.status().WithContext(sign_key));
+  auto config = SessionFor(o);
+  if (!config.ok()) return fail(config.status());
+  auto session = link::MakePahoSession(*config);
+  if (!session.ok()) return fail(session.status());
+  pipeline::Pipeline pipe(hw.node->Slots(), hw.node->report_period(), hw.node->alarm_rules());
+  app::DeviceOptions opts;
+  opts.thing = o.thing;
+  opts.kind = b.kind;
+  opts.app = o.app;
+  opts.site = o.site;
+  app::Device device(opts, clock, storage, **signer, **session, pipe);
+  InstallStopSignals();
+  hw.Advance();
+  if (Status s = device.Start(); !s.ok()) return fail(s);
+  out << "edgeforge-device: " << o.thing << " (" << b.name << (o.sim ? ", simulated parts" : "") << ") boot "
+      << device.boot() << ", publishing to " << device.telemetry_topic() << "\n"
+      << std::flush;
+  const Micros start = clock.Monotonic();
+  const Micros end = o.duration.count() > 0 ? start + std::chrono::duration_cast<Micros>(o.duration) : Micros::max();
+  while (!StopRequested()) {
+    hw.Advance();
+    const Micros next = device.Step();
+    const Micros now = clock.Monotonic();
+    if (now >= end) break;
+    // Sleep to the next deadline in slices, so a signal ends the run promptly.
+    const Micros wake = std::min(next, end);
+    if (wake > now) clock.SleepFor(std::min(wake - now, Micros(100'000)));
+  }
+  for (int i = 0; i < 100 && device.in_flight() > 0; ++i) clock.SleepFor(Micros(20'000));
+  const Status stopped = device.Stop();
+  const app::DeviceCounters c = device.counters();
+  out << "edgeforge-device: stopped: published " << c.sampled << " (telemetry " << c.reports << ", alarms " << c.alarms
+      << "), delivered " << c.delivered << ", dropped " << c.dropped << ", sensor faults " << c.sensor_faults << "\n";
+  if (!stopped.ok()) return fail(stopped);
+  return c.dropped == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int RunDevice(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Args a(args);
+  if (a.Help()) {
+    out << kUsage;
+    return 0;
+  }
+  Options o;
+  if (Status s = Parse(a, o); !s.ok()) {
+    err << "edgeforge-device: " << s.message() << "\n(see edgeforge-device --help)\n";
+    return 2;
+  }
+  auto b = board::LoadBoardSpec(o.board);
+  if (!b.ok()) {
+    err << "edgeforge-device: " << b.status().ToString() << "\n";
+    return 1;
+  }
+  return o.check ? Check(*b, o, out, err) : Run(*b, o, out, err);
+}
+
+}  // namespace edgeforge::cli

@@ -1,0 +1,159 @@
+// The node builder: a board file becomes drivers and sources on whatever
+// buses a BusProvider hands out; configuration errors name the file and field.
+#include "firmware/app/node.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "firmware/app/linux_buses.h"
+#include "firmware/board/builtin.h"
+#include "hal/sim/sim_gpio.h"
+#include "hal/sim/sim_i2c_bus.h"
+#include "hal/sim/sim_spi_bus.h"
+#include "hal/sim/sim_uart.h"
+#include "sim/models/bme280_model.h"
+
+namespace edgeforge::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Empty simulated buses (nothing attached): enough to build a node.
+class BareBuses final : public BusProvider {
+ public:
+  explicit BareBuses(const Clock& clock) : clock_(clock) {}
+  Result<I2cBus*> I2c(const board::Bus& bus) override { return &i2c_[bus.name]; }
+  Result<SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) override { return spi_[bus.name].Device(cs); }
+  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool, const std::string&) override {
+    auto& line = gpio_[bus.name + "/" + std::to_string(offset)];
+    if (!line) line = std::make_unique<SimGpioLine>(clock_, SimGpioLine::Direction::kInput);
+    return static_cast<GpioLine*>(line.get());
+  }
+  Result<Uart*> UartPort(const board::Bus& bus) override {
+    auto& u = uart_[bus.name];
+    if (!u) u = std::make_unique<SimUart>(clock_);
+    return static_cast<Uart*>(u.get());
+  }
+  SimI2cBus& i2c(const std::string& name) { return i2c_[name]; }
+
+ private:
+  const Clock& clock_;
+  std::map<std::string, SimI2cBus> i2c_;
+  std::map<std::string, SimSpiBus> spi_;
+  std::map<std::string, std::unique_ptr<SimGpioLine>> gpio_;
+  std::map<std::string, std::unique_ptr<SimUart>> uart_;
+};
+
+board::Board Factory() {
+  auto b = board::LoadBoardSpec("factory-node");
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  return *b;
+}
+
+Status BuildFrom(const std::string& json) {
+  ManualClock clock;
+  BareBuses buses(clock);
+  auto b = board::ParseBoard(json, "boards/x.json");
+  if (!b.ok()) return b.status();
+  auto node = BuildNode(*b, buses, clock);
+  return node.ok() ? Status::Ok() : node.status();
+}
+
+std::string FactoryJson() {
+  for (const auto& b : board::BuiltinBoards()) {
+    if (b.name == "factory-node") return std::string(b.json);
+  }
+  return "";
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+TEST(Node, FactoryBoardBuildsEveryPartWithItsChannelsPeriodsAndAlarms) {
+  ManualClock clock;
+  BareBuses buses(clock);
+  const board::Board b = Factory();
+  auto node = BuildNode(b, buses, clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  const auto& parts = (*node)->parts();
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[0].device->name, "env0");
+  EXPECT_EQ(parts[0].channels, (std::vector<std::string>{"temperature", "pressure", "humidity"}));
+  EXPECT_EQ(parts[1].channels.size(), 5u);
+  EXPECT_EQ(parts[2].channels, (std::vector<std::string>{"motor_current", "line_pressure"}));
+  const auto slots = (*node)->Slots();
+  ASSERT_EQ(slots.size(), 3u);
+  EXPECT_EQ(slots[1].period, Micros(250ms));
+  EXPECT_EQ((*node)->report_period(), Micros(10s));
+  ASSERT_EQ((*node)->alarm_rules().size(), b.alarms.size());
+  EXPECT_EQ((*node)->alarm_rules()[0].channel, b.alarms[0].channel);
+  EXPECT_EQ((*node)->alarm_rules()[0].severity, board::SeverityName(b.alarms[0].severity));
+}
+
+TEST(Node, TheBuiltSourcesTalkToTheChipOnTheBoardsBus) {
+  ManualClock clock;
+  BareBuses buses(clock);
+  Bme280Model model;
+  model.SetAmbient(23.0, 100000, 40);
+  ASSERT_TRUE(buses.i2c("i2c1").Attach(0x76, model).ok());
+  auto node = BuildNode(Factory(), buses, clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  SensorSource* env = (*node)->parts()[0].source;
+  ASSERT_TRUE(env->Init().ok());
+  std::vector<telemetry::Reading> out;
+  ASSERT_TRUE(env->Sample(out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_NEAR(out[0].value, 23.0, 0.01);
+}
+
+TEST(Node, AnAlarmOnAChannelNoPartProducesNamesTheAlarmAndTheKnownChannels) {
+  const Status s = BuildFrom(Replace(FactoryJson(), "\"channel\": \"temperature\"", "\"channel\": \"temprature\""));
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("boards/x.json: alarms[1].channel"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("temprature"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("motor_current"), std::string::npos) << s.message();
+}
+
+TEST(Node, BadDriverParamsNameTheField) {
+  Status s = BuildFrom(Replace(FactoryJson(), "\"pga_v\": 1.024", "\"pga_v\": 1.5"));
+  EXPECT_NE(s.message().find("devices[2].params.channels[0].pga_v"), std::string::npos) << s.message();
+  s = BuildFrom(Replace(FactoryJson(), "\"odr_hz\": 100", "\"odr_hz\": 123"));
+  EXPECT_NE(s.message().find("devices[1].params.odr_hz"), std::string::npos) << s.message();
+  s = BuildFrom(Replace(FactoryJson(), "\"shunt_ohm\": 165", "\"shunt_ohm\": 165, \"shunt\": 1"));
+  EXPECT_NE(s.message().find("devices[2].params.channels[1].shunt"), std::string::npos) << s.message();
+  s = BuildFrom(Replace(FactoryJson(), "\"transducer\": \"loop_4_20ma\"", "\"transducer\": \"thermocouple\""));
+  EXPECT_NE(s.message().find("channels[1].transducer"), std::string::npos) << s.message();
+}
+
+TEST(Node, TwoPartsProducingTheSameChannelAreRefused) {
+  const Status s = BuildFrom(
+      Replace(FactoryJson(), "{\"name\": \"vib0\"",
+              "{\"name\": \"env1\", \"compatible\": \"bosch,bme280\", \"bus\": \"i2c1\", \"address\": \"0x77\", "
+              "\"sample_ms\": 1000},\n    {\"name\": \"vib0\""));
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("\"temperature\" is also produced by env0"), std::string::npos) << s.message();
+}
+
+// On this machine there is no /dev/i2c-1: the error names the part, the bus
+// and the device node, as an operator running on the wrong board would need.
+TEST(Node, OnLinuxAMissingDeviceNodeNamesThePartAndTheNode) {
+  SystemClock clock;
+  LinuxBuses buses;
+  board::Board b = Factory();
+  b.buses.at("i2c1").linux_device = "/dev/i2c-edgeforge-test-missing";
+  auto node = BuildNode(b, buses, clock);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), StatusCode::kNotFound) << node.status().ToString();
+  const std::string m = node.status().message();
+  EXPECT_NE(m.find("devices[0] (env0)"), std::string::npos) << m;
+  EXPECT_NE(m.find("/dev/i2c-edgeforge-test-missing"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace edgeforge::app
