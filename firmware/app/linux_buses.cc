@@ -34,9 +34,9 @@ Result<SpiDevice*> LinuxBuses::Spi(const board::Bus& bus, uint8_t cs) {
 }
 
 Result<GpioLine*> LinuxBuses::GpioInput(const board::Bus& bus, uint32_t offset, bool active_low,
-                                        const std::string& consumer) {
+                                        const std::string& consumer, uint32_t event_buffer) {
   auto r = OpenOnce(gpio_, std::make_pair(bus.linux_device, offset), [&] {
-    return LinuxGpioLine::OpenInput(bus.linux_device, offset, consumer, active_low, GpioBias::kAsIs);
+    return LinuxGpioLine::OpenInput(bus.linux_device, offset, consumer, active_low, GpioBias::kAsIs, event_buffer);
   });
   if (!r.ok()) return r.status().WithContext("bus " + bus.name + " line " + std::to_string(offset));
   return static_cast<GpioLine*>(*r);

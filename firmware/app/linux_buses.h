@@ -20,8 +20,8 @@ class LinuxBuses final : public BusProvider {
  public:
   Result<I2cBus*> I2c(const board::Bus& bus) override;
   Result<SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) override;
-  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool active_low,
-                              const std::string& consumer) override;
+  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool active_low, const std::string& consumer,
+                              uint32_t event_buffer) override;
   Result<Uart*> UartPort(const board::Bus& bus) override;
 
  private:

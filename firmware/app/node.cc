@@ -173,7 +173,11 @@ Result<Built> MakeLoopDetector(PartContext& c) {
     if (offset == c.device.lines.end()) {
       return InvalidArgument(c.board.source + ": " + c.device.path + ".lines: missing \"" + roles[i] + "\"");
     }
-    auto line = c.buses.GpioInput(c.bus, offset->second, c.device.active_low, c.device.name);
+    // Edges are read once per sample period. A lane at capacity (~2,200
+    // vehicles/h, 2 edges each) brings ~75 edges per line in a one-minute
+    // count bin, far over the kernel's default buffer of 16; 1024 (the
+    // kernel's cap) holds ~13 minutes of it.
+    auto line = c.buses.GpioInput(c.bus, offset->second, c.device.active_low, c.device.name, 1024);
     if (!line.ok()) return c.Error(line.status());
     lines[i] = *line;
   }

@@ -30,9 +30,11 @@ class BusProvider {
   virtual ~BusProvider() = default;
   virtual Result<I2cBus*> I2c(const board::Bus& bus) = 0;
   virtual Result<SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) = 0;
-  /// An input line with edge events on both edges.
+  /// An input line with edge events on both edges; `event_buffer` edges are
+  /// held between reads (Linux: 16 per line by default, at most 1024), so a
+  /// driver that reads once per sample period asks for what a period brings.
   virtual Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool active_low,
-                                      const std::string& consumer) = 0;
+                                      const std::string& consumer, uint32_t event_buffer) = 0;
   virtual Result<Uart*> UartPort(const board::Bus& bus) = 0;
 };
 

@@ -29,6 +29,11 @@ class SimGpioLine final : public GpioLine {
   /// INVALID_ARGUMENT if `at` is earlier than the previous change (a model
   /// must schedule in time order). A change to the current level is no edge.
   Status Drive(bool active, Micros at);
+  /// Resizes the event buffer, as the event_buffer_size of a Linux line
+  /// request does (0 keeps the current size).
+  void set_event_buffer(size_t events) {
+    if (events > 0) capacity_ = events;
+  }
   /// Events dropped because the buffer was full (the firmware should notice
   /// them as seqno gaps; tests compare).
   uint64_t dropped_events() const { return dropped_; }

@@ -52,9 +52,11 @@ Result<edgeforge::SpiDevice*> SimBuses::Spi(const board::Bus& bus, uint8_t cs) {
 }
 
 Result<edgeforge::GpioLine*> SimBuses::GpioInput(const board::Bus& bus, uint32_t offset, bool /*active_low*/,
-                                                 const std::string& /*consumer*/) {
+                                                 const std::string& /*consumer*/, uint32_t event_buffer) {
   EF_RETURN_IF_ERROR(CheckType(bus, board::BusType::kGpio));
-  return static_cast<edgeforge::GpioLine*>(&GpioSim(bus.name, offset));
+  SimGpioLine& line = GpioSim(bus.name, offset);
+  line.set_event_buffer(event_buffer);
+  return static_cast<edgeforge::GpioLine*>(&line);
 }
 
 Result<edgeforge::Uart*> SimBuses::UartPort(const board::Bus& bus) {

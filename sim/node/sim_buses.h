@@ -42,8 +42,9 @@ class SimBuses final : public app::BusProvider {
   Result<edgeforge::SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) override;
   /// An input line. The simulated line carries logical levels (what the
   /// model drives is "active"), so `active_low` needs no inversion here.
+  /// Sizes the line's event buffer as a Linux line request would.
   Result<edgeforge::GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool active_low,
-                                         const std::string& consumer) override;
+                                         const std::string& consumer, uint32_t event_buffer) override;
   Result<edgeforge::Uart*> UartPort(const board::Bus& bus) override;
 
   /// Model side: the bus named `bus` (a key of the board's "buses"), created

@@ -126,7 +126,7 @@ Status SimWorld::Build() {
   EF_RETURN_IF_ERROR(BuildPhysics());
   SetAdcKnobs(0, 0, false);  // neutral until (unless) the machine drives them
   const Micros now = clock_.Monotonic();
-  fetched_until_ = PhysicsSeconds(now);
+  fetched_until_ = RoadSeconds(now);
   Advance(now);
   return Status::Ok();
 }
@@ -274,9 +274,11 @@ double SimWorld::PhysicsSeconds(Micros now) const {
   return options_.start_seconds + static_cast<double>(now.count()) * 1e-6 * options_.time_scale;
 }
 
-Micros SimWorld::MonotonicAt(double seconds) const {
-  return FromSeconds((seconds - options_.start_seconds) / options_.time_scale);
+double SimWorld::RoadSeconds(Micros now) const {
+  return options_.start_seconds + static_cast<double>(now.count()) * 1e-6;
 }
+
+Micros SimWorld::MonotonicAt(double seconds) const { return FromSeconds(seconds - options_.start_seconds); }
 
 void SimWorld::Advance(Micros now) {
   if (now < last_now_) return;
@@ -289,7 +291,7 @@ void SimWorld::Advance(Micros now) {
   }
   for (const auto& b : bme280_) b.model->SetAmbient(ambient_.celsius, ambient_.pascal, ambient_.rel_humidity);
   if (road_) {
-    traffic_ = road_->At(t);
+    traffic_ = road_->At(RoadSeconds(now));
     AdvanceTraffic(now);
   }
 }
@@ -337,7 +339,7 @@ void SimWorld::SetAdcKnobs(double current_a, double pressure, bool have_pressure
 
 void SimWorld::AdvanceTraffic(Micros now) {
   if (loops_.empty() && radars_.empty()) return;
-  const double floor = PhysicsSeconds(now - kMaxCatchUp);
+  const double floor = RoadSeconds(now - kMaxCatchUp);
   if (fetched_until_ < floor) fetched_until_ = floor;  // a long gap: do not generate what nobody can use
   Fetch(now + kFetchAhead);
   FeedLoops(now);
@@ -346,7 +348,7 @@ void SimWorld::AdvanceTraffic(Micros now) {
 }
 
 void SimWorld::Fetch(Micros until) {
-  const double target = PhysicsSeconds(until);
+  const double target = RoadSeconds(until);
   const double slot = road_->spec().slot_s;
   std::array<bool, 256> watched{};
   if (!radars_.empty()) watched[0] = true;

@@ -13,8 +13,10 @@
 //
 // Time: physics time (seconds after local midnight of day 0) =
 // start_seconds + monotonic seconds * time_scale. time_scale compresses the
-// schedule (machine shifts, traffic arrivals); vehicle kinematics stay real:
-// a vehicle's loop pulses and radar reports last what its speed says.
+// machine's schedule (shifts, wear, faults) and the room climate. The road
+// always runs at real time (RoadSeconds): compressing arrivals would put
+// vehicles closer together than their lengths and speeds allow, and every
+// loop pulse and radar report would be physically wrong.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +49,8 @@ struct WorldOptions {
   /// Physics time at monotonic 0, e.g. seconds since local midnight, so that
   /// diurnal patterns line up with the wall clock.
   double start_seconds = 0;
-  /// Physics seconds per monotonic second (> 0).
+  /// Physics seconds per monotonic second (> 0), for the machine and the
+  /// room climate; traffic stays at real time.
   double time_scale = 1;
   MachineSpec machine = MachineSpec::Demo();
   /// loop_length_m is replaced by the board's first loop pair's loop_length_m
@@ -105,7 +108,9 @@ class SimWorld {
   Status ClearFault(const std::string& device_name);
 
   double PhysicsSeconds(Micros now) const;
-  /// The monotonic instant of physics time `seconds` (rounded to the µs).
+  /// Road time: start_seconds + monotonic seconds (never scaled).
+  double RoadSeconds(Micros now) const;
+  /// The monotonic instant of road time `seconds` (rounded to the µs).
   Micros MonotonicAt(double seconds) const;
 
   const board::Board& board() const { return board_; }

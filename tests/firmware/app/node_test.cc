@@ -26,7 +26,8 @@ class BareBuses final : public BusProvider {
   explicit BareBuses(const Clock& clock) : clock_(clock) {}
   Result<I2cBus*> I2c(const board::Bus& bus) override { return &i2c_[bus.name]; }
   Result<SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) override { return spi_[bus.name].Device(cs); }
-  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool, const std::string&) override {
+  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool, const std::string&,
+                              uint32_t) override {
     auto& line = gpio_[bus.name + "/" + std::to_string(offset)];
     if (!line) line = std::make_unique<SimGpioLine>(clock_, SimGpioLine::Direction::kInput);
     return static_cast<GpioLine*>(line.get());
