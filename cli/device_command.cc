@@ -49,7 +49,8 @@ options:
                      models on simulated buses, driven by physics, instead of
                      the board's /dev nodes
   --seed N           physics seed with --sim-sensors (default 1)
-  --time-scale X     physics speed with --sim-sensors (default 1)
+  --time-scale X     with --sim-sensors: machine wear and room climate run X
+                     times faster (default 1); traffic stays at real time
   --check            build the node, bring every part up and sample it once,
                      print one line per part; no network. Exit 0 if all parts
                      answered.

@@ -24,8 +24,9 @@ options:
                      i mod count (default: factory-node and traffic-node)
   --interval D       report window of every device (default: each board's
                      report_ms); sensors keep their board sample periods
-  --time-scale X     physics runs X times faster than real time (default 1;
-                     e.g. 24: a day of machine wear and traffic per hour)
+  --time-scale X     machine wear and room climate run X times faster than
+                     real time (default 1; 60: an hour of wear per minute);
+                     traffic always runs at real time
   --broker URI       use this broker (ssl://host:port) instead of a local one;
                      its CA must be --certs/ca.crt and devices must be provisioned
   --certs DIR        PKI directory (default <work>/pki; created if missing)

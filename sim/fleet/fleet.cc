@@ -84,6 +84,7 @@ struct VirtualDevice {
   std::unique_ptr<app::Device> device;
   // After `device`: destroyed first, so no PUBACK callback reaches a dead device.
   std::unique_ptr<link::Session> session;
+  Micros report{0};  // its report window
   bool connected = false;
   bool any_published = false;
   uint64_t first_seq = 0;
@@ -165,6 +166,7 @@ Status FleetRun::BuildNode(VirtualDevice& d, size_t index) {
   if (!node.ok()) return node.status();
   d.node = std::move(*node);
   const Micros report = o_.interval.count() > 0 ? Micros(o_.interval) : d.node->report_period();
+  d.report = report;
   d.pipeline = std::make_unique<pipeline::Pipeline>(d.node->Slots(), report, d.node->alarm_rules());
   return Status::Ok();
 }
@@ -276,14 +278,15 @@ Micros FleetRun::Elapsed() const { return std::chrono::duration_cast<Micros>(Ste
 void FleetRun::Drive() {
   // Each device runs when its pipeline is next due (a sample or a report), on
   // its own clock brought up to the fleet's elapsed time. First steps are
-  // staggered across one second so the broker sees a steady rate.
+  // staggered across each device's report window, so reports reach the
+  // broker at a steady rate instead of in one burst per window.
   using Due = std::pair<Micros, size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due;
   const Micros start = Elapsed();
   const Micros end = start + std::chrono::duration_cast<Micros>(o_.duration);
   for (size_t i = 0; i < devices_.size(); ++i) {
     if (!devices_[i]->connected) continue;
-    due.push({start + Micros(1'000'000) * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
+    due.push({start + devices_[i]->report * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
   }
   Micros next_progress = start + Micros(5'000'000);
   while (!due.empty() && due.top().first < end) {
