@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <vector>
 
 #include "firmware/drivers/ads1115/analog_inputs.h"
@@ -14,11 +13,13 @@
 #include "hal/sim/fault.h"
 #include "hal/sim/sim_i2c_bus.h"
 #include "sim/models/ads1115_model.h"
+#include "tests/support/i2c_tamper.h"
 
 namespace edgeforge {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::Tamper;
 
 constexpr double kPi = 3.14159265358979323846;
 
@@ -147,23 +148,6 @@ TEST(Ads1115Timing, ConversionTimesPerDataRate) {
 // The driver against the register-level model on a simulated bus.
 
 constexpr uint8_t kAddress = Ads1115::kAddressGnd;
-
-// Passes transactions to a model, then lets a test rewrite a register read
-// (reg = the pointer byte of a pointer-then-read transaction) or fail it.
-class Tamper final : public I2cPeripheral {
- public:
-  using Hook = std::function<Status(uint8_t reg, MutBytes rx)>;
-  Tamper(I2cPeripheral& inner, Hook hook) : inner_(inner), hook_(std::move(hook)) {}
-
- private:
-  Status OnWriteRead(ConstBytes tx, MutBytes rx) override {
-    Status s = inner_.Transfer(tx, rx);
-    if (!s.ok() || tx.size() != 1 || rx.empty()) return s;
-    return hook_(tx[0], rx);
-  }
-  I2cPeripheral& inner_;
-  Hook hook_;
-};
 
 // Answers every read with one 16-bit value and ignores writes: another chip
 // at the address (a TMP102 configuration register reads 0x60A0 at reset).

@@ -6,17 +6,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <initializer_list>
 
 #include "hal/clock.h"
 #include "hal/sim/sim_i2c_bus.h"
 #include "sim/models/bme280_model.h"
+#include "tests/support/i2c_tamper.h"
 
 namespace edgeforge {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::Tamper;
 
 // The example part's NVM, byte for byte (little-endian words; dig_H4 = 313 =
 // 0x139 and dig_H5 = 50 = 0x032 share 0xE5 = 0x29).
@@ -201,23 +202,6 @@ TEST(Bme280Compensation, PressureNeverWrapsForOutOfRangeAdc) {
 // The driver against the register-level model on a simulated bus.
 
 constexpr uint8_t kAddress = Bme280::kAddressSdoLow;
-
-// Passes transactions to a model, then lets a test rewrite a register read
-// (reg = the single register-pointer byte written) or fail it.
-class Tamper final : public I2cPeripheral {
- public:
-  using Hook = std::function<Status(uint8_t reg, MutBytes rx)>;
-  Tamper(I2cPeripheral& inner, Hook hook) : inner_(inner), hook_(std::move(hook)) {}
-
- private:
-  Status OnWriteRead(ConstBytes tx, MutBytes rx) override {
-    Status s = inner_.Transfer(tx, rx);
-    if (!s.ok() || tx.size() != 1 || rx.empty()) return s;
-    return hook_(tx[0], rx);
-  }
-  I2cPeripheral& inner_;
-  Hook hook_;
-};
 
 // Answers every read with one byte value (a different chip, or a stuck bus).
 class Constant final : public I2cPeripheral {

@@ -4,34 +4,23 @@
 // machine allows (no /dev/gpiochip* needed).
 #include "hal/linux/gpio_cdev.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <string>
+
+#include "tests/hal/linux/linux_test_support.h"
 
 namespace edgeforge {
 namespace {
 
-std::string MakeRegularFile(mode_t mode) {
-  std::string path = testing::TempDir() + "gpio_cdev_testXXXXXX";
-  const int fd = mkstemp(path.data());
-  EXPECT_GE(fd, 0);
-  ::close(fd);
-  EXPECT_EQ(::chmod(path.c_str(), mode), 0);
-  return path;
-}
+using testing_support::ExpectMissingNodeIsNotFound;
+using testing_support::ExpectOpenRefusedAsNobody;
+using testing_support::ExpectRegularFileRefusedWithoutFdLeak;
 
-size_t OpenFdCount() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (d != nullptr && ::readdir(d) != nullptr) ++n;
-  if (d != nullptr) ::closedir(d);
-  return n;
+Status OpenInput(const std::string& chip) {
+  return LinuxGpioLine::OpenInput(chip, 0, "t", false, GpioBias::kAsIs).status();
 }
+Status OpenOutput(const std::string& chip) { return LinuxGpioLine::OpenOutput(chip, 0, "t", false, false).status(); }
 
 bool AllZero(const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
@@ -142,13 +131,8 @@ TEST(GpioEventTest, ConvertsEdgesTimestampsAndSequenceNumbers) {
 }
 
 TEST(LinuxGpioLineTest, MissingChipIsNotFoundNamingThePath) {
-  auto in = LinuxGpioLine::OpenInput("/dev/gpiochip-edgeforge-missing", 4, "t", false, GpioBias::kAsIs);
-  ASSERT_FALSE(in.ok());
-  EXPECT_EQ(in.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(in.status().message(), "/dev/gpiochip-edgeforge-missing: No such file or directory");
-
-  auto out = LinuxGpioLine::OpenOutput("/dev/gpiochip-edgeforge-missing", 4, "t", false, true);
-  EXPECT_EQ(out.status().code(), StatusCode::kNotFound);
+  ExpectMissingNodeIsNotFound(OpenInput, "/dev/gpiochip-edgeforge-missing");
+  EXPECT_EQ(OpenOutput("/dev/gpiochip-edgeforge-missing").code(), StatusCode::kNotFound);
 }
 
 TEST(LinuxGpioLineTest, BadConsumerIsRejectedBeforeTheChipIsOpened) {
@@ -160,37 +144,18 @@ TEST(LinuxGpioLineTest, BadConsumerIsRejectedBeforeTheChipIsOpened) {
 }
 
 TEST(LinuxGpioLineTest, RegularFileIsNotAGpioChipAndLeaksNoFd) {
-  const std::string path = MakeRegularFile(0600);
-  const size_t fds = OpenFdCount();
-  auto in = LinuxGpioLine::OpenInput(path, 0, "t", false, GpioBias::kAsIs);
-  ASSERT_FALSE(in.ok());
-  EXPECT_EQ(in.status().code(), StatusCode::kFailedPrecondition) << in.status().ToString();
-  EXPECT_NE(in.status().message().find(path + ": not a GPIO character device"), std::string::npos)
-      << in.status().message();
-  auto out = LinuxGpioLine::OpenOutput(path, 0, "t", false, false);
-  EXPECT_EQ(out.status().code(), StatusCode::kFailedPrecondition) << out.status().ToString();
-  EXPECT_EQ(OpenFdCount(), fds);
-  ::unlink(path.c_str());
+  // The output open is refused too; the fd count spans both opens.
+  ExpectRegularFileRefusedWithoutFdLeak(
+      [](const std::string& path) {
+        const Status in = OpenInput(path);
+        const Status out = OpenOutput(path);
+        EXPECT_EQ(out.code(), StatusCode::kFailedPrecondition) << out.ToString();
+        return in;
+      },
+      "not a GPIO character device");
 }
 
-TEST(LinuxGpioLineTest, UnreadableChipIsPermissionDeniedNamingThePath) {
-  const std::string path = MakeRegularFile(0600);
-  // Root bypasses file modes, so the open runs in a child that has dropped to nobody.
-  EXPECT_EXIT(
-      {
-        if (::geteuid() == 0 && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
-          std::_Exit(2);
-        }
-        auto line = LinuxGpioLine::OpenInput(path, 0, "t", false, GpioBias::kAsIs);
-        std::fprintf(stderr, "%s\n", line.status().ToString().c_str());
-        std::_Exit(!line.ok() && line.status().code() == StatusCode::kPermissionDenied &&
-                           line.status().message().find(path) != std::string::npos
-                       ? 0
-                       : 1);
-      },
-      testing::ExitedWithCode(0), "PERMISSION_DENIED");
-  ::unlink(path.c_str());
-}
+TEST(LinuxGpioLineTest, UnreadableChipIsPermissionDeniedNamingThePath) { ExpectOpenRefusedAsNobody(OpenInput); }
 
 }  // namespace
 }  // namespace edgeforge

@@ -3,37 +3,22 @@
 // syscall paths this machine allows (no /dev/i2c-* needed).
 #include "hal/linux/i2c_dev.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <climits>
-#include <cstdio>
 #include <limits>
 #include <string>
+
+#include "tests/hal/linux/linux_test_support.h"
 
 namespace edgeforge {
 namespace {
 
-std::string MakeRegularFile(mode_t mode) {
-  std::string path = testing::TempDir() + "i2c_dev_testXXXXXX";
-  const int fd = mkstemp(path.data());
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(::write(fd, "not an adapter", 14), 14);
-  ::close(fd);
-  EXPECT_EQ(::chmod(path.c_str(), mode), 0);
-  return path;
-}
+using testing_support::ExpectMissingNodeIsNotFound;
+using testing_support::ExpectOpenRefusedAsNobody;
+using testing_support::ExpectRegularFileRefusedWithoutFdLeak;
 
-size_t OpenFdCount() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (d != nullptr && ::readdir(d) != nullptr) ++n;
-  if (d != nullptr) ::closedir(d);
-  return n;
-}
+Status OpenBus(const std::string& path) { return LinuxI2cBus::Open(path).status(); }
 
 TEST(I2cMessagesTest, WriteThenReadIsTwoMessagesWithRepeatedStart) {
   const uint8_t reg[] = {0xD0};
@@ -104,21 +89,11 @@ TEST(I2cTimeoutTest, UnitsOfTenMillisecondsRoundedUpNeverZero) {
 }
 
 TEST(LinuxI2cBusTest, MissingNodeIsNotFoundNamingThePath) {
-  auto bus = LinuxI2cBus::Open("/dev/i2c-edgeforge-missing");
-  ASSERT_FALSE(bus.ok());
-  EXPECT_EQ(bus.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(bus.status().message(), "/dev/i2c-edgeforge-missing: No such file or directory");
+  ExpectMissingNodeIsNotFound(OpenBus, "/dev/i2c-edgeforge-missing");
 }
 
 TEST(LinuxI2cBusTest, RegularFileIsNotAnAdapterAndLeaksNoFd) {
-  const std::string path = MakeRegularFile(0600);
-  const size_t fds = OpenFdCount();
-  auto bus = LinuxI2cBus::Open(path);
-  ASSERT_FALSE(bus.ok());
-  EXPECT_EQ(bus.status().code(), StatusCode::kFailedPrecondition) << bus.status().ToString();
-  EXPECT_NE(bus.status().message().find(path + ": not an i2c-dev node"), std::string::npos) << bus.status().message();
-  EXPECT_EQ(OpenFdCount(), fds);
-  ::unlink(path.c_str());
+  ExpectRegularFileRefusedWithoutFdLeak(OpenBus, "not an i2c-dev node");
 }
 
 TEST(LinuxI2cBusTest, DirectoryIsAClearError) {
@@ -128,25 +103,7 @@ TEST(LinuxI2cBusTest, DirectoryIsAClearError) {
   EXPECT_NE(bus.status().message().find(testing::TempDir()), std::string::npos);
 }
 
-TEST(LinuxI2cBusTest, UnreadableNodeIsPermissionDeniedNamingThePath) {
-  const std::string path = MakeRegularFile(0600);
-  // Root bypasses file modes, so the open runs in a child that has dropped to nobody.
-  EXPECT_EXIT(
-      {
-        if (::geteuid() == 0 && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
-          std::fprintf(stderr, "cannot drop root\n");
-          std::_Exit(2);
-        }
-        auto bus = LinuxI2cBus::Open(path);
-        std::fprintf(stderr, "%s\n", bus.status().ToString().c_str());
-        std::_Exit(!bus.ok() && bus.status().code() == StatusCode::kPermissionDenied &&
-                           bus.status().message().find(path) != std::string::npos
-                       ? 0
-                       : 1);
-      },
-      testing::ExitedWithCode(0), "PERMISSION_DENIED");
-  ::unlink(path.c_str());
-}
+TEST(LinuxI2cBusTest, UnreadableNodeIsPermissionDeniedNamingThePath) { ExpectOpenRefusedAsNobody(OpenBus); }
 
 }  // namespace
 }  // namespace edgeforge

@@ -3,35 +3,23 @@
 // include/uapi/linux/spi/spidev.h, plus the syscall paths this machine allows.
 #include "hal/linux/spidev.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
+
+#include "tests/hal/linux/linux_test_support.h"
 
 namespace edgeforge {
 namespace {
 
-std::string MakeRegularFile(mode_t mode) {
-  std::string path = testing::TempDir() + "spidev_testXXXXXX";
-  const int fd = mkstemp(path.data());
-  EXPECT_GE(fd, 0);
-  ::close(fd);
-  EXPECT_EQ(::chmod(path.c_str(), mode), 0);
-  return path;
-}
+using testing_support::ExpectMissingNodeIsNotFound;
+using testing_support::ExpectOpenRefusedAsNobody;
+using testing_support::ExpectRegularFileRefusedWithoutFdLeak;
 
-size_t OpenFdCount() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (d != nullptr && ::readdir(d) != nullptr) ++n;
-  if (d != nullptr) ::closedir(d);
-  return n;
-}
+Status OpenDevice(const std::string& path) { return LinuxSpiDevice::Open(path, SpiConfig{}).status(); }
 
 // What the controller does with a planned transfer when MISO is wired to
 // MOSI (SPI_LOOP): byte i received is byte i sent, and a null tx_buf sends
@@ -147,10 +135,7 @@ TEST(SpiConfigTest, WordsWiderThanAByteTakeTwoOrFourBytes) {
 }
 
 TEST(LinuxSpiDeviceTest, MissingNodeIsNotFoundNamingThePath) {
-  auto dev = LinuxSpiDevice::Open("/dev/spidev-edgeforge-missing.0", SpiConfig{});
-  ASSERT_FALSE(dev.ok());
-  EXPECT_EQ(dev.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(dev.status().message(), "/dev/spidev-edgeforge-missing.0: No such file or directory");
+  ExpectMissingNodeIsNotFound(OpenDevice, "/dev/spidev-edgeforge-missing.0");
 }
 
 TEST(LinuxSpiDeviceTest, BadConfigIsRejectedBeforeTheNodeIsOpened) {
@@ -161,34 +146,10 @@ TEST(LinuxSpiDeviceTest, BadConfigIsRejectedBeforeTheNodeIsOpened) {
 }
 
 TEST(LinuxSpiDeviceTest, RegularFileIsNotASpidevNodeAndLeaksNoFd) {
-  const std::string path = MakeRegularFile(0600);
-  const size_t fds = OpenFdCount();
-  auto dev = LinuxSpiDevice::Open(path, SpiConfig{});
-  ASSERT_FALSE(dev.ok());
-  EXPECT_EQ(dev.status().code(), StatusCode::kFailedPrecondition) << dev.status().ToString();
-  EXPECT_NE(dev.status().message().find(path + ": not a spidev node"), std::string::npos) << dev.status().message();
-  EXPECT_EQ(OpenFdCount(), fds);
-  ::unlink(path.c_str());
+  ExpectRegularFileRefusedWithoutFdLeak(OpenDevice, "not a spidev node");
 }
 
-TEST(LinuxSpiDeviceTest, UnreadableNodeIsPermissionDeniedNamingThePath) {
-  const std::string path = MakeRegularFile(0600);
-  // Root bypasses file modes, so the open runs in a child that has dropped to nobody.
-  EXPECT_EXIT(
-      {
-        if (::geteuid() == 0 && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
-          std::_Exit(2);
-        }
-        auto dev = LinuxSpiDevice::Open(path, SpiConfig{});
-        std::fprintf(stderr, "%s\n", dev.status().ToString().c_str());
-        std::_Exit(!dev.ok() && dev.status().code() == StatusCode::kPermissionDenied &&
-                           dev.status().message().find(path) != std::string::npos
-                       ? 0
-                       : 1);
-      },
-      testing::ExitedWithCode(0), "PERMISSION_DENIED");
-  ::unlink(path.c_str());
-}
+TEST(LinuxSpiDeviceTest, UnreadableNodeIsPermissionDeniedNamingThePath) { ExpectOpenRefusedAsNobody(OpenDevice); }
 
 }  // namespace
 }  // namespace edgeforge

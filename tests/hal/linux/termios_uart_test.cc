@@ -8,25 +8,23 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <string>
 #include <vector>
+
+#include "tests/hal/linux/linux_test_support.h"
 
 namespace edgeforge {
 namespace {
 
+using testing_support::ExpectMissingNodeIsNotFound;
+using testing_support::ExpectOpenRefusedAsNobody;
+using testing_support::ExpectRegularFileRefusedWithoutFdLeak;
+
 using Bytes = std::vector<uint8_t>;
 
-size_t OpenFdCount() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (d != nullptr && ::readdir(d) != nullptr) ++n;
-  if (d != nullptr) ::closedir(d);
-  return n;
-}
+Status OpenUart(const std::string& path) { return LinuxUart::Open(path, 9600).status(); }
 
 // The descriptor this process holds on `path`, or -1.
 int FindFdFor(const std::string& path) {
@@ -285,47 +283,12 @@ TEST_F(PtyUartTest, FdIsCloseOnExecAndClosedWithTheObject) {
 }
 
 TEST(LinuxUartTest, MissingNodeIsNotFoundNamingThePath) {
-  auto uart = LinuxUart::Open("/dev/ttyEDGEFORGE-missing", 9600);
-  ASSERT_FALSE(uart.ok());
-  EXPECT_EQ(uart.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(uart.status().message(), "/dev/ttyEDGEFORGE-missing: No such file or directory");
+  ExpectMissingNodeIsNotFound(OpenUart, "/dev/ttyEDGEFORGE-missing");
 }
 
-TEST(LinuxUartTest, RegularFileIsNotATtyAndLeaksNoFd) {
-  std::string path = testing::TempDir() + "termios_uart_testXXXXXX";
-  const int fd = mkstemp(path.data());
-  ASSERT_GE(fd, 0);
-  ::close(fd);
-  const size_t fds = OpenFdCount();
-  auto uart = LinuxUart::Open(path, 9600);
-  ASSERT_FALSE(uart.ok());
-  EXPECT_EQ(uart.status().code(), StatusCode::kFailedPrecondition) << uart.status().ToString();
-  EXPECT_NE(uart.status().message().find(path + ": not a tty"), std::string::npos) << uart.status().message();
-  EXPECT_EQ(OpenFdCount(), fds);
-  ::unlink(path.c_str());
-}
+TEST(LinuxUartTest, RegularFileIsNotATtyAndLeaksNoFd) { ExpectRegularFileRefusedWithoutFdLeak(OpenUart, "not a tty"); }
 
-TEST(LinuxUartTest, UnreadableNodeIsPermissionDeniedNamingThePath) {
-  std::string path = testing::TempDir() + "termios_uart_testXXXXXX";
-  const int fd = mkstemp(path.data());  // mode 0600
-  ASSERT_GE(fd, 0);
-  ::close(fd);
-  // Root bypasses file modes, so the open runs in a child that has dropped to nobody.
-  EXPECT_EXIT(
-      {
-        if (::geteuid() == 0 && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
-          std::_Exit(2);
-        }
-        auto uart = LinuxUart::Open(path, 9600);
-        std::fprintf(stderr, "%s\n", uart.status().ToString().c_str());
-        std::_Exit(!uart.ok() && uart.status().code() == StatusCode::kPermissionDenied &&
-                           uart.status().message().find(path) != std::string::npos
-                       ? 0
-                       : 1);
-      },
-      testing::ExitedWithCode(0), "PERMISSION_DENIED");
-  ::unlink(path.c_str());
-}
+TEST(LinuxUartTest, UnreadableNodeIsPermissionDeniedNamingThePath) { ExpectOpenRefusedAsNobody(OpenUart); }
 
 }  // namespace
 }  // namespace edgeforge

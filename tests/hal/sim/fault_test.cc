@@ -7,10 +7,14 @@
 #include <initializer_list>
 #include <vector>
 
+#include "tests/hal/sim/sim_test_support.h"
+
 namespace edgeforge {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::CountedFault;
+using testing_support::RandomFault;
 
 TEST(FaultKind, NamesRoundTrip) {
   for (FaultKind kind : {FaultKind::kNone, FaultKind::kNack, FaultKind::kTimeout, FaultKind::kStuck, FaultKind::kNoise,
@@ -41,10 +45,7 @@ TEST(FaultInjector, HealthyUntilInjected) {
 
 TEST(FaultInjector, CountedFaultDisarmsAfterItsLastTransaction) {
   FaultInjector f;
-  FaultSpec spec;
-  spec.kind = FaultKind::kNack;
-  spec.transactions = 3;
-  f.Inject(spec);
+  f.Inject(CountedFault(FaultKind::kNack, 3));
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(f.armed()) << i;
     EXPECT_EQ(f.Next(), FaultKind::kNack) << i;
@@ -100,11 +101,7 @@ TEST(FaultInjector, FreezeRemembersPerRequestAndForgetsOnInject) {
 
 size_t NoiseBits(uint64_t seed, double p, std::vector<uint8_t>* out = nullptr) {
   FaultInjector f;
-  FaultSpec spec;
-  spec.kind = FaultKind::kNoise;
-  spec.probability = p;
-  spec.seed = seed;
-  f.Inject(spec);
+  f.Inject(RandomFault(FaultKind::kNoise, p, seed));
   EXPECT_EQ(f.Next(), FaultKind::kNoise);
   std::vector<uint8_t> bytes(1000, 0);
   const size_t flipped = f.AddNoise(bytes);

@@ -9,11 +9,14 @@
 
 #include "hal/clock.h"
 #include "hal/sim/fault.h"
+#include "tests/hal/sim/sim_test_support.h"
 
 namespace edgeforge {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::CountedFault;
+using testing_support::RandomFault;
 using Direction = SimGpioLine::Direction;
 
 std::vector<GpioEvent> ReadAll(SimGpioLine& line) {
@@ -201,10 +204,7 @@ TEST(SimGpioLineFault, StuckFreezesTheLevelAtInjection) {
 TEST(SimGpioLineFault, LimitedEdgesThenHealthy) {
   ManualClock clock;
   SimGpioLine line(clock, Direction::kInput);
-  FaultSpec spec;
-  spec.kind = FaultKind::kDisconnect;
-  spec.transactions = 2;
-  line.InjectFault(spec);
+  line.InjectFault(CountedFault(FaultKind::kDisconnect, 2));
   for (int i = 1; i <= 4; ++i) ASSERT_TRUE(line.Drive(i % 2 == 1, Micros(i * 10)).ok());
   clock.AdvanceTo(Micros(40));
   std::vector<GpioEvent> events = ReadAll(line);
@@ -240,11 +240,7 @@ TEST(SimGpioLineFault, NoiseBouncesEdgesAndFlipsReads) {
 std::vector<size_t> BouncePattern(uint64_t seed) {
   ManualClock clock;
   SimGpioLine line(clock, Direction::kInput, 1024);
-  FaultSpec spec;
-  spec.kind = FaultKind::kNoise;
-  spec.probability = 0.3;
-  spec.seed = seed;
-  line.InjectFault(spec);
+  line.InjectFault(RandomFault(FaultKind::kNoise, 0.3, seed));
   std::vector<size_t> per_edge;
   for (int i = 1; i <= 40; ++i) {
     EXPECT_TRUE(line.Drive(i % 2 == 1, Micros(i)).ok());
@@ -280,10 +276,7 @@ TEST(SimGpioLineFault, OutputFaultsChangeWhatTheModelSees) {
   ASSERT_TRUE(out.Set(false).ok());
   EXPECT_TRUE(out.output_level());
 
-  FaultSpec once;
-  once.kind = FaultKind::kTimeout;
-  once.transactions = 1;
-  out.InjectFault(once);
+  out.InjectFault(CountedFault(FaultKind::kTimeout, 1));
   ASSERT_TRUE(out.Set(false).ok());  // lost
   EXPECT_TRUE(out.output_level());
   ASSERT_TRUE(out.Set(false).ok());  // lands

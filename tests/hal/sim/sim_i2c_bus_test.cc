@@ -9,12 +9,15 @@
 #include <vector>
 
 #include "hal/sim/fault.h"
+#include "tests/hal/sim/sim_test_support.h"
 
 namespace edgeforge {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing_support::CountedFault;
+using testing_support::RandomFault;
 
 // Records what it was sent and answers with a fixed byte.
 class Recorder final : public I2cPeripheral {
@@ -190,10 +193,7 @@ TEST(SimI2cBusFault, LimitedTransactionsThenHealthy) {
   SimI2cBus bus;
   Recorder a(0x42);
   ASSERT_TRUE(bus.Attach(0x30, a).ok());
-  FaultSpec spec;
-  spec.kind = FaultKind::kTimeout;
-  spec.transactions = 2;
-  bus.InjectFault(0x30, spec);
+  bus.InjectFault(0x30, CountedFault(FaultKind::kTimeout, 2));
   Status s;
   ReadReg(bus, 0x30, 0x00, &s);
   EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded);
@@ -246,11 +246,7 @@ TEST(SimI2cBusFault, NoiseFlipsBitsAtRoughlyTheConfiguredRate) {
   SimI2cBus bus;
   Recorder zero(0x00);
   ASSERT_TRUE(bus.Attach(0x48, zero).ok());
-  FaultSpec spec;
-  spec.kind = FaultKind::kNoise;
-  spec.probability = 0.1;
-  spec.seed = 7;
-  bus.InjectFault(0x48, spec);
+  bus.InjectFault(0x48, RandomFault(FaultKind::kNoise, 0.1, 7));
   std::vector<uint8_t> rx(1000);
   ASSERT_TRUE(bus.WriteRead(0x48, ConstBytes(), rx, Millis(1)).ok());
   size_t flipped = 0;
@@ -268,11 +264,7 @@ std::vector<uint8_t> NoisyRead(uint64_t seed) {
   SimI2cBus bus;
   Recorder zero(0x00);
   EXPECT_TRUE(bus.Attach(0x48, zero).ok());
-  FaultSpec spec;
-  spec.kind = FaultKind::kNoise;
-  spec.probability = 0.05;
-  spec.seed = seed;
-  bus.InjectFault(0x48, spec);
+  bus.InjectFault(0x48, RandomFault(FaultKind::kNoise, 0.05, seed));
   std::vector<uint8_t> rx(64);
   EXPECT_TRUE(bus.WriteRead(0x48, ConstBytes(), rx, Millis(1)).ok());
   return rx;
@@ -287,11 +279,7 @@ std::vector<bool> NackPattern(uint64_t seed) {
   SimI2cBus bus;
   Recorder a(0x01);
   EXPECT_TRUE(bus.Attach(0x10, a).ok());
-  FaultSpec spec;
-  spec.kind = FaultKind::kNack;
-  spec.probability = 0.5;
-  spec.seed = seed;
-  bus.InjectFault(0x10, spec);
+  bus.InjectFault(0x10, RandomFault(FaultKind::kNack, 0.5, seed));
   std::vector<bool> failed;
   for (int i = 0; i < 64; ++i) failed.push_back(!bus.Write(0x10, ConstBytes(), Millis(1)).ok());
   EXPECT_EQ(bus.faults_hit(0x10), static_cast<uint64_t>(std::count(failed.begin(), failed.end(), true)));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hal/sim/fault.h"
+#include "tests/hal/sim/sim_test_support.h"
 
 namespace edgeforge {
 namespace {
@@ -16,6 +17,8 @@ namespace {
 using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing_support::CountedFault;
+using testing_support::RandomFault;
 
 // Shifts out a fresh counter value for every byte clocked, and records MOSI.
 class Counter final : public SpiPeripheral {
@@ -154,10 +157,7 @@ TEST(SimSpiBusFault, LimitedTransactionsThenHealthy) {
   SimSpiBus bus;
   Constant a(0x42);
   ASSERT_TRUE(bus.Attach(0, a).ok());
-  FaultSpec spec;
-  spec.kind = FaultKind::kDisconnect;
-  spec.transactions = 3;
-  bus.InjectFault(0, spec);
+  bus.InjectFault(0, CountedFault(FaultKind::kDisconnect, 3));
   uint8_t rx[1] = {};
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(Dev(bus, 0).Transfer(ConstBytes(), rx, Millis(1)).ok());
@@ -194,11 +194,7 @@ TEST(SimSpiBusFault, NoiseFlipsMisoBitsDeterministically) {
     SimSpiBus bus;
     Constant zero(0x00);
     EXPECT_TRUE(bus.Attach(0, zero).ok());
-    FaultSpec spec;
-    spec.kind = FaultKind::kNoise;
-    spec.probability = 0.1;
-    spec.seed = seed;
-    bus.InjectFault(0, spec);
+    bus.InjectFault(0, RandomFault(FaultKind::kNoise, 0.1, seed));
     std::vector<uint8_t> rx(1000);
     EXPECT_TRUE(Dev(bus, 0).Transfer(ConstBytes(), rx, Millis(1)).ok());
     return rx;
@@ -217,11 +213,7 @@ TEST(SimSpiBusFault, ProbabilityPatternRepeatsWithTheSeed) {
     SimSpiBus bus;
     Constant a(0x42);
     EXPECT_TRUE(bus.Attach(0, a).ok());
-    FaultSpec spec;
-    spec.kind = FaultKind::kDisconnect;
-    spec.probability = 0.3;
-    spec.seed = seed;
-    bus.InjectFault(0, spec);
+    bus.InjectFault(0, RandomFault(FaultKind::kDisconnect, 0.3, seed));
     std::vector<uint8_t> seen;
     for (int i = 0; i < 50; ++i) {
       uint8_t rx[1] = {};

@@ -12,11 +12,14 @@
 
 #include "hal/clock.h"
 #include "hal/sim/fault.h"
+#include "tests/hal/sim/sim_test_support.h"
 
 namespace edgeforge {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::CountedFault;
+using testing_support::RandomFault;
 
 class Sink final : public UartPeripheral {
  public:
@@ -129,10 +132,7 @@ TEST(SimUartFault, TimeoutStallsReadsAndFailsWrites) {
 TEST(SimUartFault, LimitedTransactionsThenHealthy) {
   ManualClock clock;
   SimUart uart(clock);
-  FaultSpec spec;
-  spec.kind = FaultKind::kTimeout;
-  spec.transactions = 2;
-  uart.InjectFault(spec);
+  uart.InjectFault(CountedFault(FaultKind::kTimeout, 2));
   ASSERT_TRUE(uart.Feed(AsBytes("x"), Micros(0)).ok());
   EXPECT_EQ(ReadUpTo(uart, 4), "");
   EXPECT_EQ(uart.Write(AsBytes("y"), Millis(1)).code(), StatusCode::kDeadlineExceeded);
@@ -164,11 +164,7 @@ TEST(SimUartFault, StuckRepeatsTheFirstChunkAndLosesNewBytes) {
 std::vector<uint8_t> NoisyBytes(uint64_t seed) {
   ManualClock clock;
   SimUart uart(clock);
-  FaultSpec spec;
-  spec.kind = FaultKind::kNoise;
-  spec.probability = 0.1;
-  spec.seed = seed;
-  uart.InjectFault(spec);
+  uart.InjectFault(RandomFault(FaultKind::kNoise, 0.1, seed));
   std::vector<uint8_t> zeros(1000, 0);
   EXPECT_TRUE(uart.Feed(zeros, Micros(0)).ok());
   std::vector<uint8_t> rx(1000);
@@ -205,11 +201,7 @@ TEST(SimUartFault, NoiseLeavesWritesClean) {
 std::string LossyLine(uint64_t seed) {
   ManualClock clock;
   SimUart uart(clock);
-  FaultSpec spec;
-  spec.kind = FaultKind::kDisconnect;
-  spec.probability = 0.5;
-  spec.seed = seed;
-  uart.InjectFault(spec);
+  uart.InjectFault(RandomFault(FaultKind::kDisconnect, 0.5, seed));
   std::string got;
   for (int i = 0; i < 48; ++i) {
     const uint8_t byte[] = {static_cast<uint8_t>('a' + i % 26)};
