@@ -35,12 +35,16 @@ Micros Device::Step() {
   return r.next_wake;
 }
 
-void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
+std::optional<uint64_t> Device::NextSeq() {
   auto seq = seq_.Next();
-  if (!seq.ok()) {
-    dropped_.fetch_add(1);
-    return;
-  }
+  if (seq.ok()) return *seq;
+  dropped_.fetch_add(1);  // the counter could not be made durable: never risk a reused seq
+  return std::nullopt;
+}
+
+void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
+  const std::optional<uint64_t> seq = NextSeq();
+  if (!seq) return;
   telemetry::AlarmMessage m;
   m.dev = options_.thing;
   m.kind = options_.kind;
@@ -53,11 +57,8 @@ void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
 }
 
 void Device::PublishReport(const pipeline::Window& w) {
-  auto seq = seq_.Next();
-  if (!seq.ok()) {
-    dropped_.fetch_add(1);
-    return;
-  }
+  const std::optional<uint64_t> seq = NextSeq();
+  if (!seq) return;
   telemetry::Telemetry m;
   m.dev = options_.thing;
   m.kind = options_.kind;

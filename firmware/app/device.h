@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "firmware/link/session.h"
@@ -67,6 +68,8 @@ class Device {
   const DeviceOptions& options() const { return options_; }
 
  private:
+  /// The next seq, or nullopt (counted as dropped) if it could not be leased.
+  std::optional<uint64_t> NextSeq();
   void PublishAlarm(const pipeline::AlarmEvent& e);
   void PublishReport(const pipeline::Window& w);
   /// Signs and hands `payload` to the session; counts the outcome.

@@ -16,7 +16,7 @@ bool HasReading(const std::vector<telemetry::Reading>& readings, const std::stri
 
 }  // namespace
 
-Pipeline::Pipeline(std::vector<SourceSlot> sources, Micros report_period, std::vector<AlarmRule> rules)
+Pipeline::Pipeline(const std::vector<SourceSlot>& sources, Micros report_period, std::vector<AlarmRule> rules)
     : report_(report_period), alarms_(std::move(rules)) {
   slots_.reserve(sources.size());
   for (const SourceSlot& s : sources) slots_.push_back(Slot{s, Periodic(s.period), {}, {}, {}});

@@ -49,7 +49,7 @@ struct StepResult {
 
 class Pipeline {
  public:
-  Pipeline(std::vector<SourceSlot> sources, Micros report_period, std::vector<AlarmRule> rules);
+  Pipeline(const std::vector<SourceSlot>& sources, Micros report_period, std::vector<AlarmRule> rules);
 
   /// Validates the configuration (INVALID_ARGUMENT naming the source or the
   /// rule) and initialises every source. A source that fails to initialise is

@@ -85,7 +85,7 @@ struct SimWorld::RadarPart {
 };
 
 SimWorld::SimWorld(const board::Board& board, SimBuses& buses, const Clock& clock, WorldOptions options)
-    : board_(board), buses_(buses), clock_(clock), options_(std::move(options)) {}
+    : board_(board), buses_(buses), clock_(clock), options_(options) {}
 
 SimWorld::~SimWorld() {
   for (const auto& b : bme280_) buses_.I2cSim(b.device->bus).Detach(*b.device->address);
@@ -112,7 +112,7 @@ Result<std::unique_ptr<SimWorld>> SimWorld::Create(const board::Board& board, Si
   if (!(std::isfinite(options.adxl345_noise_g) && options.adxl345_noise_g >= 0)) {
     return InvalidArgument("sim world: adxl345_noise_g must be >= 0");
   }
-  std::unique_ptr<SimWorld> world(new SimWorld(board, buses, clock, std::move(options)));
+  std::unique_ptr<SimWorld> world(new SimWorld(board, buses, clock, options));
   EF_RETURN_IF_ERROR(world->Build());
   return world;
 }
@@ -254,7 +254,7 @@ Status SimWorld::BuildPhysics() {
   if (board_.kind == "factory") {
     auto m = MachineModel::Create(options_.seed, options_.machine);
     if (!m.ok()) return m.status().WithContext(where + ": simulated machine");
-    machine_.emplace(std::move(*m));
+    machine_.emplace(*m);
     return Status::Ok();
   }
   environment_.emplace(physics::Mix(options_.seed ^ kEnvironmentStream));
@@ -263,7 +263,7 @@ Status SimWorld::BuildPhysics() {
   if (!loops_.empty()) spec.loop_length_m = loops_.front()->model->geometry().loop_length_m;
   auto r = RoadSegmentModel::Create(options_.seed, spec);
   if (!r.ok()) return r.status().WithContext(where + ": simulated road");
-  road_.emplace(std::move(*r));
+  road_.emplace(*r);
   for (auto& l : loops_) {
     if (l->lane >= road_->spec().lanes) l->lane = -1;
   }
