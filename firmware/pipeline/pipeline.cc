@@ -1,6 +1,9 @@
 #include "firmware/pipeline/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <utility>
 
 namespace edgeforge::pipeline {
@@ -14,10 +17,26 @@ bool HasReading(const std::vector<telemetry::Reading>& readings, const std::stri
   return std::any_of(readings.begin(), readings.end(), [&](const telemetry::Reading& r) { return r.name == name; });
 }
 
+// An evaluator for `rule` in state `raised`. AlarmEvaluator keeps its state
+// private, so a raised state is set by one sample just past the threshold
+// (its event is dropped). A threshold at the largest double has no finite
+// value past it; such a rule could never have been raised by a sample anyway.
+AlarmEvaluator EvaluatorFor(const AlarmRule& rule, bool raised) {
+  AlarmEvaluator ev({rule});
+  if (!raised) return ev;
+  const double past =
+      std::nextafter(rule.threshold, rule.condition == Condition::kAbove ? std::numeric_limits<double>::infinity()
+                                                                         : -std::numeric_limits<double>::infinity());
+  std::vector<AlarmEvent> dropped;
+  ev.Evaluate(telemetry::Reading{rule.channel, past, "", "", telemetry::Aggregation::kMean}, 0, dropped);
+  return ev;
+}
+
 }  // namespace
 
 Pipeline::Pipeline(const std::vector<SourceSlot>& sources, Micros report_period, std::vector<AlarmRule> rules)
-    : report_(report_period), alarms_(std::move(rules)) {
+    : report_(report_period), rules_(std::move(rules)) {
+  for (const AlarmRule& r : rules_) alarms_.push_back(EvaluatorFor(r, false));
   slots_.reserve(sources.size());
   for (const SourceSlot& s : sources) slots_.push_back(Slot{s, Periodic(s.period), {}, {}, {}});
 }
@@ -30,7 +49,7 @@ Status Pipeline::Init() {
     if (c.source == nullptr) return InvalidArgument(where + ": no source");
     if (c.period <= Micros(0)) return InvalidArgument(where + " ('" + c.source->name() + "').period: must be > 0");
   }
-  EF_RETURN_IF_ERROR(ValidateAlarmRules(alarms_.rules()).WithContext("pipeline"));
+  EF_RETURN_IF_ERROR(ValidateAlarmRules(rules_).WithContext("pipeline"));
   for (Slot& slot : slots_) {
     app::SensorSource& src = *slot.config.source;
     slot.counters.name = src.name();
@@ -69,6 +88,44 @@ StepResult Pipeline::Step(Micros now_monotonic, int64_t now_wall_ms) {
   if (report_.Poll(now_monotonic).due) out.report = CloseWindow(now_monotonic, now_wall_ms);
   out.next_wake = NextWake();
   return out;
+}
+
+Status Pipeline::Reconfigure(Micros now_monotonic, std::vector<Micros> sample_periods, Micros report_period,
+                             std::vector<AlarmRule> rules) {
+  if (sample_periods.size() != slots_.size()) {
+    return InvalidArgument("pipeline: reconfigure: " + std::to_string(sample_periods.size()) + " sample periods for " +
+                           std::to_string(slots_.size()) + " sources");
+  }
+  for (size_t i = 0; i < sample_periods.size(); ++i) {
+    if (sample_periods[i] <= Micros(0)) {
+      return InvalidArgument("pipeline: reconfigure: sources[" + std::to_string(i) + "].period: must be > 0");
+    }
+  }
+  if (report_period <= Micros(0)) return InvalidArgument("pipeline: reconfigure: report period must be > 0");
+  EF_RETURN_IF_ERROR(ValidateAlarmRules(rules).WithContext("pipeline: reconfigure"));
+
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    if (sample_periods[i] == slot.config.period) continue;
+    slot.config.period = sample_periods[i];
+    slot.schedule = Periodic(slot.config.period);
+    if (open_) slot.schedule.Start(now_monotonic + slot.config.period);
+  }
+  if (report_period != report_.period()) {
+    report_ = Periodic(report_period);
+    if (open_) report_.Start(std::max(window_start_ + report_period, now_monotonic));
+  }
+  std::map<std::pair<std::string, Condition>, bool> raised;
+  for (size_t i = 0; i < rules_.size(); ++i) raised[{rules_[i].channel, rules_[i].condition}] = alarms_[i].raised(0);
+  std::vector<AlarmEvaluator> evaluators;
+  evaluators.reserve(rules.size());
+  for (const AlarmRule& r : rules) {
+    auto it = raised.find({r.channel, r.condition});
+    evaluators.push_back(EvaluatorFor(r, it != raised.end() && it->second));
+  }
+  rules_ = std::move(rules);
+  alarms_ = std::move(evaluators);
+  return Status::Ok();
 }
 
 void Pipeline::Open(Micros now, int64_t wall_ms) {
@@ -113,7 +170,9 @@ void Pipeline::SampleSource(Slot& slot, int64_t wall_ms, std::vector<AlarmEvent>
       slot.window_fault = src.name() + ": a reading without a channel name";
       continue;
     }
-    if (f == Folded::kSample) alarms_.Evaluate(r, wall_ms, alarms);
+    if (f == Folded::kSample) {
+      for (AlarmEvaluator& ev : alarms_) ev.Evaluate(r, wall_ms, alarms);
+    }
     if (!Contains(slot.channels, r.name)) slot.channels.push_back(r.name);
   }
 }

@@ -66,6 +66,24 @@ class Pipeline {
   /// Init() == OK; before that it does nothing.
   StepResult Step(Micros now_monotonic, int64_t now_wall_ms);
 
+  /// Replaces the configuration between two Steps (a device shadow delta).
+  /// Validates first: on INVALID_ARGUMENT (wrong number of periods, a period
+  /// <= 0, a bad rule) nothing changes. Then, at `now_monotonic`:
+  ///  - a source whose period changed is re-anchored: its next sample is one
+  ///    new period after `now`; an unchanged period keeps its phase;
+  ///  - a changed report period closes nothing early: the open window keeps
+  ///    its start and closes at start + new period, or at `now` if that has
+  ///    passed (the next Step closes it);
+  ///  - a rule that still exists (same channel and condition) keeps its
+  ///    raised/cleared state under its new threshold, hysteresis and
+  ///    severity; a removed rule is retired without an event, even if raised
+  ///    (there is no sample that clears it; the shadow's reported config
+  ///    version tells the consumer that the rule set changed).
+  /// Before the first Step only the configuration is replaced. Deadlines can
+  /// move earlier: call Step(now) afterwards for the next wake.
+  Status Reconfigure(Micros now_monotonic, std::vector<Micros> sample_periods, Micros report_period,
+                     std::vector<AlarmRule> rules);
+
   std::vector<SourceCounters> counters() const;
   uint64_t skipped_samples() const { return skipped_samples_; }
 
@@ -85,7 +103,9 @@ class Pipeline {
 
   std::vector<Slot> slots_;
   Periodic report_;
-  AlarmEvaluator alarms_;
+  std::vector<AlarmRule> rules_;
+  // One evaluator per rule, so a rule's state moves with it on Reconfigure.
+  std::vector<AlarmEvaluator> alarms_;
   WindowAggregator window_;
   std::vector<telemetry::Reading> scratch_;
   bool initialized_ = false;

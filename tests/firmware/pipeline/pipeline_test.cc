@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 
@@ -239,6 +240,131 @@ TEST(PipelineTest, InitValidatesAndSurvivesAFailingSource) {
   EXPECT_NE(run.reports[0].faults[0].find("vib0"), std::string::npos) << run.reports[0].faults[0];
   EXPECT_EQ(p.counters().at(1).name, "vib0");
   EXPECT_EQ(p.counters().at(1).failures, 2u);  // Init, then the sample at 1 s
+}
+
+// Reconfigure: a shadow delta applied between Steps.
+
+TEST(PipelineReconfigureTest, InvalidConfigurationIsRejectedAndNothingChanges) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(30), S::V(41), S::V(39.5), S::V(38)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(4), {{"temperature", Condition::kAbove, 40, 1, "warning"}});
+  ASSERT_TRUE(p.Init().ok());
+  Trace before = RunUntil(p, seconds(1));  // opens the window at 0, samples 30 at 1 s
+
+  Status count = p.Reconfigure(seconds(1), {seconds(1), seconds(1)}, seconds(4), {});
+  EXPECT_EQ(count.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(count.message().find("2 sample periods for 1 sources"), std::string::npos) << count.message();
+  Status zero = p.Reconfigure(seconds(1), {Micros(0)}, seconds(1), {});
+  EXPECT_NE(zero.message().find("sources[0].period: must be > 0"), std::string::npos) << zero.message();
+  Status report = p.Reconfigure(seconds(1), {milliseconds(100)}, Micros(0), {});
+  EXPECT_NE(report.message().find("report period must be > 0"), std::string::npos) << report.message();
+  Status dup = p.Reconfigure(
+      seconds(1), {milliseconds(100)}, seconds(1),
+      {{"temperature", Condition::kAbove, 40, 1, "warning"}, {"temperature", Condition::kAbove, 50, 1, "critical"}});
+  EXPECT_NE(dup.message().find("alarm_rules[1].condition: duplicates rule 0"), std::string::npos) << dup.message();
+
+  // Still 1 s samples, a 4 s window and the 40 rule (the 100 ms / 1 s / no-rule attempts left no trace).
+  Trace after = RunUntil(p, seconds(4), seconds(2));
+  ASSERT_EQ(after.reports.size(), 1u);
+  EXPECT_EQ(after.reports[0].end_ms, kWall0 + 4'000);
+  EXPECT_EQ(after.reports[0].channels[0].n, 4u);
+  EXPECT_EQ(temp.samples(), 4);
+  ASSERT_EQ(after.alarms.size(), 2u);  // 41 raises at 2 s, 38 clears at 4 s
+  EXPECT_EQ(after.alarms[0].alarm.state, telemetry::AlarmState::kRaised);
+  EXPECT_EQ(after.alarms[1].alarm.state, telemetry::AlarmState::kCleared);
+}
+
+TEST(PipelineReconfigureTest, ChangedSamplePeriodReanchorsAtNowAndUnchangedOnesKeepTheirPhase) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(21.0)});
+  S vib("vib0", "vibration_rms_x", "[g]", Aggregation::kRms, {S::V(0.3)});
+  Pipeline p({{&temp, seconds(1)}, {&vib, milliseconds(300)}}, seconds(10), {});
+  ASSERT_TRUE(p.Init().ok());
+  (void)RunUntil(p, seconds(2));  // temp at 1, 2 s; vib at 0.3 .. 1.8 s (6 samples), next 2.1 s
+  ASSERT_EQ(temp.samples(), 2);
+  ASSERT_EQ(vib.samples(), 6);
+
+  // At 2.05 s (between wakes): temp every 400 ms from now, vib unchanged.
+  const Micros now = milliseconds(2'050);
+  ASSERT_TRUE(p.Reconfigure(now, {milliseconds(400), milliseconds(300)}, seconds(10), {}).ok());
+  StepResult r = p.Step(now, Wall(now));
+  EXPECT_EQ(r.next_wake, milliseconds(2'100)) << "vib keeps its 300 ms phase (0.3 * 7)";
+  Trace run = RunUntil(p, seconds(4), r.next_wake);
+  // temp: 2.45, 2.85, 3.25, 3.65 s; vib: 2.1, 2.4, ..., 3.9 s.
+  EXPECT_EQ(temp.samples(), 2 + 4);
+  EXPECT_EQ(vib.samples(), 6 + 7);
+  EXPECT_NE(std::find(run.wakes.begin(), run.wakes.end(), milliseconds(2'450)), run.wakes.end());
+  EXPECT_NE(std::find(run.wakes.begin(), run.wakes.end(), milliseconds(3'650)), run.wakes.end());
+  EXPECT_EQ(p.counters().at(0).skipped, 0u);
+}
+
+TEST(PipelineReconfigureTest, ReportPeriodChangeKeepsTheOpenWindowsStart) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(20.0)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(10), {});
+  ASSERT_TRUE(p.Init().ok());
+  (void)RunUntil(p, seconds(3));
+  // Shorter, not yet passed: the window opened at 0 closes at 0 + 5 s.
+  ASSERT_TRUE(p.Reconfigure(seconds(3), {seconds(1)}, seconds(5), {}).ok());
+  Trace first = RunUntil(p, seconds(7), seconds(4));
+  ASSERT_EQ(first.reports.size(), 1u);
+  EXPECT_EQ(first.reports[0].start_ms, kWall0);
+  EXPECT_EQ(first.reports[0].end_ms, kWall0 + 5'000);
+  EXPECT_EQ(first.reports[0].channels[0].n, 5u);
+  // At 7 s the window opened at 5 s; a 1 s period would have closed it at 6 s,
+  // which has passed: it closes now, holding the 6 and 7 s samples.
+  ASSERT_TRUE(p.Reconfigure(seconds(7), {seconds(1)}, seconds(1), {}).ok());
+  StepResult now = p.Step(seconds(7), Wall(seconds(7)));
+  ASSERT_TRUE(now.report.has_value());
+  EXPECT_EQ(now.report->start_ms, kWall0 + 5'000);
+  EXPECT_EQ(now.report->end_ms, kWall0 + 7'000);
+  EXPECT_EQ(now.report->channels[0].n, 2u);
+  Trace next = RunUntil(p, seconds(9), now.next_wake);
+  ASSERT_EQ(next.reports.size(), 2u);  // 8 s and 9 s
+  EXPECT_EQ(next.reports[1].start_ms, kWall0 + 8'000);
+  EXPECT_EQ(next.reports[1].end_ms, kWall0 + 9'000);
+}
+
+TEST(PipelineReconfigureTest, KeptRulesKeepTheirStateRemovedOnesAreRetiredSilently) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(41), S::V(42), S::V(45), S::V(5), S::V(30)});
+  S hum("env1", "humidity", "%", Aggregation::kMean, {S::V(95), S::V(10)});
+  Pipeline p({{&temp, seconds(1)}, {&hum, seconds(1)}}, seconds(60),
+             {{"temperature", Condition::kAbove, 40, 1, "warning"}, {"humidity", Condition::kAbove, 90, 5, "info"}});
+  ASSERT_TRUE(p.Init().ok());
+  Trace raised = RunUntil(p, seconds(1));
+  ASSERT_EQ(raised.alarms.size(), 2u);  // 41 > 40 and 95 > 90
+
+  // Same temperature rule, new severity; the humidity rule is gone; a new low-temperature rule.
+  ASSERT_TRUE(p.Reconfigure(seconds(1), {seconds(1), seconds(1)}, seconds(60),
+                            {{"temperature", Condition::kAbove, 40, 1, "critical"},
+                             {"temperature", Condition::kBelow, 10, 2, "warning"}})
+                  .ok());
+  // 2 s: 42 is still over 40: no second "raised"; humidity 10 clears nothing (rule retired).
+  EXPECT_TRUE(p.Step(seconds(2), Wall(seconds(2))).alarms.empty());
+
+  // Kept state under a new threshold: raised at > 40, now > 50 with hysteresis 1.
+  ASSERT_TRUE(p.Reconfigure(seconds(2), {seconds(1), seconds(1)}, seconds(60),
+                            {{"temperature", Condition::kAbove, 50, 1, "critical"},
+                             {"temperature", Condition::kBelow, 10, 2, "warning"}})
+                  .ok());
+  StepResult cleared = p.Step(seconds(3), Wall(seconds(3)));  // 45 < 50 - 1
+  ASSERT_EQ(cleared.alarms.size(), 1u);
+  EXPECT_EQ(cleared.alarms[0].alarm.state, telemetry::AlarmState::kCleared);
+  EXPECT_DOUBLE_EQ(cleared.alarms[0].alarm.threshold, 50);
+  EXPECT_EQ(cleared.alarms[0].alarm.severity, "critical");
+  StepResult low = p.Step(seconds(4), Wall(seconds(4)));  // 5 < 10: the added rule starts cleared and raises
+  ASSERT_EQ(low.alarms.size(), 1u);
+  EXPECT_EQ(low.alarms[0].alarm.condition, Condition::kBelow);
+  EXPECT_EQ(low.alarms[0].alarm.state, telemetry::AlarmState::kRaised);
+}
+
+TEST(PipelineReconfigureTest, BeforeTheFirstStepOnlyTheConfigurationChanges) {
+  S temp("env0", "temperature", "Cel", Aggregation::kMean, {S::V(20.0)});
+  Pipeline p({{&temp, seconds(1)}}, seconds(10), {});
+  ASSERT_TRUE(p.Reconfigure(seconds(0), {milliseconds(500)}, seconds(2), {}).ok());
+  ASSERT_TRUE(p.Init().ok());
+  Trace run = RunUntil(p, seconds(4), seconds(1));
+  ASSERT_EQ(run.reports.size(), 1u);  // 500 ms samples in a 2 s window opened by the first Step
+  EXPECT_EQ(run.reports[0].start_ms, kWall0 + 1'000);
+  EXPECT_EQ(run.reports[0].end_ms, kWall0 + 3'000);
+  EXPECT_EQ(run.reports[0].channels[0].n, 4u);
 }
 
 }  // namespace
