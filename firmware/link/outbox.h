@@ -1,0 +1,186 @@
+// Durable store-and-forward outbox: every outgoing message is on disk before
+// it is published and leaves only on PUBACK (issue 4, "Store-and-forward").
+//
+// Storage: one append-only log, DIR/outbox.log (format and recovery in
+// firmware/link/outbox_format.h). Append writes a data record, Ack an ack
+// record; when the log holds more than twice the bytes of its live records
+// (and at least `compact_min_bytes`), the live records are rewritten to
+// outbox.log.tmp, fsync'd, renamed over the log and the directory fsync'd.
+// DIR/outbox.lock (flock) keeps a second process off the same directory.
+//
+// Guarantees by SyncPolicy (a "write" is write(2) to the log; it reaches the
+// page cache before the call returns, so every policy survives kill -9):
+//   kAlways  Append returns after fdatasync(2): an appended message survives
+//            power loss. Ack records are written but synced with the next
+//            Append / SyncIfDue / Sync: after a power cut, a message acked
+//            since then may be sent again (a duplicate, de-duplicable by seq),
+//            never lost.
+//   kBatch   group commit: a write is fdatasync'd by the first Append or
+//            SyncIfDue() that runs `batch_interval` or more after it. A power
+//            cut loses at most the messages appended in the last
+//            batch_interval + the caller's SyncIfDue period.
+//   kNever   no fdatasync except Sync(), compaction and recovery: survives
+//            kill -9, not power loss.
+//
+// Bound: `max_bytes` caps the live bytes, MessageBytes() summed over queued and
+// in-flight messages (topic + payload + property names and values; no
+// framing). The log itself stays below about 2x the live record bytes or
+// compact_min_bytes, whichever is larger.
+//
+// Drop policy when an Append would exceed max_bytes: victims are the oldest
+// messages that are not in flight, bulk first, then state, then alarm, and
+// only from the new message's class or less important ones. If those cannot
+// free enough bytes, nothing is dropped and the new message is refused
+// (RESOURCE_EXHAUSTED). So an alarm is never dropped while a queued bulk or
+// state message remains; a bulk message is refused when only alarms, state and
+// in-flight messages fill the outbox. Every message lost to the bound, a
+// victim or a refused one, is counted in stats().dropped[its priority], and a
+// victim's removal is logged (drop record) in the same write as the new message.
+// In-flight messages count toward the bound but are never victims (a PUBACK may
+// arrive any moment); size max_bytes well above the in-flight window.
+//
+// Threads: every method takes one mutex. Append, TakeForSend, SyncIfDue, Sync
+// and Compact belong on the device thread; Ack and Nack may run on the MQTT
+// transport thread (they only write(2), never fsync or compact, but they wait
+// while the device thread holds the mutex through an fdatasync).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "firmware/link/outbox_format.h"
+#include "firmware/link/session.h"
+#include "hal/clock.h"
+#include "hal/status.h"
+
+namespace edgeforge::link {
+
+enum class SyncPolicy : uint8_t {
+  kAlways,  // fdatasync before Append returns: appended messages survive power loss
+  kBatch,   // fdatasync at most every batch_interval (group commit): a power cut loses at most that window
+  kNever,   // page cache only: survives kill -9, not power loss
+};
+const char* SyncPolicyName(SyncPolicy p);
+
+struct OutboxOptions {
+  std::string dir;                     // created (0700) if missing
+  size_t max_bytes = size_t{8} << 20;  // bound on live MessageBytes()
+  SyncPolicy sync = SyncPolicy::kAlways;
+  Millis batch_interval{200};                   // kBatch window; also how stale an unsynced ack may get
+  size_t compact_min_bytes = size_t{64} << 10;  // no compaction below this log size
+};
+
+struct OutboxStats {
+  size_t depth = 0;                                // live messages: queued + in flight
+  size_t in_flight = 0;                            // taken by TakeForSend, not yet acked or nacked
+  size_t bytes = 0;                                // live MessageBytes(), the figure bounded by max_bytes
+  size_t file_bytes = 0;                           // current log size
+  std::array<uint64_t, kPriorityCount> dropped{};  // since Open, indexed by Priority
+  uint64_t quarantined_records = 0;                // bad ranges found at Open (each a run of bad bytes)
+  uint64_t quarantined_bytes = 0;
+  uint64_t recovered = 0;            // messages restored at Open
+  uint64_t syncs = 0;                // fdatasync calls on the log since Open
+  uint64_t compactions = 0;          // log rewrites since Open (recovery's rewrite included)
+  uint64_t compaction_failures = 0;  // automatic rewrites that failed (retried once the log doubles)
+};
+
+class Outbox {
+ public:
+  static constexpr const char* kLogName = "outbox.log";
+  static constexpr const char* kLockName = "outbox.lock";
+
+  /// Creates the directory, locks it, and recovers the log: good records are
+  /// kept, bad ranges are copied to DIR/quarantine-<n>.bin (fsync'd) and
+  /// counted, then the log is rewritten without them. Errors name the path.
+  static Result<std::unique_ptr<Outbox>> Open(const OutboxOptions& options, const Clock& clock);
+  /// Closes the log without syncing (the same state a kill -9 leaves); call
+  /// Sync() first on a clean stop.
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  /// Queues `m` and returns its id, durable per the sync policy on return.
+  /// Applies the drop policy (file comment) when full. RESOURCE_EXHAUSTED when
+  /// the message is refused by the bound (counted in dropped); INVALID_ARGUMENT
+  /// for a bad priority or qos, or a message over kMaxBodyBytes (not counted).
+  /// An I/O error before the write leaves the outbox unchanged; an fdatasync
+  /// error after it leaves the message queued with its durability unknown.
+  Result<uint64_t> Append(Priority priority, uint64_t seq, const OutgoingMessage& m);
+
+  /// Up to `n` messages to send next: priority order, FIFO within a priority,
+  /// skipping in-flight ones; marks them in flight.
+  std::vector<QueuedMessage> TakeForSend(size_t n);
+
+  /// PUBACK for `id` (in flight or not): removes it for good by logging an ack
+  /// record. NOT_FOUND for an unknown id. On a write error the message is
+  /// still removed from memory; after a restart it would be sent again.
+  Status Ack(uint64_t id);
+  /// Publish failed: `id` goes back to its original place (unknown ids are ignored).
+  void Nack(uint64_t id);
+  /// Connection lost: every in-flight message goes back to its original place.
+  void RequeueInFlight();
+
+  /// fdatasync if a write is older than batch_interval (kBatch and kAlways's
+  /// acks), then compaction if due. Call it from the device loop.
+  Status SyncIfDue();
+  /// fdatasync now if anything is unsynced (clean stop, any policy).
+  Status Sync();
+  /// Rewrites the log with the live records only (normally automatic).
+  Status Compact();
+
+  OutboxStats stats() const;
+  size_t depth() const;
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  struct Entry {
+    QueuedMessage msg;
+    size_t bytes = 0;         // MessageBytes
+    size_t record_bytes = 0;  // DataRecordBytes
+    bool in_flight = false;
+  };
+
+  Outbox(const OutboxOptions& options, const Clock& clock);
+  Status Recover();
+  Status OpenLogForAppend();
+  Status WriteLocked(const std::string& records);
+  Status SyncLocked();
+  Status SyncIfDueLocked();
+  Status CompactLocked();
+  Status MaybeCompactLocked();
+  /// Oldest not-in-flight ids whose removal fits a message of `bytes` at
+  /// `priority`, or false when the policy refuses it.
+  bool PlanEviction(Priority priority, size_t bytes, std::vector<uint64_t>& victims) const;
+  void Insert(QueuedMessage m);
+  void Remove(uint64_t id);
+  std::string Name() const;
+
+  const OutboxOptions options_;
+  const Clock& clock_;
+  const std::string log_path_;
+  int lock_fd_ = -1;
+  int fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, Entry> live_;                         // by id = append order
+  std::array<std::set<uint64_t>, kPriorityCount> queued_;  // not in flight, by id
+  std::array<size_t, kPriorityCount> queued_bytes_{};
+  size_t live_bytes_ = 0;
+  size_t live_record_bytes_ = 0;
+  size_t file_bytes_ = 0;
+  size_t compact_at_ = 0;  // the log size that triggers the next compaction check
+  uint64_t next_id_ = 1;
+  bool dirty_ = false;           // written since the last fdatasync
+  bool rewrite_needed_ = false;  // an fdatasync failed: only a full rewrite is trustworthy
+  Micros dirty_since_{0};
+  OutboxStats stats_;
+};
+
+}  // namespace edgeforge::link
