@@ -459,8 +459,8 @@ Status EnsureCaLocked(const std::string& dir) {
 // Everything present and jwks.json current: nothing to write, so a PKI
 // provisioned once can be mounted read-only into simulator shards.
 bool PkiUpToDate(const std::string& dir, const std::vector<std::string>& things) {
-  for (const char* f :
-       {"ca.key", "ca.crt", "broker.key", "broker.crt", "ingest.key", "ingest.crt"}) {
+  for (const char* f : {"ca.key", "ca.crt", "broker.key", "broker.crt", "ingest.key", "ingest.crt",
+                        "shadow.key", "shadow.crt"}) {
     if (!fs::IsRegularFile(Join(dir, f))) return false;
   }
   for (const std::string& thing : things) {
@@ -482,6 +482,7 @@ Status EnsurePki(const std::string& dir, const std::vector<std::string>& things,
   EF_RETURN_IF_ERROR(EnsureCaLocked(dir));
   EF_RETURN_IF_ERROR(EnsureLeafLocked(dir, "broker", BrokerProfile()));
   EF_RETURN_IF_ERROR(EnsureLeafLocked(dir, "ingest", ClientProfile(kIngestCommonName)));
+  EF_RETURN_IF_ERROR(EnsureLeafLocked(dir, "shadow", ClientProfile(kShadowServiceCommonName)));
   Result<int> created = CreateDevicesLocked(dir, things, threads);
   if (!created.ok()) return created.status();
   return WriteJwksLocked(dir);

@@ -1,5 +1,6 @@
 // edgeforge dev PKI on mbedTLS 2.28: a root CA, the broker's server cert, the
-// ingest identity, and one TLS identity plus one JWS signing key per device.
+// ingest and shadow-service identities, and one TLS identity plus one JWS
+// signing key per device.
 //
 // Layout of a PKI directory DIR:
 //   DIR/ca.crt, DIR/ca.key             dev root CA "O=edgeforge, CN=edgeforge dev root CA",
@@ -9,6 +10,9 @@
 //                                      IP:127.0.0.1, IP:::1; keyUsage digitalSignature|
 //                                      keyAgreement; extKeyUsage serverAuth
 //   DIR/ingest.crt, DIR/ingest.key     client cert CN "edgeforge-ingest" (reads everything)
+//   DIR/shadow.crt, DIR/shadow.key     client cert CN "edgeforge-shadow": tests play AWS IoT
+//                                      Core's shadow service with it (publishes
+//                                      $aws/things/<thing>/shadow/update/delta, ...)
 //   DIR/devices/<thing>/device.crt     TLS client cert, CN = thing name (= MQTT client id)
 //   DIR/devices/<thing>/device.key     its private key
 //   DIR/devices/<thing>/sign.key       separate P-256 key for JWS telemetry signatures
@@ -18,7 +22,7 @@
 // Every key is EC P-256, PEM (SEC1), mode 0600, created with O_EXCL so it is
 // never readable by others; certs are mode 0644, X.509 v3, ecdsa-with-SHA256,
 // random positive 16-byte serials, notBefore = now - 1 h (clock skew),
-// subject and authority key identifiers. Leaf certs (broker, ingest,
+// subject and authority key identifiers. Leaf certs (broker, ingest, shadow,
 // devices) are CA:false, last 825 days, and clients carry extKeyUsage
 // clientAuth. Keys are written before their cert and a cert is renamed into
 // place whole, so an interrupted run leaves at worst keys without a cert;
@@ -36,6 +40,7 @@ namespace edgeforge::certs {
 inline constexpr char kCaCommonName[] = "edgeforge dev root CA";
 inline constexpr char kBrokerCommonName[] = "edgeforge-broker";
 inline constexpr char kIngestCommonName[] = "edgeforge-ingest";
+inline constexpr char kShadowServiceCommonName[] = "edgeforge-shadow";
 inline constexpr int kCaDays = 3650;
 inline constexpr int kLeafDays = 825;
 
@@ -92,11 +97,12 @@ Result<std::string> JwksJson(const std::string& dir);
 /// Writes JwksJson(dir) to DIR/jwks.json (atomically, mode 0644).
 Status WriteJwks(const std::string& dir);
 
-/// For the simulator: CA + broker + ingest if there is no CA (an existing CA
-/// is reused; missing broker/ingest certs are added), then missing devices,
-/// then jwks.json. Safe to call repeatedly and from concurrent processes;
-/// when everything exists and jwks.json is current it writes nothing (so a
-/// provisioned PKI can be mounted read-only).
+/// For the simulator: CA + broker + ingest + shadow if there is no CA (an
+/// existing CA is reused; missing broker/ingest/shadow certs are added, so a
+/// PKI made before the shadow identity existed gains it on the next call),
+/// then missing devices, then jwks.json. Safe to call repeatedly and from
+/// concurrent processes; when everything exists and jwks.json is current it
+/// writes nothing (so a provisioned PKI can be mounted read-only).
 Status EnsurePki(const std::string& dir, const std::vector<std::string>& things, int threads = 2);
 
 }  // namespace edgeforge::certs

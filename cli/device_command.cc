@@ -12,10 +12,13 @@
 #include "firmware/app/linux_buses.h"
 #include "firmware/app/node.h"
 #include "firmware/board/builtin.h"
+#include "firmware/link/link.h"
+#include "firmware/link/outbox.h"
 #include "firmware/link/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/jws.h"
 #include "hal/linux/fs.h"
+#include "hal/linux/linux_entropy.h"
 #include "hal/storage.h"
 #include "sim/node/sim_buses.h"
 #include "sim/node/sim_world.h"
@@ -44,6 +47,13 @@ options:
                      (default edgeforge)
   --site NAME        (default site-1)
   --signer B         mbedtls (default: the firmware path) or openssl
+  --queue-bytes N    durable outbox bound in bytes (default 8388608); when
+                     full, oldest telemetry is dropped first, never an alarm
+                     while telemetry remains; drops are counted and reported
+  --sync P           outbox durability: always (fdatasync per message: survives
+                     power loss; default), batch (group commit every 200 ms:
+                     a power cut loses at most that window) or never (survives
+                     kill -9, not power loss)
   --duration D       stop after D (default: run until SIGINT/SIGTERM)
   --sim-sensors      hardware-in-the-loop: the board's parts are register-level
                      models on simulated buses, driven by physics, instead of
@@ -70,6 +80,8 @@ struct Options {
   std::string app = "edgeforge";
   std::string site = "site-1";
   std::string signer = "mbedtls";
+  long long queue_bytes = 8LL << 20;
+  std::string sync = "always";
   std::chrono::milliseconds duration{0};
   bool sim = false;
   long long seed = 1;
@@ -89,11 +101,13 @@ Status Parse(Args& a, Options& o) {
                              {"--state", &o.state},
                              {"--app", &o.app},
                              {"--site", &o.site},
-                             {"--signer", &o.signer}}) {
+                             {"--signer", &o.signer},
+                             {"--sync", &o.sync}}) {
     EF_RETURN_IF_ERROR(a.String(name, *field));
   }
   EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
   EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, o.seed));
+  EF_RETURN_IF_ERROR(a.Int("--queue-bytes", 4096, 1LL << 32, o.queue_bytes));
   EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
   o.sim = a.Flag("--sim-sensors");
   o.check = a.Flag("--check");
@@ -107,6 +121,7 @@ Status Parse(Args& a, Options& o) {
     return InvalidArgument("--certs DIR (or all of --ca, --cert, --key, --sign-key) is required");
   }
   if (auto b = jws::ParseBackend(o.signer); !b.ok()) return b.status().WithContext("--signer");
+  if (auto p = link::ParseSyncPolicy(o.sync); !p.ok()) return p.status().WithContext("--sync");
   return Status::Ok();
 }
 
@@ -227,13 +242,32 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   if (!config.ok()) return fail(config.status());
   auto session = link::MakePahoSession(*config);
   if (!session.ok()) return fail(session.status());
+  link::OutboxOptions q;
+  q.dir = state + "/outbox";
+  q.max_bytes = static_cast<size_t>(o.queue_bytes);
+  q.sync = *link::ParseSyncPolicy(o.sync);
+  auto outbox = link::Outbox::Open(q, clock);
+  if (!outbox.ok()) return fail(outbox.status());
+  const link::OutboxStats recovered = (*outbox)->stats();
+  if (recovered.recovered > 0 || recovered.quarantined_records > 0) {
+    out << "edgeforge-device: outbox " << q.dir << ": " << recovered.recovered << " queued messages recovered, "
+        << recovered.quarantined_records << " corrupt records quarantined (" << recovered.quarantined_bytes
+        << " bytes)\n";
+  }
+  LinuxEntropy entropy;
+  link::LinkOptions lo;
+  lo.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
+  auto lnk = link::Link::Create(**session, **outbox, clock, entropy, lo);
+  if (!lnk.ok()) return fail(lnk.status());
   pipeline::Pipeline pipe(hw.node->Slots(), hw.node->report_period(), hw.node->alarm_rules());
   app::DeviceOptions opts;
   opts.thing = o.thing;
   opts.kind = b.kind;
+  opts.board = &b;
+  opts.node = hw.node.get();
   opts.app = o.app;
   opts.site = o.site;
-  app::Device device(opts, clock, storage, **signer, **session, pipe);
+  app::Device device(opts, clock, storage, **signer, **lnk, pipe);
   InstallStopSignals();
   hw.Advance();
   if (Status s = device.Start(); !s.ok()) return fail(s);
@@ -251,13 +285,15 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
     const Micros wake = std::min(next, end);
     if (wake > now) clock.SleepFor(std::min(wake - now, Micros(100'000)));
   }
-  for (int i = 0; i < 100 && device.in_flight() > 0; ++i) clock.SleepFor(Micros(20'000));
-  const Status stopped = device.Stop();
+  // Drain what the link can send in a bounded time; the rest stays queued on
+  // disk for the next start (a SIGTERM must not hang on a dead broker).
+  const Status stopped = device.Stop(StopRequested() ? Millis(2000) : Millis(5000));
   const app::DeviceCounters c = device.counters();
   out << "edgeforge-device: stopped: published " << c.sampled << " (telemetry " << c.reports << ", alarms " << c.alarms
-      << "), delivered " << c.delivered << ", dropped " << c.dropped << ", sensor faults " << c.sensor_faults << "\n";
-  if (!stopped.ok()) return fail(stopped);
-  return c.dropped == 0 ? 0 : 1;
+      << "), delivered " << c.delivered << ", queued " << c.queued << ", dropped " << c.dropped << ", reconnects "
+      << c.reconnects << ", sensor faults " << c.sensor_faults << "\n";
+  if (!stopped.ok()) out << "edgeforge-device: stop: " << stopped.ToString() << "\n";
+  return 0;
 }
 
 }  // namespace

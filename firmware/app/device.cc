@@ -1,18 +1,21 @@
 #include "firmware/app/device.h"
 
+#include <algorithm>
+
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::app {
 
-Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Session& session,
+Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Link& link,
                pipeline::Pipeline& pipeline)
     : options_(std::move(options)),
       clock_(clock),
       signer_(signer),
-      session_(session),
+      link_(link),
       pipeline_(pipeline),
-      seq_(storage) {}
+      seq_(storage),
+      storage_(storage) {}
 
 Status Device::Start() {
   EF_RETURN_IF_ERROR(telemetry::ValidateKind(options_.kind).WithContext("kind"));
@@ -25,20 +28,117 @@ Status Device::Start() {
   EF_RETURN_IF_ERROR(seq_.Open().WithContext(options_.thing));
   started_ = clock_.Monotonic();
   EF_RETURN_IF_ERROR(pipeline_.Init().WithContext(options_.thing));
-  return session_.Connect().WithContext(options_.thing);
+  if (options_.board != nullptr && options_.node != nullptr) EF_RETURN_IF_ERROR(StartShadow());
+  link_.Start();
+  return Status::Ok();
 }
 
+Status Device::StartShadow() {
+  auto topics = link::ShadowTopicsFor(options_.thing);
+  if (!topics.ok()) return topics.status();
+  shadow_topics_ = *topics;
+  const std::set<std::string> channels = ChannelsOf(*options_.node);
+  std::optional<link::ConfigError> load_error;
+  DeviceConfig config = DefaultsFrom(*options_.board);
+  auto loaded = LoadConfig(storage_, *options_.board, channels);
+  if (loaded.ok()) {
+    config = *loaded;
+  } else if (loaded.status().code() != StatusCode::kNotFound) {
+    // A corrupt or stale persisted config must not stop the device: run on
+    // the board's and say so in the reported state.
+    load_error = link::ConfigError{0, loaded.status().ToString()};
+  }
+  const PipelineSettings p = ToPipeline(config, *options_.node);
+  EF_RETURN_IF_ERROR(pipeline_.Reconfigure(clock_.Monotonic(), p.sample_periods, p.report_period, p.rules)
+                         .WithContext(options_.thing + " config"));
+  shadow_ = std::make_unique<link::ConfigShadow>(*options_.board, channels, config);
+  if (load_error) shadow_->Fail(*load_error);
+  link_.Subscribe(shadow_topics_.update_delta, 1, [this](const link::IncomingMessage& m) {
+    std::lock_guard<std::mutex> lock(deltas_mu_);
+    if (deltas_.size() < 16)
+      deltas_.push_back(m.payload);  // a flood of deltas: the newest are dropped, the shadow resends
+  });
+  for (const NodePart& part : options_.node->parts()) sensors_[part.device->name] = "ok";
+  ReportState();  // queued now, sent on connect: IoT Core answers a stale desired with a delta
+  return Status::Ok();
+}
+
+void Device::HandleDeltas(Micros now) {
+  std::vector<std::string> deltas;
+  {
+    std::lock_guard<std::mutex> lock(deltas_mu_);
+    deltas.swap(deltas_);
+  }
+  for (const std::string& json : deltas) {
+    link::DeltaDecision d = shadow_->OnDelta(json);
+    if (d.action == link::DeltaAction::kIgnore) continue;
+    if (d.action == link::DeltaAction::kApply) {
+      const PipelineSettings p = ToPipeline(d.config, *options_.node);
+      Status s = pipeline_.Reconfigure(now, p.sample_periods, p.report_period, p.rules);
+      if (s.ok()) s = SaveConfig(storage_, d.config);
+      if (s.ok()) {
+        shadow_->Commit(d.config);
+      } else {
+        shadow_->Fail(link::ConfigError{d.config.version, s.ToString()});
+      }
+    } else {
+      shadow_->Fail(d.error);
+    }
+    ReportState();
+  }
+}
+
+void Device::ReportState() {
+  if (!shadow_) return;
+  link::ReportedInfo info;
+  info.firmware_version = options_.firmware_version;
+  info.config = shadow_->active();
+  info.config_error = shadow_->error();
+  info.sensors = sensors_;
+  const link::OutboxStats q = link_.outbox_stats();
+  info.queue = {q.depth, q.bytes, q.dropped[0], q.dropped[1], q.dropped[2]};
+  info.reconnects = link_.stats().reconnects;
+  reported_reconnects_ = info.reconnects;
+  link::OutgoingMessage out;
+  out.topic = shadow_topics_.update;
+  out.payload = link::ReportedState(info);
+  ++shadow_reports_;
+  // Shadow documents are not telemetry: no seq of their own (0), no JWS.
+  if (Status s = link_.Send(link::Priority::kState, 0, out); !s.ok() && s.code() != StatusCode::kResourceExhausted) {
+    ++dropped_;
+  }
+}
+
+std::optional<link::ConfigError> Device::config_error() const { return shadow_ ? shadow_->error() : std::nullopt; }
+
 Micros Device::Step() {
+  if (shadow_) HandleDeltas(clock_.Monotonic());
   pipeline::StepResult r = pipeline_.Step(clock_.Monotonic(), clock_.WallMillis());
   for (const auto& e : r.alarms) PublishAlarm(e);
-  if (r.report) PublishReport(*r.report);
-  return r.next_wake;
+  if (r.report) {
+    PublishReport(*r.report);
+    if (shadow_) {
+      // Sensor health or the link changed: tell the shadow (not every window).
+      std::map<std::string, std::string> health;
+      for (const NodePart& part : options_.node->parts()) health[part.device->name] = "ok";
+      for (const std::string& f : r.report->faults) {
+        const size_t colon = f.find(": ");
+        if (colon != std::string::npos && health.count(f.substr(0, colon)))
+          health[f.substr(0, colon)] = f.substr(colon + 2);
+      }
+      if (health != sensors_ || link_.stats().reconnects != reported_reconnects_) {
+        sensors_ = std::move(health);
+        ReportState();
+      }
+    }
+  }
+  return std::min(r.next_wake, link_.Poll());
 }
 
 std::optional<uint64_t> Device::NextSeq() {
   auto seq = seq_.Next();
   if (seq.ok()) return *seq;
-  dropped_.fetch_add(1);  // the counter could not be made durable: never risk a reused seq
+  ++dropped_;  // the counter could not be made durable: never risk a reused seq
   return std::nullopt;
 }
 
@@ -53,7 +153,7 @@ void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
   m.ts = e.ts_ms;
   m.alarm = e.alarm;
   ++alarms_;
-  Publish(alarm_topic_, telemetry::Serialize(m), m.seq);
+  Publish(link::Priority::kAlarm, alarm_topic_, telemetry::Serialize(m), m.seq);
 }
 
 void Device::PublishReport(const pipeline::Window& w) {
@@ -69,46 +169,60 @@ void Device::PublishReport(const pipeline::Window& w) {
   m.window_ms = static_cast<uint64_t>(std::chrono::duration_cast<Millis>(w.length).count());
   m.readings = w.channels;
   m.status.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.Monotonic() - started_).count();
-  m.status.dropped = dropped_.load();
+  const DeviceCounters c = counters();
+  const link::OutboxStats q = link_.outbox_stats();
+  m.status.dropped = c.dropped;
   m.status.faults = w.faults;
   m.status.skipped_samples = w.skipped_samples;
+  m.status.queue_depth = q.depth;
+  m.status.dropped_by_class = {q.dropped[0], q.dropped[1], q.dropped[2]};
+  m.status.quarantined = q.quarantined_records;
+  m.status.reconnects = c.reconnects;
   ++reports_;
-  Publish(telemetry_topic_, telemetry::Serialize(m), m.seq);
+  Publish(link::Priority::kBulk, telemetry_topic_, telemetry::Serialize(m), m.seq);
 }
 
-void Device::Publish(const std::string& topic, std::string payload, uint64_t seq) {
+void Device::Publish(link::Priority priority, const std::string& topic, std::string payload, uint64_t seq) {
   ++sampled_;
   link::OutgoingMessage out;
   out.topic = topic;
   out.payload = std::move(payload);
   auto jws = signer_.Sign(out.payload);
   if (!jws.ok()) {
-    dropped_.fetch_add(1);
+    ++dropped_;
     return;
   }
   out.user_properties.emplace_back(options_.jws_property, std::move(*jws));
   if (observer_) observer_(seq, clock_.Monotonic());
-  in_flight_.fetch_add(1);
-  Status s = session_.Publish(std::move(out), [this](const Status& done) {
-    (done.ok() ? delivered_ : dropped_).fetch_add(1);
-    in_flight_.fetch_sub(1);
-  });
-  if (!s.ok()) {
-    in_flight_.fetch_sub(1);
-    dropped_.fetch_add(1);  // explicit: store-and-forward (issue 4) will queue it instead
-  }
+  // A refusal by the outbox's bound is counted there (dropped by class); an
+  // I/O error is not, so count it here: either way it is never silent.
+  if (Status s = link_.Send(priority, seq, out); !s.ok() && s.code() != StatusCode::kResourceExhausted) ++dropped_;
 }
 
-Status Device::Stop() {
-  Status s = session_.IsConnected() ? session_.Disconnect(Millis(2000)) : Status::Ok();
+Status Device::Stop(Millis drain) {
+  Status s = link_.Stop(drain);
   Status c = seq_.Close();
   return s.ok() ? c : s;
 }
 
+uint64_t Device::queued() const { return link_.outbox_stats().depth; }
+
 DeviceCounters Device::counters() const {
   uint64_t faults = 0;
   for (const auto& c : pipeline_.counters()) faults += c.failures;
-  return DeviceCounters{sampled_, reports_, alarms_, delivered_.load(), dropped_.load(), faults};
+  const link::LinkStats l = link_.stats();
+  const link::OutboxStats q = link_.outbox_stats();
+  DeviceCounters c;
+  c.sampled = sampled_;
+  c.reports = reports_;
+  c.alarms = alarms_;
+  c.shadow_reports = shadow_reports_;
+  c.delivered = l.delivered;
+  c.dropped = dropped_ + l.rejected + q.dropped[0] + q.dropped[1] + q.dropped[2];
+  c.queued = q.depth;
+  c.reconnects = l.reconnects;
+  c.sensor_faults = faults;
+  return c;
 }
 
 }  // namespace edgeforge::app

@@ -1,16 +1,22 @@
 // The firmware core: sensors -> pipeline (sample periods, report windows,
-// threshold alarms) -> telemetry / alarm JSON -> detached JWS -> MQTT publish.
+// threshold alarms) -> telemetry / alarm JSON -> detached JWS -> the link
+// (a durable outbox drained over a reconnecting MQTT session).
 // The same class runs on a flashed gateway and inside every simulated device;
 // everything it owns is injected (clock, storage, signer, session, pipeline).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
-#include "firmware/link/session.h"
+#include "firmware/app/device_config.h"
+#include "firmware/app/node.h"
+#include "firmware/link/link.h"
+#include "firmware/link/shadow.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/jws.h"
 #include "firmware/telemetry/sequence.h"
@@ -26,33 +32,45 @@ struct DeviceOptions {
   std::string site = "site-1";
   /// The MQTT 5 user property that carries the detached JWS.
   std::string jws_property = "jws";
+  /// With both set, the device keeps its config in the device shadow: it
+  /// loads the persisted config (or the board's), applies valid deltas from
+  /// $aws/things/<thing>/shadow/update/delta and reports its state. Both
+  /// must outlive the Device; `node` is the one the pipeline samples.
+  const board::Board* board = nullptr;
+  const Node* node = nullptr;
+  std::string firmware_version = "0.3.0";
 };
 
 struct DeviceCounters {
-  uint64_t sampled = 0;        // messages built and signed (telemetry + alarms)
-  uint64_t reports = 0;        // telemetry messages among them
-  uint64_t alarms = 0;         // alarm messages among them
-  uint64_t delivered = 0;      // PUBACKed by the broker
-  uint64_t dropped = 0;        // could not be handed to or were refused by the broker
-  uint64_t sensor_faults = 0;  // source Init/Sample failures (pipeline counters)
+  uint64_t sampled = 0;         // messages built and signed (telemetry + alarms)
+  uint64_t reports = 0;         // telemetry messages among them
+  uint64_t alarms = 0;          // alarm messages among them
+  uint64_t shadow_reports = 0;  // reported-state updates queued for the device shadow (not in sampled)
+  uint64_t delivered = 0;       // PUBACKed by the broker (removed from the outbox)
+  uint64_t dropped = 0;         // never to be delivered: outbox bound, broker refusal, signing failure
+  uint64_t queued = 0;          // in the durable outbox, not yet PUBACKed
+  uint64_t reconnects = 0;      // connections re-established
+  uint64_t sensor_faults = 0;   // source Init/Sample failures (pipeline counters)
 };
 
 class Device {
  public:
-  Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Session& session,
+  Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Link& link,
          pipeline::Pipeline& pipeline);
 
   /// Opens the sequence counter (boot + 1), initialises the pipeline's
   /// sensors (a failing sensor is reported in telemetry, not fatal) and
-  /// connects.
+  /// starts the link (it connects in the background and keeps reconnecting:
+  /// a broker that is down does not stop the device).
   Status Start();
   /// Runs what is due at the clock's now: samples, then the alarm messages
-  /// they raised (published first: they are the urgent ones), then the
-  /// telemetry report when its window closed. Returns the monotonic instant
-  /// to call Step again. Publish failures are counted, not returned.
+  /// they raised (queued at alarm priority: sent first, dropped last), then
+  /// the telemetry report when its window closed, then the link. Returns the
+  /// monotonic instant to call Step again. Failures are counted, not returned.
   Micros Step();
-  /// Disconnects and persists the exact next sequence number.
-  Status Stop();
+  /// Publishes what the link can within `drain`, disconnects, syncs the
+  /// outbox (the rest stays queued on disk) and persists the next seq.
+  Status Stop(Millis drain = Millis(2000));
 
   /// Called (on the caller's thread) right before each publish is handed to
   /// the session: lets a fleet record send times and the expected seq range.
@@ -61,24 +79,33 @@ class Device {
 
   DeviceCounters counters() const;
   uint64_t boot() const { return seq_.boot(); }
-  /// Publishes handed to the session whose PUBACK (or failure) is still pending.
-  uint64_t in_flight() const { return in_flight_.load(); }
+  /// Messages in the durable outbox, not yet PUBACKed.
+  uint64_t queued() const;
   const std::string& telemetry_topic() const { return telemetry_topic_; }
   const std::string& alarm_topic() const { return alarm_topic_; }
   const DeviceOptions& options() const { return options_; }
+  /// The active config (shadow), or nullptr without a board.
+  const DeviceConfig* config() const { return shadow_ ? &shadow_->active() : nullptr; }
+  /// The last shadow delta rejected, if the current config came with one.
+  std::optional<link::ConfigError> config_error() const;
 
  private:
+  Status StartShadow();
+  /// Applies or rejects the deltas that arrived since the last Step.
+  void HandleDeltas(Micros now);
+  /// Queues the reported state (sent at state priority).
+  void ReportState();
   /// The next seq, or nullopt (counted as dropped) if it could not be leased.
   std::optional<uint64_t> NextSeq();
   void PublishAlarm(const pipeline::AlarmEvent& e);
   void PublishReport(const pipeline::Window& w);
-  /// Signs and hands `payload` to the session; counts the outcome.
-  void Publish(const std::string& topic, std::string payload, uint64_t seq);
+  /// Signs and queues `payload` on the link; counts the outcome.
+  void Publish(link::Priority priority, const std::string& topic, std::string payload, uint64_t seq);
 
   DeviceOptions options_;
   Clock& clock_;
   jws::Signer& signer_;
-  link::Session& session_;
+  link::Link& link_;
   pipeline::Pipeline& pipeline_;
   telemetry::SequenceCounter seq_;
   std::string telemetry_topic_;
@@ -88,9 +115,16 @@ class Device {
   uint64_t sampled_ = 0;
   uint64_t reports_ = 0;
   uint64_t alarms_ = 0;
-  std::atomic<uint64_t> delivered_{0};
-  std::atomic<uint64_t> dropped_{0};
-  std::atomic<uint64_t> in_flight_{0};
+  uint64_t dropped_ = 0;  // lost before the outbox: seq lease or signing failed
+  Storage& storage_;
+  // Shadow (with a board): deltas arrive on a transport thread.
+  std::unique_ptr<link::ConfigShadow> shadow_;
+  link::ShadowTopics shadow_topics_;
+  std::mutex deltas_mu_;
+  std::vector<std::string> deltas_;             // guarded by deltas_mu_
+  std::map<std::string, std::string> sensors_;  // last reported health, by device name
+  uint64_t reported_reconnects_ = 0;
+  uint64_t shadow_reports_ = 0;
 };
 
 }  // namespace edgeforge::app

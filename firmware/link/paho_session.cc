@@ -1,10 +1,19 @@
 #include "firmware/link/paho_session.h"
 
-#include <sys/stat.h>
-
-#include <atomic>
-#include <mutex>
 #include <mqtt/async_client.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <mutex>
 
 #include "firmware/telemetry/topic.h"
 
@@ -15,13 +24,22 @@ namespace {
 constexpr int kNotAuthorized = 0x87;
 constexpr int kBadUserNameOrPassword = 0x86;
 
+// Paho checks connect timeouts only every 3 s (MQTTAsync_checkTimeouts), so a
+// blocking Connect() waits that much past connect_timeout before giving up.
+constexpr Millis kPahoTimeoutSlack{4000};
+
+std::string Hex2(int v) {
+  static const char kHex[] = "0123456789abcdef";
+  return {kHex[(v >> 4) & 0xf], kHex[v & 0xf]};
+}
+
+std::string ReasonText(int reason) {
+  return "MQTT 5 reason 0x" + Hex2(reason) + " " + mqtt::exception::reason_code_str(reason);
+}
+
 Status FromPahoFailure(const std::string& what, int rc, int reason) {
   std::string m = what + " failed: " + mqtt::exception::error_str(rc);
-  if (reason > 0) {
-    static const char kHex[] = "0123456789abcdef";
-    const std::string hex{kHex[(reason >> 4) & 0xf], kHex[reason & 0xf]};
-    m += " (MQTT 5 reason 0x" + hex + " " + mqtt::exception::reason_code_str(reason) + ")";
-  }
+  if (reason > 0) m += " (" + ReasonText(reason) + ")";
   if (reason == kNotAuthorized || reason == kBadUserNameOrPassword) return PermissionDenied(m);
   return Unavailable(m);
 }
@@ -31,75 +49,320 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/// Owns the per-publish completion and deletes itself once it has run.
-struct PublishContext {
-  PublishDone done;
+void* ToContext(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
+uint64_t FromContext(void* context) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(context)); }
+
+struct HostPort {
+  std::string host;
+  int port = -1;
+};
+
+/// "ssl://host:port", "mqtts://[::1]:port" -> host and port (-1 if none).
+HostPort SplitUri(const std::string& uri) {
+  HostPort out;
+  const size_t scheme = uri.find("://");
+  std::string rest = scheme == std::string::npos ? uri : uri.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('/'));
+  const size_t colon = rest.rfind(':');
+  const size_t bracket = rest.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    int port = 0;
+    for (size_t i = colon + 1; i < rest.size() && port <= 65535; ++i) {
+      port = (rest[i] >= '0' && rest[i] <= '9') ? port * 10 + (rest[i] - '0') : 65536;
+    }
+    out.port = colon + 1 < rest.size() && port <= 65535 ? port : -1;
+    rest.resize(colon);
+  }
+  if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
+  out.host = rest;
+  return out;
+}
+
+/// Whether a TCP connection to `hp` opens within `limit` (closed at once).
+bool TcpConnects(const HostPort& hp, Millis limit) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* list = nullptr;
+  if (hp.port < 0 || ::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &list) != 0) {
+    return false;
+  }
+  bool connected = false;
+  for (const addrinfo* a = list; a != nullptr && !connected; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      connected = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof(err);
+      connected = ::poll(&p, 1, static_cast<int>(limit.count())) == 1 &&
+                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(list);
+  return connected;
+}
+
+/// The Paho message of a completed, failed token ("TCP connect timeout").
+std::string FailureMessage(const mqtt::token& tok) {
+  try {
+    const_cast<mqtt::token&>(tok).try_wait();  // complete: rethrows the stored failure
+  } catch (const mqtt::exception& e) {
+    return e.get_message();
+  }
+  return {};
+}
+
+class PahoSession;
+
+/// Forwards Paho's per-operation results to the session; the token's user
+/// context carries the attempt or publish id, never a pointer.
+class ConnectListener final : public mqtt::iaction_listener {
+ public:
+  explicit ConnectListener(PahoSession& s) : session_(s) {}
+  void on_success(const mqtt::token& tok) override;
+  void on_failure(const mqtt::token& tok) override;
+
+ private:
+  PahoSession& session_;
 };
 
 class PublishListener final : public mqtt::iaction_listener {
-  void on_success(const mqtt::token& tok) override { Finish(tok, Status::Ok()); }
-  void on_failure(const mqtt::token& tok) override {
-    Finish(tok, FromPahoFailure("publish", tok.get_return_code(), tok.get_reason_code()));
-  }
-  static void Finish(const mqtt::token& tok, Status s) {
-    auto* ctx = static_cast<PublishContext*>(tok.get_user_context());
-    if (ctx == nullptr) return;
-    if (ctx->done) ctx->done(std::move(s));
-    delete ctx;
-  }
+ public:
+  explicit PublishListener(PahoSession& s) : session_(s) {}
+  void on_success(const mqtt::token& tok) override;
+  void on_failure(const mqtt::token& tok) override;
+
+ private:
+  PahoSession& session_;
 };
 
 class PahoSession final : public Session {
  public:
   explicit PahoSession(SessionConfig config)
       : config_(std::move(config)),
+        where_("mqtt " + config_.client_id + "@" + config_.server_uri),
         client_(config_.server_uri, config_.client_id, mqtt::create_options(MQTTVERSION_5)) {
-    client_.set_connection_lost_handler([this](const std::string& cause) {
-      connected_ = false;
-      std::lock_guard<std::mutex> lock(mu_);
-      if (lost_) lost_(cause);
+    client_.set_connection_lost_handler([this](const std::string& cause) { OnConnectionLost(cause); });
+    // Paho C reports a broker's DISCONNECT (e.g. 0x8E session taken over)
+    // only here, not as a lost connection (MQTTAsync_receiveThread).
+    client_.set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
+      OnConnectionLost("broker sent DISCONNECT, " + ReasonText(static_cast<int>(reason)));
     });
     client_.set_message_callback([this](const mqtt::const_message_ptr& msg) { Dispatch(*msg); });
+    InitConnectOptions();
   }
 
   ~PahoSession() override {
-    if (connected_) (void)DoDisconnect(Millis(1000));
+    State was;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      closing_ = true;
+      pending_.clear();
+      connect_done_ = nullptr;
+      lost_ = nullptr;
+      handlers_.clear();
+      idle_.wait(lock, [this] { return active_callbacks_ == 0; });
+      was = state_;
+      state_ = State::kIdle;
+    }
+    if (was == State::kIdle) return;
+    try {
+      client_.disconnect(1000)->wait_for(Millis(1500));
+    } catch (const mqtt::exception&) {
+      // Not connected (an attempt still open): MQTTAsync_destroy closes it.
+    }
   }
 
+  void OnConnected(const mqtt::token& tok) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    Complete(FromContext(tok.get_user_context()), Status::Ok());
+  }
+
+  void OnConnectFailed(const mqtt::token& tok) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    const uint64_t attempt = FromContext(tok.get_user_context());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (attempt != attempt_ || state_ != State::kConnecting) return;  // abandoned: nobody waits
+    }
+    const std::string message = FailureMessage(tok);
+    TcpProbe probe = TcpProbe::kNotRun;
+    if (message == kPahoTcpTlsFailure) {
+      // Paho C 1.3 reports TCP refused and a failed TLS handshake alike
+      // (MQTTAsync_connecting): one plain TCP connect tells them apart. It
+      // blocks Paho's thread, bounded, as Paho's own DNS lookup and connect do.
+      probe = TcpConnects(SplitUri(config_.server_uri), std::min(config_.connect_timeout, Millis(2000)))
+                  ? TcpProbe::kTcpConnects
+                  : TcpProbe::kTcpFails;
+    }
+    Complete(attempt, ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()),
+                                           message, probe));
+  }
+
+  void OnPublishResult(const mqtt::token& tok, Status result) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    PublishDone done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(FromContext(tok.get_user_context()));
+      if (it == pending_.end()) return;  // already failed by the connection-lost path
+      done = std::move(it->second);
+      pending_.erase(it);
+    }
+    if (done) done(std::move(result));
+  }
+
+  const std::string& where() const { return where_; }
+
  private:
-  Status DoConnect() override {
+  enum class State {
+    kIdle,        // no connection and no attempt open
+    kConnecting,  // an attempt (attempt_) waits for CONNACK
+    kConnected,   // CONNACK accepted; publishes go out
+  };
+
+  /// Counts a Paho callback in progress; none enters once the destructor began.
+  struct CallbackScope {
+    explicit CallbackScope(PahoSession& s) : session(s) {
+      std::lock_guard<std::mutex> lock(s.mu_);
+      entered = !s.closing_;
+      if (entered) ++s.active_callbacks_;
+    }
+    ~CallbackScope() {
+      if (!entered) return;
+      std::lock_guard<std::mutex> lock(session.mu_);
+      if (--session.active_callbacks_ == 0) session.idle_.notify_all();
+    }
+    PahoSession& session;
+    bool entered = false;
+  };
+
+  /// Fills connect_opts_ in place, once. Paho C++ 1.2's connect_options copy
+  /// and move constructors do not re-point the C struct's connectProperties
+  /// (nor ssl_options' ALPN list) at the copy's own members: a copy stays
+  /// valid only while its source lives. So the source is this member, and
+  /// async_client::connect() gets a copy of it.
+  void InitConnectOptions() {
     mqtt::ssl_options ssl;
     ssl.set_trust_store(config_.tls.ca_file);
     ssl.set_key_store(config_.tls.cert_file);
     ssl.set_private_key(config_.tls.key_file);
     ssl.set_enable_server_cert_auth(true);
-    ssl.set_verify(true);  // check the broker's name against its certificate
+    ssl.set_verify(true);  // X509_check_host: the broker's certificate must name the URI host
     ssl.set_ssl_version(MQTT_SSL_VERSION_TLS_1_2);
+    // Paho C >= 1.3.7 (SSL_CTX_set_alpn_protos); the SNI name is the URI host
+    // (SSLSocket_setSocketForSSL: SSL_set_tlsext_host_name).
     if (!config_.alpn.empty()) ssl.set_alpn_protos(config_.alpn);
     // No ssl.set_error_handler(): Paho C++ 1.2 hands Paho C a context pointer
     // into the by-value connect_options of async_client::connect(), which is
     // gone when the handshake fails on Paho's thread (ASan: stack-use-after-scope).
-    auto opts = mqtt::connect_options_builder()
-                    .mqtt_version(MQTTVERSION_5)
-                    .clean_start(true)
-                    .keep_alive_interval(std::chrono::seconds(config_.keepalive_s))
-                    .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(config_.connect_timeout))
-                    .ssl(std::move(ssl))
-                    .finalize();
-    try {
-      auto tok = client_.connect(opts);
-      if (!tok->wait_for(config_.connect_timeout + Millis(1000))) {
-        return DeadlineExceeded("connect to " + config_.server_uri + " timed out");
-      }
-    } catch (const mqtt::exception& e) {
-      return FromPahoFailure("connect to " + config_.server_uri, e.get_return_code(), e.get_reason_code());
+    mqtt::connect_options& o = connect_opts_;
+    o.set_mqtt_version(MQTTVERSION_5);
+    o.set_clean_start(config_.clean_start);
+    o.set_keep_alive_interval(std::chrono::seconds(config_.keepalive_s));
+    o.set_connect_timeout(std::chrono::seconds((config_.connect_timeout.count() + 999) / 1000));
+    o.set_automatic_reconnect(false);  // our backoff decides (the reconnect-storm lesson)
+    o.set_ssl(std::move(ssl));
+    if (config_.will) {
+      const auto& w = *config_.will;
+      o.set_will(mqtt::will_options(w.topic, w.payload, w.qos, w.retain));
     }
-    connected_ = true;
+    if (config_.session_expiry_s > 0) {
+      o.set_properties(
+          {mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(config_.session_expiry_s))});
+    }
+  }
+
+  /// Opens an attempt; `attempt` receives its id.
+  Status StartConnect(ConnectDone done, uint64_t* attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ == State::kConnected) return FailedPrecondition(where_ + ": already connected");
+      if (state_ == State::kConnecting) return FailedPrecondition(where_ + ": a connect attempt is already open");
+      *attempt = ++attempt_;
+      state_ = State::kConnecting;
+      connect_done_ = std::move(done);
+    }
+    try {
+      client_.connect(connect_opts_, ToContext(*attempt), connect_listener_);
+    } catch (const mqtt::exception& e) {
+      // Paho refused before starting: no callback follows.
+      if (!Abandon(*attempt)) return Status::Ok();  // Disconnect() cancelled it meanwhile: done ran
+      return ConnectFailureStatus(where_, e.get_return_code(), e.get_reason_code(), e.get_message());
+    }
     return Status::Ok();
+  }
+
+  /// Ends attempt `attempt` with `result`, unless it was abandoned meanwhile.
+  void Complete(uint64_t attempt, Status result) {
+    ConnectDone done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (attempt == attempt_ && state_ == State::kConnecting) {
+        state_ = result.ok() ? State::kConnected : State::kIdle;
+        done = std::move(connect_done_);
+        connect_done_ = nullptr;
+      }
+    }
+    if (done) {
+      done(std::move(result));
+    } else if (result.ok()) {
+      DropStaleConnection();  // abandoned by Disconnect() or a blocking Connect() that gave up
+    }
+  }
+
+  /// Closes attempt `attempt` if it is still open, dropping its `done`.
+  bool Abandon(uint64_t attempt) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (attempt != attempt_ || state_ != State::kConnecting) return false;
+    ++attempt_;
+    state_ = State::kIdle;
+    connect_done_ = nullptr;
+    return true;
+  }
+
+  void DropStaleConnection() {
+    try {
+      client_.disconnect(0);
+    } catch (const mqtt::exception&) {
+      // Already gone.
+    }
+  }
+
+  Status DoConnectAsync(ConnectDone done) override {
+    uint64_t attempt = 0;
+    return StartConnect(std::move(done), &attempt);
+  }
+
+  Status DoConnect() override {
+    auto result = std::make_shared<std::promise<Status>>();
+    auto future = result->get_future();
+    uint64_t attempt = 0;
+    EF_RETURN_IF_ERROR(StartConnect([result](Status s) { result->set_value(std::move(s)); }, &attempt));
+    if (future.wait_for(config_.connect_timeout + kPahoTimeoutSlack) != std::future_status::ready && Abandon(attempt)) {
+      return DeadlineExceeded(where_ + ": no CONNACK within " + std::to_string(config_.connect_timeout.count()) +
+                              " ms");
+    }
+    return future.get();  // ready, or about to be: the callback won the race
   }
 
   Status DoPublish(OutgoingMessage m, PublishDone done) override {
     if (m.qos != 0 && m.qos != 1) return InvalidArgument("qos must be 0 or 1 (AWS IoT Core)");
+    uint64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ != State::kConnected) return Unavailable(where_ + ": publish to " + m.topic + ": not connected");
+      id = next_publish_id_++;
+      pending_.emplace(id, std::move(done));
+    }
     mqtt::properties props;
     for (auto& [k, v] : m.user_properties) {
       props.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
@@ -110,12 +373,12 @@ class PahoSession final : public Session {
                    .qos(m.qos)
                    .properties(std::move(props))
                    .finalize();
-    auto* ctx = new PublishContext{std::move(done)};
     try {
-      client_.publish(msg, ctx, listener_);
+      client_.publish(msg, ToContext(id), publish_listener_);
     } catch (const mqtt::exception& e) {
-      delete ctx;
-      return FromPahoFailure("publish", e.get_return_code(), e.get_reason_code());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.erase(id) == 0) return Status::Ok();  // the connection-lost path completed it
+      return FromPahoFailure(where_ + ": publish to " + msg->get_topic(), e.get_return_code(), e.get_reason_code());
     }
     return Status::Ok();
   }
@@ -123,41 +386,103 @@ class PahoSession final : public Session {
   Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      handlers_.emplace_back(filter, std::move(handler));
+      if (state_ != State::kConnected) return Unavailable(where_ + ": subscribe " + filter + ": not connected");
+      auto it = std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.first == filter; });
+      if (it != handlers_.end()) {
+        it->second = std::move(handler);
+      } else {
+        handlers_.emplace_back(filter, std::move(handler));
+      }
     }
     try {
       auto tok = client_.subscribe(filter, qos);
-      if (!tok->wait_for(config_.connect_timeout)) return DeadlineExceeded("subscribe " + filter);
+      if (!tok->wait_for(config_.connect_timeout)) return DeadlineExceeded(where_ + ": subscribe " + filter);
       const mqtt::subscribe_response resp = tok->get_subscribe_response();  // by value
       for (auto rc : resp.get_reason_codes()) {
         if (rc >= 0x80) {
-          return FromPahoFailure("subscribe " + filter, MQTTASYNC_FAILURE, static_cast<int>(rc));
+          return FromPahoFailure(where_ + ": subscribe " + filter, MQTTASYNC_FAILURE, static_cast<int>(rc));
         }
       }
     } catch (const mqtt::exception& e) {
-      return FromPahoFailure("subscribe " + filter, e.get_return_code(), e.get_reason_code());
+      return FromPahoFailure(where_ + ": subscribe " + filter, e.get_return_code(), e.get_reason_code());
     }
     return Status::Ok();
   }
 
   Status DoDisconnect(Millis timeout) override {
-    connected_ = false;
-    try {
-      client_.disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + Millis(500));
-    } catch (const mqtt::exception& e) {
-      return FromPahoFailure("disconnect", e.get_return_code(), e.get_reason_code());
+    State was;
+    ConnectDone abandoned;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      was = state_;
+      if (was == State::kConnecting) {
+        ++attempt_;
+        abandoned = std::move(connect_done_);
+        connect_done_ = nullptr;
+      }
+      state_ = State::kIdle;
     }
-    return Status::Ok();
+    if (abandoned) abandoned(Status(StatusCode::kCancelled, where_ + ": connect abandoned by Disconnect()"));
+    Status s = Status::Ok();
+    if (was != State::kIdle) {
+      try {
+        client_.disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + Millis(500));
+      } catch (const mqtt::exception& e) {
+        if (was == State::kConnected) s = FromPahoFailure(where_ + ": disconnect", e.get_return_code(), 0);
+      }
+    }
+    FailPending(where_ + ": disconnected before PUBACK");
+    return s;
   }
 
-  bool DoIsConnected() const override { return connected_ && client_.is_connected(); }
+  bool DoIsConnected() const override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ != State::kConnected) return false;
+    }
+    // Outside mu_: Paho takes its own mutex here and may hold it while it
+    // calls into us (which takes mu_).
+    return client_.is_connected();
+  }
 
   void DoOnConnectionLost(ConnectionLost cb) override {
     std::lock_guard<std::mutex> lock(mu_);
     lost_ = std::move(cb);
   }
 
+  /// Completes every publish still waiting for its PUBACK, oldest first.
+  void FailPending(const std::string& why) {
+    std::map<uint64_t, PublishDone> pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending.swap(pending_);
+    }
+    for (auto& entry : pending) {
+      if (entry.second) entry.second(Unavailable(why));
+    }
+  }
+
+  void OnConnectionLost(const std::string& cause) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    ConnectionLost lost;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ != State::kConnected) return;  // after Disconnect(), or a second report
+      state_ = State::kIdle;
+      lost = lost_;
+    }
+    const std::string why = where_ + ": connection lost" + (cause.empty() ? "" : " (" + cause + ")");
+    // Paho fails in-flight QoS 1 publishes itself only when it cleans the
+    // session (session expiry 0); with a persistent session it would keep them
+    // for a resend we do not rely on. Either way each gets its answer here.
+    FailPending(why + " before PUBACK");
+    if (lost) lost(why);
+  }
+
   void Dispatch(const mqtt::message& msg) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
     IncomingMessage in;
     in.topic = msg.get_topic();
     in.payload = msg.get_payload_str();
@@ -180,16 +505,97 @@ class PahoSession final : public Session {
     if (handler) handler(in);  // outside the lock: a handler may subscribe
   }
 
-  SessionConfig config_;
-  mqtt::async_client client_;
-  PublishListener listener_;
-  std::atomic<bool> connected_{false};
-  std::mutex mu_;  // guards handlers_ and lost_
+  const SessionConfig config_;
+  const std::string where_;             // names the session in every error
+  mqtt::connect_options connect_opts_;  // filled once by InitConnectOptions(), then only copied
+  mutable std::mutex mu_;               // guards everything below up to the listeners
+  std::condition_variable idle_;
+  bool closing_ = false;
+  int active_callbacks_ = 0;
+  State state_ = State::kIdle;
+  uint64_t attempt_ = 0;
+  ConnectDone connect_done_;
+  uint64_t next_publish_id_ = 1;
+  std::map<uint64_t, PublishDone> pending_;  // publish id -> completion, until PUBACK
   std::vector<std::pair<std::string, MessageHandler>> handlers_;
   ConnectionLost lost_;
+  // Declared before client_ so that they outlive it: Paho may still call in
+  // while async_client's destructor runs.
+  ConnectListener connect_listener_{*this};
+  PublishListener publish_listener_{*this};
+  mqtt::async_client client_;
 };
 
+void ConnectListener::on_success(const mqtt::token& tok) { session_.OnConnected(tok); }
+void ConnectListener::on_failure(const mqtt::token& tok) { session_.OnConnectFailed(tok); }
+
+void PublishListener::on_success(const mqtt::token& tok) { session_.OnPublishResult(tok, Status::Ok()); }
+
+void PublishListener::on_failure(const mqtt::token& tok) {
+  std::string what = session_.where() + ": publish";
+  if (const auto* d = dynamic_cast<const mqtt::delivery_token*>(&tok); d != nullptr && d->get_message()) {
+    what += " to " + d->get_message()->get_topic();
+  }
+  session_.OnPublishResult(tok, FromPahoFailure(what, tok.get_return_code(), static_cast<int>(tok.get_reason_code())));
+}
+
 }  // namespace
+
+Status ConnackRefusalStatus(const std::string& where, int reason) {
+  const std::string m = where + ": broker refused the connection (CONNACK " + ReasonText(reason) + ")";
+  switch (reason) {
+    case 0x86:  // bad user name or password
+    case 0x8C:  // bad authentication method
+      return Unauthenticated(m);
+    case 0x85:  // client identifier not valid (IoT Core: policy's iot:Connect resource)
+    case 0x87:  // not authorized
+    case 0x8A:  // banned
+      return PermissionDenied(m);
+    case 0x81:  // malformed packet
+    case 0x82:  // protocol error
+    case 0x84:  // unsupported protocol version
+    case 0x90:  // topic name invalid (the will topic)
+    case 0x95:  // packet too large
+    case 0x99:  // payload format invalid
+    case 0x9A:  // retain not supported (will retain)
+    case 0x9B:  // QoS not supported (will QoS)
+      return FailedPrecondition(m);
+    default:  // 0x80 unspecified, 0x88 unavailable, 0x89 busy, 0x97 quota, 0x9F rate...
+      return Unavailable(m);
+  }
+}
+
+Status ConnectFailureStatus(const std::string& where, int rc, int reason, const std::string& paho_message,
+                            TcpProbe probe) {
+  if (reason >= 0x80) return ConnackRefusalStatus(where, reason);
+  if (paho_message == kPahoConnackRefused && rc >= 0x80) return ConnackRefusalStatus(where, rc);
+  const std::string detail =
+      " (paho rc " + std::to_string(rc) + (paho_message.empty() ? "" : ", " + paho_message) + ")";
+  if (paho_message == kPahoConnectTimeout) {
+    return DeadlineExceeded(where + ": no CONNACK within the connect timeout" + detail);
+  }
+  if (paho_message == kPahoTcpTlsFailure && probe == TcpProbe::kTcpConnects) {
+    return Unauthenticated(where + ": TCP connects but the TLS handshake failed: a certificate was rejected" +
+                           " (by the broker, or ours: untrusted CA, or not naming the host)" + detail);
+  }
+  if (paho_message == kPahoClosedBeforeConnack) {
+    return Unauthenticated(where + ": the broker closed the connection after TLS, before CONNACK" +
+                           " (TLS 1.3 shows a rejected client certificate only then)" + detail);
+  }
+  switch (rc) {
+    case MQTTASYNC_NULL_PARAMETER:
+    case MQTTASYNC_BAD_STRUCTURE:
+    case MQTTASYNC_BAD_QOS:
+    case MQTTASYNC_SSL_NOT_SUPPORTED:
+    case MQTTASYNC_BAD_PROTOCOL:
+    case MQTTASYNC_BAD_MQTT_OPTION:
+    case MQTTASYNC_WRONG_MQTT_VERSION:
+      return FailedPrecondition(where + ": Paho refused the connect options: " + mqtt::exception::error_str(rc) +
+                                detail);
+    default:
+      return Unavailable(where + ": connect failed" + detail);
+  }
+}
 
 Status ValidateSessionConfig(const SessionConfig& c) {
   if (c.server_uri.rfind("ssl://", 0) != 0 && c.server_uri.rfind("mqtts://", 0) != 0) {
@@ -200,6 +606,27 @@ Status ValidateSessionConfig(const SessionConfig& c) {
   }
   if (c.keepalive_s < 30 || c.keepalive_s > 1200) {
     return InvalidArgument("keepalive " + std::to_string(c.keepalive_s) + " s is outside AWS IoT Core's 30..1200 s");
+  }
+  if (c.connect_timeout.count() <= 0) {
+    return InvalidArgument("connect timeout " + std::to_string(c.connect_timeout.count()) + " ms must be > 0");
+  }
+  for (const auto& p : c.alpn) {
+    // RFC 7301 section 3.1: each protocol name is 1..255 bytes.
+    if (p.empty() || p.size() > 255) return InvalidArgument("ALPN protocol '" + p + "' must be 1..255 bytes");
+  }
+  if (SplitUri(c.server_uri).port == 443 && c.alpn.empty()) {
+    return InvalidArgument("broker URI '" + c.server_uri +
+                           "': MQTT on port 443 needs ALPN (AWS IoT Core: \"x-amzn-mqtt-ca\")");
+  }
+  if (c.will) {
+    if (Status s = topic::ValidatePublishTopic(c.will->topic); !s.ok()) return s.WithContext("will topic");
+    if (c.will->qos != 0 && c.will->qos != 1) {
+      return InvalidArgument("will qos " + std::to_string(c.will->qos) + " must be 0 or 1 (AWS IoT Core)");
+    }
+    if (c.will->payload.size() > 128 * 1024) {
+      return InvalidArgument("will payload of " + std::to_string(c.will->payload.size()) +
+                             " bytes exceeds AWS IoT Core's 128 KB");
+    }
   }
   for (const auto* f : {&c.tls.ca_file, &c.tls.cert_file, &c.tls.key_file}) {
     if (!FileExists(*f)) return NotFound("TLS file '" + *f + "' does not exist");

@@ -3,7 +3,9 @@
 // here without touching device logic (DESIGN.md principle 1).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,17 +22,56 @@ struct TlsIdentity {
 };
 
 struct SessionConfig {
+  /// MQTT 5 last will (OASIS MQTT 5.0 section 3.1.2.5): the broker publishes
+  /// it when the network connection closes without a DISCONNECT, including a
+  /// takeover by a second connection with the same client id.
+  struct Will {
+    std::string topic;  // e.g. dt/<app>/<site>/<thing>/status
+    std::string payload;
+    int qos = 1;  // IoT Core: 0 or 1
+    bool retain = false;
+  };
+
   std::string server_uri;  // "ssl://host:8883"; host is also the TLS SNI name
   std::string client_id;   // AWS IoT Core: the thing name, <= 128 bytes
   TlsIdentity tls;
-  int keepalive_s = 30;    // IoT Core accepts 30..1200
+  int keepalive_s = 30;  // IoT Core accepts 30..1200
   Millis connect_timeout{10000};
   /// Port 443 on IoT Core needs ALPN "x-amzn-mqtt-ca"; empty = no ALPN.
   std::vector<std::string> alpn;
+  std::optional<Will> will;
+  /// MQTT 5 Clean Start. A session survives a disconnect only if
+  /// `session_expiry_s` > 0 (MQTT 5.0 section 3.1.2.11.2).
+  bool clean_start = true;
+  uint32_t session_expiry_s = 0;
 };
 
 /// Checks a config against AWS IoT Core's rules before any connection attempt.
 Status ValidateSessionConfig(const SessionConfig& config);
+
+/// Connect failures are classified by code so that reconnect logic can back
+/// off harder when retrying unchanged cannot help (PahoSession's mapping,
+/// shown against mosquitto in tests/sim/session_itest.cc):
+///   UNAUTHENTICATED     TCP connects but the TLS handshake fails (either side
+///                       rejected the other's certificate), or the broker
+///                       closes the connection after TLS and before CONNACK
+///                       (TLS 1.3 shows a rejected client certificate only
+///                       then), or CONNACK 0x86 bad user name or password /
+///                       0x8C bad authentication method;
+///   PERMISSION_DENIED   CONNACK 0x87 not authorized, 0x85 client identifier
+///                       not valid, 0x8A banned: the identity is known, the
+///                       policy says no;
+///   FAILED_PRECONDITION CONNACK refusing this session's parameters (0x81,
+///                       0x82, 0x84 version, 0x90 will topic, 0x95, 0x99,
+///                       0x9A will retain, 0x9B will QoS);
+///   UNAVAILABLE         TCP refused or unreachable, name not resolved, any
+///                       other CONNACK refusal (0x88 server unavailable, 0x89
+///                       busy, 0x97 quota exceeded, 0x9F connection rate);
+///   DEADLINE_EXCEEDED   no CONNACK within connect_timeout (a black hole).
+/// True for the first two: back off harder.
+inline bool IsAuthFailure(const Status& s) {
+  return s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kPermissionDenied;
+}
 
 using UserProperties = std::vector<std::pair<std::string, std::string>>;
 
@@ -60,26 +101,48 @@ struct IncomingMessage {
 using PublishDone = std::function<void(Status)>;
 using MessageHandler = std::function<void(const IncomingMessage&)>;
 using ConnectionLost = std::function<void(const std::string& cause)>;
+/// OK once CONNACK accepted the session, else why not (see IsAuthFailure).
+using ConnectDone = std::function<void(Status)>;
 
 class Session {
  public:
+  /// Implementations drop pending callbacks: none starts once destruction has
+  /// begun, so callbacks may capture objects that die with the session's owner.
   virtual ~Session() = default;
   /// Blocks until CONNACK or `config.connect_timeout`.
   Status Connect() { return DoConnect(); }
-  /// Queues a publish; `done` runs later on a transport thread.
-  Status Publish(OutgoingMessage message, PublishDone done) {
-    return DoPublish(std::move(message), std::move(done));
-  }
+  /// Starts connecting and returns at once; `done` runs exactly once on a
+  /// transport thread, or with CANCELLED on the thread that calls Disconnect()
+  /// while the attempt is still open. FAILED_PRECONDITION (and no `done`) if
+  /// already connected or connecting. Automatic reconnect is off: after a lost
+  /// connection the owner decides when to call this again.
+  Status ConnectAsync(ConnectDone done) { return DoConnectAsync(std::move(done)); }
+  /// Queues a publish; `done` runs later on a transport thread, exactly once.
+  /// While disconnected: UNAVAILABLE at once and `done` never runs (no
+  /// offline buffering: the durable outbox keeps the message). A publish in
+  /// flight when the connection drops completes with UNAVAILABLE.
+  Status Publish(OutgoingMessage message, PublishDone done) { return DoPublish(std::move(message), std::move(done)); }
   /// Blocks until SUBACK; messages arrive on `handler` (transport thread).
+  /// A second call with the same filter replaces its handler (re-subscribe
+  /// after a reconnect with clean_start).
   Status Subscribe(const std::string& filter, int qos, MessageHandler handler) {
     return DoSubscribe(filter, qos, std::move(handler));
   }
+  /// Sends DISCONNECT (no will) after waiting up to `timeout` for PUBACKs;
+  /// publishes still in flight then complete with UNAVAILABLE.
   Status Disconnect(Millis timeout) { return DoDisconnect(timeout); }
   bool IsConnected() const { return DoIsConnected(); }
+  /// `cb` runs once per lost connection (not after Disconnect()), on a
+  /// transport thread, after the in-flight publishes got their UNAVAILABLE.
   void OnConnectionLost(ConnectionLost cb) { DoOnConnectionLost(std::move(cb)); }
 
  private:
   virtual Status DoConnect() = 0;
+  /// Default for in-process fakes: a blocking Connect(), `done` called inline.
+  virtual Status DoConnectAsync(ConnectDone done) {
+    done(DoConnect());
+    return Status::Ok();
+  }
   virtual Status DoPublish(OutgoingMessage message, PublishDone done) = 0;
   virtual Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler) = 0;
   virtual Status DoDisconnect(Millis timeout) = 0;

@@ -160,7 +160,26 @@ Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
   DeviceStatus s;
   EF_RETURN_IF_ERROR(f.Integer("uptime_s", &s.uptime_s));
   EF_RETURN_IF_ERROR(f.Unsigned("dropped", &s.dropped));
-  if (v2) EF_RETURN_IF_ERROR(f.Unsigned("skipped_samples", &s.skipped_samples));
+  if (v2) {
+    EF_RETURN_IF_ERROR(f.Unsigned("skipped_samples", &s.skipped_samples));
+    // Link figures: absent in windows from firmware before the reliable link.
+    if (const Json* q = f.Get("queue"); q != nullptr) {
+      if (!q->is_object()) return Field(kTelemetry, "status.queue", "an object");
+      const Fields fq(kTelemetry, *q, "status.queue");
+      EF_RETURN_IF_ERROR(fq.Unsigned("depth", &s.queue_depth));
+      EF_RETURN_IF_ERROR(fq.Unsigned("quarantined", &s.quarantined));
+      const Json* d = fq.Get("dropped");
+      if (!d || !d->is_object()) return fq.Missing("dropped", "an object");
+      const Fields fd(kTelemetry, *d, "status.queue.dropped");
+      EF_RETURN_IF_ERROR(fd.Unsigned("alarm", &s.dropped_by_class[0]));
+      EF_RETURN_IF_ERROR(fd.Unsigned("state", &s.dropped_by_class[1]));
+      EF_RETURN_IF_ERROR(fd.Unsigned("bulk", &s.dropped_by_class[2]));
+    }
+    if (const Json* l = f.Get("link"); l != nullptr) {
+      if (!l->is_object()) return Field(kTelemetry, "status.link", "an object");
+      EF_RETURN_IF_ERROR(Fields(kTelemetry, *l, "status.link").Unsigned("reconnects", &s.reconnects));
+    }
+  }
   const Json* faults = f.Get("faults");
   if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
   for (const auto& fault : *faults) {
@@ -378,10 +397,18 @@ std::string Serialize(const Telemetry& m) {
   Json readings = Json::object();
   for (const auto& c : m.readings) readings[c.name] = ChannelJson(c);
   j["readings"] = std::move(readings);
-  j["status"] = {{"uptime_s", m.status.uptime_s},
-                 {"dropped", m.status.dropped},
-                 {"skipped_samples", m.status.skipped_samples},
-                 {"faults", m.status.faults}};
+  const DeviceStatus& st = m.status;
+  j["status"] = {
+      {"uptime_s", st.uptime_s},
+      {"dropped", st.dropped},
+      {"skipped_samples", st.skipped_samples},
+      {"faults", st.faults},
+      {"queue",
+       {{"depth", st.queue_depth},
+        {"dropped",
+         {{"alarm", st.dropped_by_class[0]}, {"state", st.dropped_by_class[1]}, {"bulk", st.dropped_by_class[2]}}},
+        {"quarantined", st.quarantined}}},
+      {"link", {{"reconnects", st.reconnects}}}};
   return Dump(j);
 }
 

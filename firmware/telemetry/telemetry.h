@@ -3,6 +3,7 @@
 // fields as is. v1 (one sample per message) is still parsed for old captures.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,6 +45,11 @@ struct DeviceStatus {
   uint64_t dropped = 0;             // messages this device could not deliver, since boot
   std::vector<std::string> faults;  // sources failing ("env0: ..."): in this sample (v1) / window (v2)
   uint64_t skipped_samples = 0;     // v2: scheduled samples not taken because the device was late, since boot
+  // v2 with the reliable link (optional on parse: absent reads as 0):
+  uint64_t queue_depth = 0;                   // messages in the durable outbox, not yet PUBACKed
+  std::array<uint64_t, 3> dropped_by_class{};  // outbox drops since boot: alarm, state, bulk
+  uint64_t quarantined = 0;                   // corrupt outbox records set aside at this boot
+  uint64_t reconnects = 0;                    // connections re-established since boot
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old

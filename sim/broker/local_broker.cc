@@ -3,25 +3,34 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "certs/pki.h"
 #include "hal/linux/fs.h"
 
 namespace edgeforge::sim {
+
+// The broker's usernames are the certificate CNs that certs/ issues.
+static_assert(std::string_view(kIngestIdentity) == certs::kIngestCommonName);
+static_assert(std::string_view(kShadowServiceIdentity) == certs::kShadowServiceCommonName);
+
 namespace {
 
 bool IsExecutable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
@@ -52,16 +61,73 @@ Result<int> FreeLoopbackPort() {
   return port;
 }
 
-bool PortAccepts(int port) {
+// A TLS 1.2 ClientHello (RFC 5246 7.4.1.2) offering ECDHE-ECDSA-AES128-GCM-SHA256
+// on P-256 (RFC 8422 5.1), what the dev PKI's EC broker key needs.
+constexpr uint8_t kClientHello[] = {
+    0x16, 0x03, 0x01, 0x00, 0x45,                    // record: handshake, TLS 1.0 framing, 69 bytes
+    0x01, 0x00, 0x00, 0x41,                          // ClientHello, 65 bytes
+    0x03, 0x03,                                      // client_version TLS 1.2
+    0x65, 0x64, 0x67, 0x65, 0x66, 0x6f, 0x72, 0x67,  // random (32 bytes; any value will do)
+    0x65, 0x2d, 0x70, 0x72, 0x6f, 0x62, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  //
+    0x00,                                                                    // session_id: empty
+    0x00, 0x02, 0xc0, 0x2b,                          // cipher_suites: TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    0x01, 0x00,                                      // compression_methods: null
+    0x00, 0x16,                                      // extensions, 22 bytes
+    0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17,  // supported_groups: secp256r1
+    0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,              // ec_point_formats: uncompressed
+    0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03,  // signature_algorithms: ecdsa_secp256r1_sha256
+};
+static_assert(sizeof(kClientHello) == 5 + 0x45, "record length");
+
+/// Whether a TLS server answers on 127.0.0.1:`port`: a TCP connect only shows
+/// that mosquitto called listen(), not that its TLS context is loaded and its
+/// event loop runs. Any TLS record back (a ServerHello, or an alert) will do.
+bool TlsAnswers(int port, std::chrono::milliseconds limit) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  bool answered = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::send(fd, kClientHello, sizeof kClientHello, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof kClientHello)) {
+    pollfd p{fd, POLLIN, 0};
+    uint8_t type = 0;
+    if (::poll(&p, 1, static_cast<int>(limit.count())) == 1 && ::recv(fd, &type, 1, 0) == 1) {
+      answered = type == 0x16 || type == 0x15;  // ContentType handshake or alert (RFC 5246 6.2.1)
+    }
+  }
   ::close(fd);
-  return ok;
+  return answered;
+}
+
+/// fork + exec mosquitto -c `conf`, its stdout/stderr appended to `log`.
+Result<pid_t> SpawnMosquitto(const std::string& bin, const std::string& conf, const std::string& log) {
+  // mosquitto's own stdout/stderr (start-up warnings) go to its log, not to our terminal.
+  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out_fd < 0) return fs::ErrnoStatus(errno, "cannot write " + log);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(out_fd);
+    return fs::ErrnoStatus(err, "fork");
+  }
+  if (pid == 0) {
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(out_fd, STDERR_FILENO);
+    // Own process group: a Ctrl-C reaches us, and we stop the broker in order.
+    // If we die without stopping it, the kernel stops it for us (strictly: when
+    // the thread that forked exits, prctl(2), so call Start/Restart from a
+    // thread that outlives the broker).
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out_fd);
+  return pid;
 }
 
 std::string CurrentUser() {
@@ -71,6 +137,8 @@ std::string CurrentUser() {
   if (::getpwuid_r(::geteuid(), &pw, buf, sizeof buf, &found) != 0 || found == nullptr) return "root";
   return found->pw_name;
 }
+
+constexpr char kDatabaseFile[] = "mosquitto.db";
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
@@ -83,23 +151,63 @@ std::string ReadTail(const std::string& path, size_t max_bytes) {
 }  // namespace
 
 std::string AclRules() {
-  return std::string(
-             "# Generated by edgeforge: mirrors the per-thing IoT policy of AWS IoT Core.\n"
-             "# The username is the client certificate's CN (use_identity_as_username).\n"
-             "\n"
-             "# The ingest identity reads everything. '#' does not match topics that\n"
-             "# start with '$' (MQTT 3.1.1 4.7.2), so $aws/# is granted explicitly.\n"
-             "user ") +
-         kIngestIdentity +
+  const std::string ingest = kIngestIdentity;
+  const std::string shadow = kShadowServiceIdentity;
+  return "# Generated by edgeforge: mirrors the per-thing IoT policy of AWS IoT Core.\n"
+         "# The username is the client certificate's CN (use_identity_as_username).\n"
+         "# mosquitto checks a user's 'deny' lines first, then its grants, then the\n"
+         "# patterns, which apply to every user (also the two service identities).\n"
          "\n"
+         "# The ingest identity reads everything. '#' does not match topics that\n"
+         "# start with '$' (MQTT 3.1.1 4.7.2), so $aws/# is granted explicitly. The\n"
+         "# deny keeps the dt/ pattern below from letting it publish as a thing.\n"
+         "user " +
+         ingest +
+         "\n"
+         "topic deny dt/+/+/" +
+         ingest +
+         "/#\n"
          "topic read #\n"
          "topic read $aws/#\n"
+         "\n"
+         "# The shadow-service identity plays IoT Core's device shadow service: it\n"
+         "# publishes $aws/things/<thing>/shadow/update/delta, .../accepted, ...\n"
+         "# and reads every thing's .../update. No telemetry either way.\n"
+         "user " +
+         shadow +
+         "\n"
+         "topic deny dt/#\n"
+         "topic readwrite $aws/things/+/shadow/#\n"
          "\n"
          "# Every thing: its own telemetry, its own shadow, its own commands.\n"
          "pattern write dt/+/+/%u/#\n"
          "pattern readwrite $aws/things/%u/shadow/#\n"
          "pattern read cmd/+/+/%u/#\n";
 }
+
+namespace {
+
+std::string PersistenceConfig(BrokerPersistence p, const std::string& work) {
+  switch (p) {
+    case BrokerPersistence::kOff:
+      return "persistence false\n";
+    case BrokerPersistence::kEveryChange:
+      // autosave_on_changes turns autosave_interval into a count of changes
+      // (mosquitto.conf(5)): save after every one. The location needs the '/'.
+      return "persistence true\n"
+             "persistence_location " +
+             work +
+             "/\n"
+             "persistence_file " +
+             kDatabaseFile +
+             "\n"
+             "autosave_on_changes true\n"
+             "autosave_interval 1\n";
+  }
+  return "persistence false\n";
+}
+
+}  // namespace
 
 std::string MosquittoConfig(const BrokerOptions& o, int port) {
   const std::string pki = AbsolutePath(o.pki_dir);
@@ -108,7 +216,7 @@ std::string MosquittoConfig(const BrokerOptions& o, int port) {
   c << "# Generated by edgeforge broker: a local stand-in for AWS IoT Core.\n"
     << "per_listener_settings false\n"
     << "allow_anonymous false\n"
-    << "persistence false\n"
+    << PersistenceConfig(o.persistence, work)
     // When started as root mosquitto would drop to user 'mosquitto', which
     // cannot read our 0600 keys; stay the user who owns them.
     << "user " << CurrentUser() << "\n"
@@ -165,9 +273,13 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
     }
   }
   EF_RETURN_IF_ERROR(fs::MakeDirs(o.work_dir, 0755));
-  const std::string conf = o.work_dir + "/mosquitto.conf";
+  const std::string conf = AbsolutePath(o.work_dir) + "/mosquitto.conf";
   const std::string log = AbsolutePath(o.work_dir) + "/mosquitto.log";
   EF_RETURN_IF_ERROR(fs::WriteFileAtomically(o.work_dir + "/acl", AclRules(), 0644));
+  // A fresh broker: sessions saved by an earlier one in this work_dir must not come back.
+  const std::string db = o.work_dir + "/" + kDatabaseFile;
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(db));
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(db + ".new"));
   Status last = Unavailable("not started");
   for (int attempt = 0; attempt < 3; ++attempt) {
     int port = o.port;
@@ -178,34 +290,11 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
     }
     EF_RETURN_IF_ERROR(fs::WriteFileAtomically(conf, MosquittoConfig(o, port), 0644));
     std::remove(log.c_str());
-    // mosquitto's own stdout/stderr (start-up warnings) go to its log, not to our terminal.
-    const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out_fd < 0) return fs::ErrnoStatus(errno, "cannot write " + log);
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-      ::close(out_fd);
-      return fs::ErrnoStatus(errno, "fork");
-    }
-    if (pid == 0) {
-      ::dup2(out_fd, STDOUT_FILENO);
-      ::dup2(out_fd, STDERR_FILENO);
-      // Own process group: a Ctrl-C reaches us, and we stop the broker in order.
-      // If we die without stopping it, the kernel stops it for us.
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      ::execl(bin->c_str(), bin->c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out_fd);
-    std::unique_ptr<LocalBroker> b(new LocalBroker(pid, port, log));
-    const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
-    while (std::chrono::steady_clock::now() < deadline && b->Running()) {
-      if (PortAccepts(port)) return b;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    const bool running = b->Running();
-    last = Unavailable(std::string("mosquitto ") + (running ? "did not open port " : "exited before opening port ") +
-                       std::to_string(port) + "; " + log + ":\n" + b->LogTail());
+    auto pid = SpawnMosquitto(*bin, conf, log);
+    if (!pid.ok()) return pid.status();
+    std::unique_ptr<LocalBroker> b(new LocalBroker(*pid, port, *bin, conf, log, o.start_timeout));
+    last = b->WaitUntilServing();
+    if (last.ok()) return b;
     (void)b->Stop(Millis(1000));
     // Only a lost race for a port we picked is worth another try.
     if (o.port != 0 || b->LogTail().find("in use") == std::string::npos) break;
@@ -215,7 +304,20 @@ Result<std::unique_ptr<LocalBroker>> LocalBroker::Start(const BrokerOptions& o) 
 
 LocalBroker::~LocalBroker() { (void)Stop(); }
 
-bool LocalBroker::Running() {
+Status LocalBroker::WaitUntilServing() {
+  const auto deadline = std::chrono::steady_clock::now() + start_timeout_;
+  while (std::chrono::steady_clock::now() < deadline && running()) {
+    if (TlsAnswers(port_, std::chrono::milliseconds(500))) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const bool alive = running();
+  return Unavailable(std::string("mosquitto ") +
+                     (alive ? "did not answer TLS on port " : "exited before answering TLS on port ") +
+                     std::to_string(port_) + " within " + std::to_string(start_timeout_.count()) + " ms; " + log_path_ +
+                     ":\n" + LogTail());
+}
+
+bool LocalBroker::running() const {
   if (pid_ <= 0) return false;
   int status = 0;
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -227,23 +329,41 @@ bool LocalBroker::Running() {
 }
 
 Status LocalBroker::Stop(Millis grace) {
-  if (!Running()) return Status::Ok();
+  if (!running()) return Status::Ok();
   ::kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!Running()) return Status::Ok();
+    if (!running()) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  Kill();
+  (void)Kill();
   return DeadlineExceeded("mosquitto did not stop within the grace period; killed");
 }
 
-void LocalBroker::Kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+Status LocalBroker::Kill() {
+  if (!running()) return Status::Ok();
+  const pid_t pid = pid_;
+  if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) {
+    return fs::ErrnoStatus(errno, "mosquitto pid " + std::to_string(pid) + ": kill -9");
+  }
   int status = 0;
-  ::waitpid(pid_, &status, 0);
+  pid_t r;
+  do {
+    r = ::waitpid(pid, &status, 0);  // SIGKILL cannot be caught: this returns promptly
+  } while (r < 0 && errno == EINTR);
   pid_ = -1;
+  if (r < 0 && errno != ECHILD) return fs::ErrnoStatus(errno, "mosquitto pid " + std::to_string(pid) + ": waitpid");
+  return Status::Ok();
+}
+
+Status LocalBroker::Restart() {
+  if (running()) return Status::Ok();
+  auto pid = SpawnMosquitto(binary_, conf_path_, log_path_);  // appends: the log keeps the earlier run
+  if (!pid.ok()) return pid.status().WithContext("restart mosquitto on port " + std::to_string(port_));
+  pid_ = *pid;
+  Status st = WaitUntilServing();
+  if (!st.ok()) (void)Stop(Millis(1000));
+  return st;
 }
 
 std::string LocalBroker::LogTail(size_t max_bytes) const { return ReadTail(log_path_, max_bytes); }

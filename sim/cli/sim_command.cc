@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "firmware/link/link.h"
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
@@ -38,6 +39,11 @@ options:
   --site NAME        (default site-1)
   --signer B         openssl (default, host fast path) or mbedtls (firmware path)
   --seed N           sensor physics seed (default 1)
+  --queue-bytes N    each device's durable outbox bound in bytes (default
+                     1048576); when full, oldest telemetry is dropped first,
+                     never an alarm while telemetry remains (counted)
+  --sync P           outbox durability: always (fdatasync per message),
+                     batch (group commit every 200 ms; default) or never
   --no-verify        do not run the ingest verifier (e.g. against AWS IoT Core,
                      where the ingest identity has no subscription rights)
   -h, --help         this text
@@ -55,6 +61,14 @@ Status Parse(Args& a, sim::FleetOptions& o) {
   EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
   EF_RETURN_IF_ERROR(a.Duration("--interval", o.interval));
   EF_RETURN_IF_ERROR(a.Strings("--board", o.boards));
+  long long queue_bytes = static_cast<long long>(o.queue_bytes);
+  EF_RETURN_IF_ERROR(a.Int("--queue-bytes", 4096, 1LL << 32, queue_bytes));
+  o.queue_bytes = static_cast<size_t>(queue_bytes);
+  std::string sync = link::SyncPolicyName(o.sync);
+  EF_RETURN_IF_ERROR(a.String("--sync", sync));
+  auto policy = link::ParseSyncPolicy(sync);
+  if (!policy.ok()) return policy.status().WithContext("--sync");
+  o.sync = *policy;
   EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
   EF_RETURN_IF_ERROR(a.String("--signer", signer));
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--broker", &o.broker_uri},

@@ -21,10 +21,13 @@
 #include "firmware/app/device.h"
 #include "firmware/app/node.h"
 #include "firmware/board/builtin.h"
+#include "firmware/link/link.h"
+#include "firmware/link/outbox.h"
 #include "firmware/link/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/linux/fs.h"
+#include "hal/sim/seeded_entropy.h"
 #include "hal/storage.h"
 #include "sim/broker/local_broker.h"
 #include "sim/node/sim_buses.h"
@@ -80,18 +83,27 @@ struct VirtualDevice {
   std::unique_ptr<app::Node> node;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   FileStorage storage;
+  SeededEntropy entropy;  // backoff jitter, reproducible per seed
   std::unique_ptr<jws::Signer> signer;
+  std::unique_ptr<link::Outbox> outbox;
+  std::unique_ptr<link::Link> link;
   std::unique_ptr<app::Device> device;
-  // After `device`: destroyed first, so no PUBACK callback reaches a dead device.
+  // Last: destroyed first, so no PUBACK or connection callback reaches a dead
+  // link, outbox or device.
   std::unique_ptr<link::Session> session;
   Micros report{0};  // its report window
-  bool connected = false;
   bool any_published = false;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
 
-  VirtualDevice(std::string name, const board::Board& b, int64_t wall_start_ms, std::string state_dir)
-      : thing(std::move(name)), board(&b), clock(wall_start_ms), buses(clock), storage(std::move(state_dir)) {}
+  VirtualDevice(std::string name, const board::Board& b, int64_t wall_start_ms, std::string state_dir, uint64_t seed)
+      : thing(std::move(name)),
+        board(&b),
+        clock(wall_start_ms),
+        buses(clock),
+        storage(std::move(state_dir)),
+        entropy(seed) {}
+  bool connected() const { return link && link->stats().connects > 0; }
 };
 
 class FleetRun {
@@ -147,7 +159,17 @@ Status FleetRun::LoadBoards() {
   for (const std::string& spec : o_.boards) {
     auto b = board::LoadBoardSpec(spec);
     if (!b.ok()) return b.status().WithContext("--board");
+    // --interval replaces the board's report window (the config defaults,
+    // and so the shadow's starting point, come from the board).
+    if (o_.interval.count() > 0) b->report_ms = static_cast<uint32_t>(o_.interval.count());
     boards_.push_back(std::move(*b));
+  }
+  for (const board::Board& b : boards_) {
+    if (std::chrono::milliseconds(b.report_ms) > o_.duration) {
+      log_ << "note: " << b.source << " reports every " << b.report_ms / 1000.0 << " s, longer than --duration "
+           << static_cast<double>(o_.duration.count()) / 1000.0
+           << " s: its devices publish nothing (use --interval or a longer --duration)\n";
+    }
   }
   wall_start_ms_ = clock_.WallMillis();
   start_seconds_ = static_cast<double>(wall_start_ms_ % 86'400'000) / 1000.0;
@@ -165,7 +187,7 @@ Status FleetRun::BuildNode(VirtualDevice& d, size_t index) {
   auto node = app::BuildNode(*d.board, d.buses, d.clock);
   if (!node.ok()) return node.status();
   d.node = std::move(*node);
-  const Micros report = o_.interval.count() > 0 ? Micros(o_.interval) : d.node->report_period();
+  const Micros report = d.node->report_period();
   d.report = report;
   d.pipeline = std::make_unique<pipeline::Pipeline>(d.node->Slots(), report, d.node->alarm_rules());
   return Status::Ok();
@@ -217,7 +239,7 @@ Status FleetRun::BuildDevices() {
     const std::string state = o_.work_dir + "/devices/" + thing;
     EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
     const board::Board& b = boards_[i % boards_.size()];
-    auto d = std::make_unique<VirtualDevice>(thing, b, wall_start_ms_, state);
+    auto d = std::make_unique<VirtualDevice>(thing, b, wall_start_ms_, state, o_.seed * 1000003u + i);
     EF_RETURN_IF_ERROR(BuildNode(*d, i).WithContext(thing));
     const certs::DevicePaths paths = certs::PathsFor(pki_dir_, thing);
     auto key = fs::ReadFileToString(paths.sign_key);
@@ -235,9 +257,21 @@ Status FleetRun::BuildDevices() {
     app::DeviceOptions opts;
     opts.thing = thing;
     opts.kind = b.kind;
+    opts.board = d->board;
+    opts.node = d->node.get();
     opts.app = o_.app;
     opts.site = o_.site;
-    d->device = std::make_unique<app::Device>(opts, d->clock, d->storage, *d->signer, *d->session, *d->pipeline);
+    link::OutboxOptions q;
+    q.dir = state + "/outbox";
+    q.max_bytes = o_.queue_bytes;
+    q.sync = o_.sync;
+    auto outbox = link::Outbox::Open(q, d->clock);
+    if (!outbox.ok()) return outbox.status().WithContext(thing);
+    d->outbox = std::move(*outbox);
+    auto lnk = link::Link::Create(*d->session, *d->outbox, d->clock, d->entropy, link::LinkOptions{});
+    if (!lnk.ok()) return lnk.status().WithContext(thing);
+    d->link = std::move(*lnk);
+    d->device = std::make_unique<app::Device>(opts, d->clock, d->storage, *d->signer, *d->link, *d->pipeline);
     VirtualDevice* raw = d.get();
     d->device->set_publish_observer([this, raw](uint64_t seq, Micros) {
       if (!raw->any_published) raw->first_seq = seq;
@@ -251,26 +285,32 @@ Status FleetRun::BuildDevices() {
 }
 
 void FleetRun::ConnectAll() {
-  std::atomic<size_t> next{0};
-  std::mutex log_mu;
+  // Every device starts its link at once (connects are asynchronous); then
+  // the links are polled until each has connected or the deadline passes.
   int failures_logged = 0;
-  auto worker = [&] {
-    for (size_t i = next++; i < devices_.size(); i = next++) {
-      VirtualDevice& d = *devices_[i];
-      d.clock.AdvanceTo(Elapsed());
-      d.world->Advance(d.clock.Monotonic());
-      Status s = d.device->Start();
-      d.connected = s.ok();
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(log_mu);
-        if (failures_logged++ < 5) log_ << "connect failed: " << s.ToString() << "\n";
-      }
+  for (auto& dp : devices_) {
+    VirtualDevice& d = *dp;
+    d.clock.AdvanceTo(Elapsed());
+    d.world->Advance(d.clock.Monotonic());
+    if (Status s = d.device->Start(); !s.ok() && failures_logged++ < 5)
+      log_ << "start failed: " << s.ToString() << "\n";
+  }
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+  for (;;) {
+    size_t connected = 0;
+    for (auto& dp : devices_) {
+      dp->clock.AdvanceTo(Elapsed());
+      (void)dp->link->Poll();
+      connected += dp->connected() ? 1 : 0;
     }
-  };
-  std::vector<std::thread> pool;
-  const int n = std::max(1, std::min(o_.connect_threads, o_.devices));
-  for (int i = 0; i < n; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+    if (connected == devices_.size() || SteadyClock::now() >= deadline) break;
+    std::this_thread::sleep_for(Millis(10));
+  }
+  for (auto& dp : devices_) {
+    if (!dp->connected() && failures_logged++ < 5) {
+      log_ << "connect failed: " << dp->thing << ": " << dp->link->stats().last_error << "\n";
+    }
+  }
 }
 
 Micros FleetRun::Elapsed() const { return std::chrono::duration_cast<Micros>(SteadyClock::now() - t0_); }
@@ -285,7 +325,7 @@ void FleetRun::Drive() {
   const Micros start = Elapsed();
   const Micros end = start + std::chrono::duration_cast<Micros>(o_.duration);
   for (size_t i = 0; i < devices_.size(); ++i) {
-    if (!devices_[i]->connected) continue;
+    if (!devices_[i]->connected()) continue;
     due.push({start + devices_[i]->report * static_cast<long>(i) / static_cast<long>(devices_.size()), i});
   }
   Micros next_progress = start + Micros(5'000'000);
@@ -320,27 +360,39 @@ void FleetRun::Drive() {
 }
 
 void FleetRun::Drain() {
-  // Wait for the broker's answer to every publish, then for the verifier to
-  // have seen every delivered message (bounded: a loss must not hang the run).
+  // Publish everything still queued (the links keep polling), then wait for
+  // the verifier to have seen every delivered message (bounded: a loss must
+  // not hang the run).
   auto deadline = SteadyClock::now() + std::chrono::seconds(15);
-  auto pending = [&] {
-    uint64_t n = 0;
-    for (auto& d : devices_) n += d->device->in_flight();
-    return n;
-  };
-  while (pending() > 0 && SteadyClock::now() < deadline) std::this_thread::sleep_for(Millis(20));
+  for (;;) {
+    uint64_t queued = 0;
+    for (auto& d : devices_) {
+      d->clock.AdvanceTo(Elapsed());
+      (void)d->link->Poll();
+      queued += d->device->queued();
+    }
+    if (queued == 0 || SteadyClock::now() >= deadline) break;
+    std::this_thread::sleep_for(Millis(10));
+  }
   if (verifier_) {
-    uint64_t delivered = 0;
-    for (auto& d : devices_) delivered += d->device->counters().delivered;
+    // Telemetry and alarms built and not dropped (shadow reports are
+    // delivered too, but the verifier does not subscribe to $aws/).
+    uint64_t expected = 0;
+    for (auto& d : devices_) {
+      const auto c = d->device->counters();
+      expected += c.sampled > c.dropped ? c.sampled - c.dropped : 0;
+    }
     deadline = SteadyClock::now() + std::chrono::seconds(10);
-    while (verifier_->verified() < delivered && SteadyClock::now() < deadline) {
+    while (verifier_->verified() < expected && SteadyClock::now() < deadline) {
       std::this_thread::sleep_for(Millis(20));
     }
     for (auto& d : devices_) {
       if (d->any_published) verifier_->Expect(d->thing, d->device->boot(), d->first_seq, d->last_seq);
     }
   }
-  for (auto& d : devices_) (void)d->device->Stop();  // also persists seq of devices that never connected
+  // Also persists the seq of devices that never connected; what could not be
+  // sent stays in each device's outbox for its next run.
+  for (auto& d : devices_) (void)d->device->Stop(Millis(0));
   if (ingest_) (void)ingest_->Disconnect(Millis(2000));
 }
 
@@ -350,11 +402,12 @@ FleetReport FleetRun::Collect() {
   r.broker = broker_uri_;
   r.local_broker = broker_ != nullptr;
   for (auto& d : devices_) {
-    if (d->connected) ++r.connected;
+    if (d->connected()) ++r.connected;
     const auto c = d->device->counters();
     r.sampled += c.sampled;
     r.reports += c.reports;
     r.alarms += c.alarms;
+    r.shadow_reports += c.shadow_reports;
     r.sensor_faults += c.sensor_faults;
     r.delivered += c.delivered;
     r.dropped += c.dropped;
@@ -380,7 +433,7 @@ Result<FleetReport> FleetRun::Run() {
   EF_RETURN_IF_ERROR(BuildDevices());
   ConnectAll();
   int connected = 0;
-  for (auto& d : devices_) connected += d->connected ? 1 : 0;
+  for (auto& d : devices_) connected += d->connected() ? 1 : 0;
   log_ << "devices: " << connected << "/" << devices_.size() << " connected in " << std::fixed << std::setprecision(2)
        << std::chrono::duration<double>(SteadyClock::now() - t0_).count() << " s since start; running for "
        << static_cast<double>(o_.duration.count()) / 1000.0 << " s\n";
@@ -424,8 +477,8 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
   out << "summary (" << r.elapsed_s << " s, broker " << r.broker << (r.local_broker ? ", local mosquitto" : "")
       << ")\n";
   out << "  connected    " << r.connected << "/" << r.devices << "\n";
-  out << "  published    " << r.sampled << " (telemetry " << r.reports << ", alarms " << r.alarms << "; delivered "
-      << r.delivered << ", dropped " << r.dropped << ")\n";
+  out << "  published    " << r.sampled << " (telemetry " << r.reports << ", alarms " << r.alarms << ") + "
+      << r.shadow_reports << " shadow updates; delivered " << r.delivered << ", dropped " << r.dropped << "\n";
   out << "  sensor faults " << r.sensor_faults << " (reported in telemetry)\n";
   if (r.verified_run) {
     const auto& v = r.verify;

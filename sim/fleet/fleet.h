@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "firmware/link/outbox.h"
 #include "firmware/telemetry/jws.h"
 #include "hal/status.h"
 #include "sim/verify/verifier.h"
@@ -22,18 +23,19 @@ struct FleetOptions {
   /// Boards (built-in names or paths), assigned to devices in turn: device i
   /// runs boards[i % boards.size()].
   std::vector<std::string> boards = {"factory-node", "traffic-node"};
-  std::chrono::milliseconds interval{0};   // report window; 0: each board's report_ms
-  double time_scale = 1.0;                 // physics seconds per real second
-  std::string broker_uri;                  // empty: start a local mosquitto
-  std::string work_dir = "edgeforge-run";  // device state, broker files
-  std::string pki_dir;                     // empty: <work_dir>/pki (created as needed)
-  std::string prefix = "edge-";            // thing names: <prefix>00001...
+  std::chrono::milliseconds interval{0};             // report window; 0: each board's report_ms
+  double time_scale = 1.0;                           // physics seconds per real second (machine, climate)
+  size_t queue_bytes = size_t{1} << 20;              // each device's durable outbox bound
+  link::SyncPolicy sync = link::SyncPolicy::kBatch;  // outbox durability (group commit)
+  std::string broker_uri;                            // empty: start a local mosquitto
+  std::string work_dir = "edgeforge-run";            // device state, broker files
+  std::string pki_dir;                               // empty: <work_dir>/pki (created as needed)
+  std::string prefix = "edge-";                      // thing names: <prefix>00001...
   std::string app = "edgeforge";
   std::string site = "site-1";
   jws::Backend signer = jws::Backend::kOpenSsl;
-  bool verify = true;       // run the ingest verifier
-  uint64_t seed = 1;        // sensor physics
-  int connect_threads = 8;  // concurrent TLS handshakes
+  bool verify = true;  // run the ingest verifier
+  uint64_t seed = 1;   // sensor physics
   /// Polled while publishing: true ends the run early (still drained, reported).
   std::function<bool()> stop_requested;
 };
@@ -46,12 +48,13 @@ struct FleetReport {
   int connected = 0;
   std::string broker;  // URI used
   bool local_broker = false;
-  uint64_t sampled = 0;        // messages built and signed by the devices
-  uint64_t reports = 0;        // telemetry messages among them
-  uint64_t alarms = 0;         // alarm messages among them
-  uint64_t sensor_faults = 0;  // sensor Init/Sample failures (reported in telemetry)
-  uint64_t delivered = 0;      // PUBACKed
-  uint64_t dropped = 0;        // refused or not handed over (device drop counters)
+  uint64_t sampled = 0;         // messages built and signed by the devices
+  uint64_t reports = 0;         // telemetry messages among them
+  uint64_t alarms = 0;          // alarm messages among them
+  uint64_t shadow_reports = 0;  // device shadow updates queued (not in sampled; delivered counts them)
+  uint64_t sensor_faults = 0;   // sensor Init/Sample failures (reported in telemetry)
+  uint64_t delivered = 0;       // PUBACKed
+  uint64_t dropped = 0;         // refused or not handed over (device drop counters)
   bool verified_run = false;
   VerifyReport verify;
   double latency_p50_ms = 0;  // device publish -> verifier receive

@@ -161,7 +161,34 @@ TEST(TelemetryV2Test, SerializesWindowInSchemaOrder) {
             R"("humidity":{"unit":"%","agg":"mean","n":9,"value":50.5,"min":50,"max":51,"faults":1,)"
             R"("fault":"env0: UNAVAILABLE: bme280@0x76: no ACK"}},)"
             R"("status":{"uptime_s":120,"dropped":2,"skipped_samples":3,)"
-            R"("faults":["vib0: UNAVAILABLE: adxl345@spi cs0: no data"]}})");
+            R"("faults":["vib0: UNAVAILABLE: adxl345@spi cs0: no data"],)"
+            R"("queue":{"depth":0,"dropped":{"alarm":0,"state":0,"bulk":0},"quarantined":0},)"
+            R"("link":{"reconnects":0}}})");
+}
+
+TEST(TelemetryV2Test, LinkFiguresRoundTripAndAreOptional) {
+  Telemetry m = WindowSample();
+  m.status.queue_depth = 17;
+  m.status.dropped_by_class = {0, 1, 42};
+  m.status.quarantined = 2;
+  m.status.reconnects = 3;
+  auto p = ParseTelemetry(Serialize(m));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->status.queue_depth, 17u);
+  EXPECT_EQ(p->status.dropped_by_class[2], 42u);
+  EXPECT_EQ(p->status.quarantined, 2u);
+  EXPECT_EQ(p->status.reconnects, 3u);
+  // A window from firmware before the reliable link has neither object.
+  std::string old = Serialize(WindowSample());
+  old = old.substr(0, old.find(",\"queue\"")) + "}}";
+  auto q = ParseTelemetry(old);
+  ASSERT_TRUE(q.ok()) << q.status().ToString() << "\n" << old;
+  EXPECT_EQ(q->status.queue_depth, 0u);
+  // Present but wrong: named.
+  std::string bad = Serialize(m);
+  bad.replace(bad.find("\"bulk\":42"), 9, "\"bulk\":-1");
+  EXPECT_NE(ParseTelemetry(bad).status().message().find("status.queue.dropped.bulk"), std::string::npos)
+      << ParseTelemetry(bad).status().message();
 }
 
 TEST(TelemetryV2Test, SerializesAlarmInSchemaOrder) {

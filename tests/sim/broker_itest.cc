@@ -8,10 +8,13 @@
 #include <mutex>
 
 #include "firmware/app/device.h"
+#include "firmware/link/link.h"
+#include "firmware/link/outbox.h"
 #include "firmware/link/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
+#include "hal/sim/seeded_entropy.h"
 #include "hal/sim/sim_i2c_bus.h"
 #include "sim/broker/local_broker.h"
 #include "sim/models/bme280_model.h"
@@ -105,12 +108,54 @@ class BrokerIntegrationTest : public ::testing::Test {
 std::string* BrokerIntegrationTest::pki_ = nullptr;
 LocalBroker* BrokerIntegrationTest::broker_ = nullptr;
 
+/// The firmware's link for one test device: a durable outbox in a temp dir
+/// and a reconnecting session, on the test's ManualClock.
+struct TestLink {
+  SeededEntropy entropy{7};
+  std::unique_ptr<link::Outbox> outbox;
+  std::unique_ptr<link::Link> link;
+  std::unique_ptr<link::Session> session;  // last: gone (no more callbacks) before the link
+};
+std::unique_ptr<TestLink> MakeLink(const link::SessionConfig& config, Clock& clock) {
+  auto t = std::make_unique<TestLink>();
+  link::OutboxOptions q;
+  q.dir = MakeTempDir("outbox");
+  auto outbox = link::Outbox::Open(q, clock);
+  EXPECT_TRUE(outbox.ok()) << outbox.status().ToString();
+  t->outbox = std::move(*outbox);
+  auto session = link::MakePahoSession(config);
+  EXPECT_TRUE(session.ok()) << session.status().ToString();
+  t->session = std::move(*session);
+  auto l = link::Link::Create(*t->session, *t->outbox, clock, t->entropy, link::LinkOptions{});
+  EXPECT_TRUE(l.ok()) << l.status().ToString();
+  t->link = std::move(*l);
+  return t;
+}
+
+/// Polls the link (real time passes for Paho) until it is connected.
+bool Connected(link::Link& l) {
+  for (int i = 0; i < 1000 && !l.stats().connected; ++i) {
+    (void)l.Poll();
+    std::this_thread::sleep_for(10ms);
+  }
+  return l.stats().connected;
+}
+
 /// Runs a device's pipeline on a ManualClock (samples every 250 ms, a report
 /// every second) until `reports` telemetry messages went out.
 void RunReports(app::Device& device, ManualClock& clock, uint64_t reports) {
   for (int guard = 0; device.counters().reports < reports && guard < 10000; ++guard) {
     clock.AdvanceTo(device.Step());
   }
+}
+
+/// Polls the link until the outbox is empty (every message PUBACKed).
+bool Flushed(app::Device& device, link::Link& l) {
+  for (int i = 0; i < 1000 && device.queued() > 0; ++i) {
+    (void)l.Poll();
+    std::this_thread::sleep_for(10ms);
+  }
+  return device.queued() == 0;
 }
 
 TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccepts) {
@@ -125,14 +170,14 @@ TEST_F(BrokerIntegrationTest, DevicePublishesSignedTelemetryThatTheVerifierAccep
   app::Bme280Source source("env0", bme);
   pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {});
   auto signer = testing_support::SignerFor(*pki_, "dev-a", jws::Backend::kMbedTls);
-  auto session = link::MakePahoSession(ConfigFor("dev-a"));
-  ASSERT_TRUE(session.ok());
+  auto lnk = MakeLink(ConfigFor("dev-a"), clock);
   app::DeviceOptions opts;
   opts.thing = "dev-a";
-  app::Device device(opts, clock, storage, *signer, **session, pipe);
+  app::Device device(opts, clock, storage, *signer, *lnk->link, pipe);
   ASSERT_TRUE(device.Start().ok());
+  ASSERT_TRUE(Connected(*lnk->link)) << lnk->link->stats().last_error;
   RunReports(device, clock, 5);
-  ASSERT_TRUE(WaitFor([&] { return device.in_flight() == 0; }));
+  ASSERT_TRUE(Flushed(device, *lnk->link));
   EXPECT_EQ(device.counters().delivered, 5u);
   ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 5; }));
   ingest->verifier->Expect("dev-a", device.boot(), 0, 4);
@@ -170,12 +215,12 @@ TEST_F(BrokerIntegrationTest, ThresholdCrossingPublishesAnAlarmBeforeTheReport) 
   hot.severity = "critical";
   pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {hot});
   auto signer = testing_support::SignerFor(*pki_, "dev-a");
-  auto session = link::MakePahoSession(ConfigFor("dev-a"));
-  ASSERT_TRUE(session.ok());
+  auto lnk = MakeLink(ConfigFor("dev-a"), clock);
   app::DeviceOptions opts;
   opts.thing = "dev-a";
-  app::Device device(opts, clock, storage, *signer, **session, pipe);
+  app::Device device(opts, clock, storage, *signer, *lnk->link, pipe);
   ASSERT_TRUE(device.Start().ok());
+  ASSERT_TRUE(Connected(*lnk->link)) << lnk->link->stats().last_error;
   RunReports(device, clock, 1);
   EXPECT_EQ(device.counters().alarms, 0u);
   model.SetAmbient(45.0, 100900.0, 41.0);  // the machine room overheats
@@ -184,6 +229,7 @@ TEST_F(BrokerIntegrationTest, ThresholdCrossingPublishesAnAlarmBeforeTheReport) 
   RunReports(device, clock, 3);
   model.SetAmbient(30.0, 100900.0, 41.0);
   RunReports(device, clock, 4);
+  ASSERT_TRUE(Flushed(device, *lnk->link));
   EXPECT_EQ(device.counters().alarms, 2u) << "one raise, one clear";
   ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 6; }));
   std::vector<std::string> payloads;
@@ -220,13 +266,14 @@ TEST_F(BrokerIntegrationTest, FailingSensorIsReportedInSignedTelemetry) {
   app::Bme280Source source("env0", bme);
   pipeline::Pipeline pipe({{&source, 250ms}}, 1s, {});
   auto signer = testing_support::SignerFor(*pki_, "dev-b");
-  auto session = link::MakePahoSession(ConfigFor("dev-b"));
-  ASSERT_TRUE(session.ok());
+  auto lnk = MakeLink(ConfigFor("dev-b"), clock);
   app::DeviceOptions opts;
   opts.thing = "dev-b";
-  app::Device device(opts, clock, storage, *signer, **session, pipe);
+  app::Device device(opts, clock, storage, *signer, *lnk->link, pipe);
   ASSERT_TRUE(device.Start().ok()) << "a missing sensor must not stop the device";
+  ASSERT_TRUE(Connected(*lnk->link)) << lnk->link->stats().last_error;
   RunReports(device, clock, 1);
+  ASSERT_TRUE(Flushed(device, *lnk->link));
   ASSERT_TRUE(WaitFor([&] { return ingest->verifier->verified() == 1; }));
   std::string payload;
   {

@@ -1,0 +1,133 @@
+// The device's link to IoT Core: a durable outbox drained over an MQTT session
+// that reconnects by itself. coreMQTT style: the link does no I/O of its own
+// besides calling the session and the outbox it is given; time comes from the
+// injected clock and jitter from the injected entropy, and the device thread
+// drives it with Poll() (no thread of its own, so a process can hold
+// thousands of links).
+//
+// States (one at a time):
+//   kIdle        not started, or stopped
+//   kWaiting     disconnected, waiting out the backoff delay before a CONNECT
+//   kConnecting  a CONNECT is in progress (non-blocking)
+//   kConnected   CONNACK accepted: queued messages are published, paced by
+//                the governor, at most max_in_flight awaiting PUBACK
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "firmware/link/backoff.h"
+#include "firmware/link/governor.h"
+#include "firmware/link/outbox.h"
+#include "firmware/link/session.h"
+#include "hal/clock.h"
+#include "hal/entropy.h"
+#include "hal/status.h"
+
+namespace edgeforge::link {
+
+struct LinkOptions {
+  BackoffOptions backoff;
+  GovernorOptions governor;
+  size_t max_in_flight = 20;  // QoS 1 publishes awaiting PUBACK
+  /// One line per connection event (connected, lost, attempt failed with the
+  /// delay before the next): once per attempt, never in a tight loop.
+  std::function<void(const std::string&)> log;
+};
+
+/// INVALID_ARGUMENT naming the field.
+Status ValidateLinkOptions(const LinkOptions& options);
+
+/// "always" | "batch" | "never" (SyncPolicyName's names); INVALID_ARGUMENT otherwise.
+Result<SyncPolicy> ParseSyncPolicy(std::string_view name);
+
+// Lifetime: the session calls back into the link (PUBACKs, connection lost)
+// from its transport threads, so destroy (or disconnect) the session before
+// the link, and the link before the outbox.
+
+struct LinkStats {
+  bool connected = false;
+  uint64_t connects = 0;          // CONNACKs accepted
+  uint64_t reconnects = 0;        // of those, after the first
+  uint64_t connect_failures = 0;  // attempts that failed
+  uint64_t connections_lost = 0;  // connections that ended without Stop()
+  uint64_t delivered = 0;         // PUBACKed (removed from the outbox)
+  uint64_t rejected = 0;          // refused by the broker (not authorized): removed and counted
+  uint64_t republished = 0;       // sent again after a connection loss or a failed publish
+  std::string last_error;         // why the last attempt failed or the connection ended
+};
+
+class Link {
+ public:
+  enum class State : uint8_t { kIdle, kWaiting, kConnecting, kConnected };
+
+  static Result<std::unique_ptr<Link>> Create(Session& session, Outbox& outbox, Clock& clock, Entropy& entropy,
+                                              LinkOptions options);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  /// Starts connecting (the first attempt at once).
+  void Start();
+  /// Durably queues a message (the outbox applies its bound and drop policy);
+  /// it is published when connected. Never blocks on the network.
+  Status Send(Priority priority, uint64_t seq, const OutgoingMessage& m);
+  /// A subscription made on every (re)connect; `handler` runs on a transport thread.
+  void Subscribe(std::string filter, int qos, MessageHandler handler);
+  /// Drives connects, reconnects and publishing. Returns when to call again.
+  Micros Poll();
+  /// Publishes what it can within `timeout` (polling on the clock), then
+  /// disconnects and syncs the outbox: what is left stays queued on disk.
+  Status Stop(Millis timeout);
+
+  State state() const { return state_; }
+  LinkStats stats() const;
+  const OutboxStats outbox_stats() const { return outbox_.stats(); }
+
+ private:
+  Link(Session& session, Outbox& outbox, Clock& clock, Entropy& entropy, LinkOptions options, Backoff backoff,
+       Governor governor);
+  void BeginConnect(Micros now);
+  void OnConnectResult(const Status& s, Micros now);
+  void OnLost(const std::string& cause, Micros now);
+  void ScheduleRetry(FailureKind kind, Micros now);
+  Micros Pump(Micros now);
+  uint64_t RandomBits();
+  void Log(const std::string& line);
+
+  Session& session_;
+  Outbox& outbox_;
+  Clock& clock_;
+  Entropy& entropy_;
+  LinkOptions options_;
+  Backoff backoff_;
+  Governor governor_;
+  State state_ = State::kIdle;
+  Micros next_attempt_{0};
+  struct Subscription {
+    std::string filter;
+    int qos;
+    MessageHandler handler;
+  };
+  std::vector<Subscription> subscriptions_;
+
+  // Set on transport threads, consumed by Poll on the device thread.
+  mutable std::mutex mu_;
+  std::optional<Status> connect_result_;  // guarded by mu_
+  std::optional<std::string> lost_;       // guarded by mu_
+  uint64_t generation_ = 0;               // guarded by mu_: connection attempt number, drops stale callbacks
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> republished_{0};
+  LinkStats stats_;  // device-thread counters (connects, failures, ...)
+};
+
+}  // namespace edgeforge::link

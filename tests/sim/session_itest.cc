@@ -1,0 +1,617 @@
+// Integration: link::PahoSession against a real mosquitto (sim/broker), real
+// TLS and real sockets: async connect, how each connect failure is classified,
+// in-flight publishes when the broker dies, the last will, SNI and ALPN bytes.
+#include <MQTTAsync.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "firmware/link/paho_session.h"
+#include "sim/broker/local_broker.h"
+#include "tests/support/test_pki.h"
+
+namespace edgeforge::link {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_support::MakePki;
+using testing_support::MakeTempDir;
+
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 20s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+/// Records every call of a ConnectDone / PublishDone / ConnectionLost.
+class Calls {
+ public:
+  std::function<void(Status)> Recorder() {
+    return [this](Status s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      statuses_.push_back(std::move(s));
+      threads_.push_back(std::this_thread::get_id());
+    };
+  }
+  size_t count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return statuses_.size();
+  }
+  /// Waits (bounded) for the first call and returns its status.
+  Status First(std::chrono::milliseconds limit = 20s) const {
+    if (!WaitFor([this] { return count() > 0; }, limit)) return Internal("callback never ran");
+    std::lock_guard<std::mutex> lock(mu_);
+    return statuses_.front();
+  }
+  std::thread::id first_thread() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_.empty() ? std::thread::id() : threads_.front();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Status> statuses_;
+  std::vector<std::thread::id> threads_;
+};
+
+/// A loopback TCP port with a listening socket that never accepts: the kernel
+/// completes the TCP handshake into the backlog and nothing ever answers.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback: " << errno;
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+/// A loopback port nothing listens on (bound once, then released).
+int RefusingPort() {
+  SilentListener l;
+  return l.port();
+}
+
+/// What a client put into its TLS ClientHello (RFC 8446 section 4.1.2).
+struct ClientHello {
+  std::string sni;                // RFC 6066 section 3, server_name host_name
+  std::vector<std::string> alpn;  // RFC 7301 section 3.1, protocol_name_list
+  bool alpn_present = false;
+  bool parsed = false;
+};
+
+/// Parses the first TLS record: a handshake record holding a ClientHello.
+ClientHello ParseClientHello(const std::vector<uint8_t>& b) {
+  ClientHello out;
+  size_t p = 0;
+  auto u8 = [&](size_t at) -> size_t { return at < b.size() ? b[at] : 0; };
+  auto u16 = [&](size_t at) -> size_t { return (u8(at) << 8) | u8(at + 1); };
+  if (b.size() < 9 || b[0] != 0x16 || b[5] != 0x01) return out;  // handshake / client_hello
+  p = 5 + 4 + 2 + 32;                                            // headers, legacy_version, random
+  p += 1 + u8(p);                                                // legacy_session_id
+  p += 2 + u16(p);                                               // cipher_suites
+  p += 1 + u8(p);                                                // legacy_compression_methods
+  const size_t end = std::min(b.size(), p + 2 + u16(p));
+  for (p += 2; p + 4 <= end;) {
+    const size_t type = u16(p), len = u16(p + 2), data = p + 4;
+    if (type == 0 && len >= 5 && u8(data + 2) == 0) {  // server_name, first entry host_name
+      const size_t n = u16(data + 3);
+      out.sni.assign(b.begin() + static_cast<long>(data + 5), b.begin() + static_cast<long>(data + 5 + n));
+    }
+    if (type == 16) {  // application_layer_protocol_negotiation
+      out.alpn_present = true;
+      for (size_t q = data + 2; q < data + len && q + 1 + u8(q) <= data + len; q += 1 + u8(q)) {
+        out.alpn.emplace_back(b.begin() + static_cast<long>(q + 1), b.begin() + static_cast<long>(q + 1 + u8(q)));
+      }
+    }
+    p = data + len;
+  }
+  out.parsed = p == end;
+  return out;
+}
+
+/// Accepts one connection on `listener`, reads its first TLS record, closes it.
+std::vector<uint8_t> CaptureFirstRecord(const SilentListener& listener) {
+  std::vector<uint8_t> bytes;
+  pollfd pl{listener.fd(), POLLIN, 0};
+  if (::poll(&pl, 1, 10000) != 1) return bytes;
+  const int c = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (c < 0) return bytes;
+  for (;;) {
+    const size_t want = bytes.size() >= 5 ? 5 + ((size_t{bytes[3]} << 8) | bytes[4]) : 5;
+    if (bytes.size() >= want) break;
+    pollfd pc{c, POLLIN, 0};
+    if (::poll(&pc, 1, 10000) != 1) break;
+    uint8_t buf[4096];
+    const ssize_t n = ::read(c, buf, std::min(sizeof(buf), want - bytes.size()));
+    if (n <= 0) break;
+    bytes.insert(bytes.end(), buf, buf + n);
+  }
+  ::close(c);
+  return bytes;
+}
+
+/// mosquitto on a free loopback port with the suite's TLS files but without
+/// use_identity_as_username: every client lacks a user name, and with
+/// allow_anonymous false mosquitto refuses it in CONNACK.
+class RefusingMosquitto {
+ public:
+  RefusingMosquitto(const std::string& pki, const std::string& work) {
+    auto bin = sim::FindMosquitto("");
+    if (!bin.ok()) {
+      ADD_FAILURE() << bin.status().ToString();
+      return;
+    }
+    port_ = RefusingPort();
+    const std::string conf = work + "/mosquitto.conf";
+    std::ofstream(conf) << "per_listener_settings false\nallow_anonymous false\n"
+                        << "log_dest file " << work << "/mosquitto.log\n"
+                        << "user " << (::getpwuid(::geteuid()) ? ::getpwuid(::geteuid())->pw_name : "root") << "\n"
+                        << "listener " << port_ << " 127.0.0.1\n"
+                        << "cafile " << pki << "/ca.crt\ncertfile " << pki << "/broker.crt\nkeyfile " << pki
+                        << "/broker.key\nrequire_certificate true\n";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(bin->c_str(), bin->c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const bool up = WaitFor([&] { return PortAccepts(port_); }, 10s);
+    EXPECT_TRUE(up) << testing_support::ReadAll(work + "/mosquitto.log");
+  }
+  ~RefusingMosquitto() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::string uri() const { return "ssl://localhost:" + std::to_string(port_); }
+
+ private:
+  static bool PortAccepts(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    ::close(fd);
+    return ok;
+  }
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class SessionITest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new std::string(MakePki({"dev-a", "dev-b", "dev-c", "dev-d"}, "sessionitest"));
+    broker_ = StartBroker().release();
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete pki_;
+  }
+
+  static std::unique_ptr<sim::LocalBroker> StartBroker() {
+    sim::BrokerOptions o;
+    o.pki_dir = *pki_;
+    o.work_dir = MakeTempDir("sessionbroker");
+    auto b = sim::LocalBroker::Start(o);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? std::move(*b) : nullptr;
+  }
+
+  static SessionConfig ConfigFor(const std::string& thing, const std::string& uri) {
+    SessionConfig c;
+    c.server_uri = uri;
+    c.client_id = thing;
+    const auto p = certs::PathsFor(*pki_, thing);
+    c.tls = {*pki_ + "/ca.crt", p.cert, p.tls_key};
+    c.connect_timeout = 3000ms;
+    return c;
+  }
+
+  static SessionConfig IngestConfig(const std::string& uri) {
+    SessionConfig c = ConfigFor(sim::kIngestIdentity, uri);
+    c.tls.cert_file = *pki_ + "/ingest.crt";
+    c.tls.key_file = *pki_ + "/ingest.key";
+    return c;
+  }
+
+  static std::unique_ptr<Session> Make(const SessionConfig& c) {
+    auto s = MakePahoSession(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  /// ConnectAsync; the failure `done` reported.
+  static Status ConnectAsyncResult(const SessionConfig& c) {
+    auto s = Make(c);
+    if (!s) return Internal("no session");
+    Calls done;
+    Status started = s->ConnectAsync(done.Recorder());
+    if (!started.ok()) return started;
+    const Status result = done.First(c.connect_timeout + 10s);
+    EXPECT_EQ(done.count(), 1u);
+    EXPECT_FALSE(s->IsConnected());
+    return result;
+  }
+
+  static std::string* pki_;
+  static sim::LocalBroker* broker_;
+};
+std::string* SessionITest::pki_ = nullptr;
+sim::LocalBroker* SessionITest::broker_ = nullptr;
+
+TEST_F(SessionITest, ConnectAsyncReportsOkOnceOnATransportThread) {
+  ASSERT_NE(broker_, nullptr);
+  auto s = Make(ConfigFor("dev-a", broker_->uri()));
+  ASSERT_NE(s, nullptr);
+  Calls done;
+  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
+  const Status st = done.First();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_NE(done.first_thread(), std::this_thread::get_id());
+  EXPECT_TRUE(s->IsConnected());
+  const Status again = s->ConnectAsync(done.Recorder());
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+  EXPECT_FALSE(s->IsConnected());
+  EXPECT_EQ(done.count(), 1u);
+}
+
+TEST_F(SessionITest, KeepaliveAndCleanStartReachTheBroker) {
+  ASSERT_NE(broker_, nullptr);
+  SessionConfig c = ConfigFor("dev-c", broker_->uri());
+  c.keepalive_s = 45;
+  c.clean_start = false;
+  c.session_expiry_s = 60;
+  auto s = Make(c);
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->Connect().ok());
+  // mosquitto logs "New client connected from ... as dev-c (p5, c0, k45, u'dev-c')".
+  EXPECT_TRUE(WaitFor([&] { return broker_->LogTail(100000).find("as dev-c (p5, c0, k45") != std::string::npos; }))
+      << broker_->LogTail();
+  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+}
+
+TEST_F(SessionITest, PublishWhileDisconnectedFailsFastWithoutCallingDone) {
+  ASSERT_NE(broker_, nullptr);
+  auto s = Make(ConfigFor("dev-a", broker_->uri()));
+  ASSERT_NE(s, nullptr);
+  Calls done;
+  OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-a/telemetry";
+  m.payload = "{}";
+  const Status st = s->Publish(m, done.Recorder());
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("not connected"), std::string::npos) << st.ToString();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(done.count(), 0u);
+}
+
+TEST_F(SessionITest, PortWithoutListenerIsUnavailable) {
+  const Status st = ConnectAsyncResult(ConfigFor("dev-a", "ssl://localhost:" + std::to_string(RefusingPort())));
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_FALSE(IsAuthFailure(st));
+  EXPECT_NE(st.message().find("dev-a@ssl://localhost:"), std::string::npos) << st.ToString();
+}
+
+TEST_F(SessionITest, ListenerThatNeverAnswersIsDeadlineExceeded) {
+  SilentListener hole;
+  SessionConfig c = ConfigFor("dev-a", "ssl://localhost:" + std::to_string(hole.port()));
+  c.connect_timeout = 1000ms;
+  auto s = Make(c);
+  ASSERT_NE(s, nullptr);
+  Calls done;
+  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
+  EXPECT_EQ(done.count(), 0u) << "ConnectAsync must return before the attempt ends";
+  const Status st = done.First();
+  EXPECT_EQ(st.code(), StatusCode::kDeadlineExceeded) << st.ToString();
+  EXPECT_EQ(done.count(), 1u);
+  // The blocking form says the same.
+  auto blocking = Make(c);
+  ASSERT_NE(blocking, nullptr);
+  const Status b = blocking->Connect();
+  EXPECT_EQ(b.code(), StatusCode::kDeadlineExceeded) << b.ToString();
+}
+
+TEST_F(SessionITest, ClientCertificateFromAnotherCaIsUnauthenticated) {
+  ASSERT_NE(broker_, nullptr);
+  const std::string rogue = MakePki({"dev-a"}, "rogue");  // same CN, foreign CA
+  SessionConfig c = ConfigFor("dev-a", broker_->uri());
+  const auto p = certs::PathsFor(rogue, "dev-a");
+  c.tls.cert_file = p.cert;
+  c.tls.key_file = p.tls_key;
+  const Status st = ConnectAsyncResult(c);
+  EXPECT_EQ(st.code(), StatusCode::kUnauthenticated) << st.ToString();
+  EXPECT_TRUE(IsAuthFailure(st));
+}
+
+TEST_F(SessionITest, ClientThatDoesNotTrustTheBrokerIsUnauthenticated) {
+  ASSERT_NE(broker_, nullptr);
+  const std::string other = MakePki({"dev-a"}, "othertrust");
+  SessionConfig c = ConfigFor("dev-a", broker_->uri());
+  c.tls.ca_file = other + "/ca.crt";  // trusts a CA that did not sign broker.crt
+  const Status st = ConnectAsyncResult(c);
+  EXPECT_EQ(st.code(), StatusCode::kUnauthenticated) << st.ToString();
+  EXPECT_NE(st.message().find("TLS"), std::string::npos) << st.ToString();
+}
+
+TEST_F(SessionITest, ConnackRefusalIsAnAuthFailureWithItsReasonCode) {
+  RefusingMosquitto refusing(*pki_, MakeTempDir("refusing"));
+  const Status st = ConnectAsyncResult(ConfigFor("dev-a", refusing.uri()));
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
+  EXPECT_NE(st.message().find("CONNACK MQTT 5 reason 0x87"), std::string::npos) << st.ToString();
+}
+
+TEST_F(SessionITest, DisconnectDuringConnectCancelsOnceAndDestroyDropsTheCallback) {
+  SilentListener hole;
+  SessionConfig c = ConfigFor("dev-a", "ssl://localhost:" + std::to_string(hole.port()));
+  c.connect_timeout = 1000ms;
+  auto s = Make(c);
+  ASSERT_NE(s, nullptr);
+  Calls done;
+  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
+  const Status second = s->ConnectAsync(done.Recorder());
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
+  EXPECT_TRUE(s->Disconnect(100ms).ok());
+  ASSERT_EQ(done.count(), 1u);
+  EXPECT_EQ(done.First().code(), StatusCode::kCancelled);
+  std::this_thread::sleep_for(c.connect_timeout + 4s);  // Paho's own timeout passes
+  EXPECT_EQ(done.count(), 1u) << "the abandoned attempt must not report again";
+
+  Calls dropped;
+  auto doomed = Make(c);
+  ASSERT_NE(doomed, nullptr);
+  ASSERT_TRUE(doomed->ConnectAsync(dropped.Recorder()).ok());
+  doomed.reset();  // mid-connect
+  std::this_thread::sleep_for(c.connect_timeout + 4s);
+  EXPECT_EQ(dropped.count(), 0u);
+}
+
+TEST_F(SessionITest, SniIsTheUriHostAndAlpnIsOffered) {
+  for (const bool with_alpn : {true, false}) {
+    SilentListener server;
+    SessionConfig c = ConfigFor("dev-a", "ssl://localhost:" + std::to_string(server.port()));
+    if (with_alpn) c.alpn = {"x-amzn-mqtt-ca"};
+    auto s = Make(c);
+    ASSERT_NE(s, nullptr);
+    Calls done;
+    ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
+    const ClientHello hello = ParseClientHello(CaptureFirstRecord(server));
+    ASSERT_TRUE(hello.parsed);
+    EXPECT_EQ(hello.sni, "localhost");
+    EXPECT_EQ(hello.alpn_present, with_alpn);
+    if (with_alpn) {
+      EXPECT_EQ(hello.alpn, std::vector<std::string>{"x-amzn-mqtt-ca"});
+    }
+    EXPECT_FALSE(done.First().ok());  // the fake server hung up
+  }
+}
+
+// MQTT 5.0 section 3.1.4: a second connection with the same client id takes
+// the session over; the old one gets DISCONNECT 0x8E and its will is published
+// (section 3.1.2.5), as IoT Core does for a duplicate client id.
+TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
+  ASSERT_NE(broker_, nullptr);
+  auto ingest = Make(IngestConfig(broker_->uri()));
+  ASSERT_NE(ingest, nullptr);
+  ASSERT_TRUE(ingest->Connect().ok());
+  std::mutex mu;
+  std::vector<std::string> received;
+  ASSERT_TRUE(ingest
+                  ->Subscribe("dt/+/+/+/status", 1,
+                              [&](const IncomingMessage& m) {
+                                std::lock_guard<std::mutex> lock(mu);
+                                received.push_back(m.topic + " " + m.payload);
+                              })
+                  .ok());
+
+  SessionConfig c = ConfigFor("dev-b", broker_->uri());
+  c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-b/status", "offline", 1, false};
+  auto first = Make(c);
+  ASSERT_NE(first, nullptr);
+  std::atomic<int> lost{0};
+  std::string cause;
+  first->OnConnectionLost([&](const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    cause = why;
+    ++lost;
+  });
+  ASSERT_TRUE(first->Connect().ok());
+
+  SessionConfig plain = ConfigFor("dev-b", broker_->uri());
+  auto second = Make(plain);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->Connect().ok());
+
+  ASSERT_TRUE(WaitFor([&] { return lost.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !received.empty();
+  }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(lost.load(), 1);
+  EXPECT_FALSE(first->IsConnected());
+  EXPECT_TRUE(second->IsConnected());
+  std::lock_guard<std::mutex> lock(mu);
+  // mosquitto 2.0.11 closes the old connection without DISCONNECT 0x8E.
+  EXPECT_NE(cause.find("dev-b@" + broker_->uri() + ": connection lost"), std::string::npos) << cause;
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0], "dt/edgeforge/site-1/dev-b/status offline");
+}
+
+TEST_F(SessionITest, CleanDisconnectDoesNotPublishTheWill) {
+  ASSERT_NE(broker_, nullptr);
+  auto ingest = Make(IngestConfig(broker_->uri()));
+  ASSERT_NE(ingest, nullptr);
+  ASSERT_TRUE(ingest->Connect().ok());
+  std::atomic<int> received{0};
+  ASSERT_TRUE(ingest->Subscribe("dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) { ++received; }).ok());
+  SessionConfig c = ConfigFor("dev-d", broker_->uri());
+  c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-d/status", "offline", 1, false};
+  auto s = Make(c);
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->Connect().ok());
+  std::atomic<int> lost{0};
+  s->OnConnectionLost([&](const std::string&) { ++lost; });
+  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(received.load(), 0);
+  EXPECT_EQ(lost.load(), 0);
+}
+
+// The broker dies with QoS 1 publishes in flight: each PublishDone runs exactly
+// once (the acknowledged ones OK, the rest UNAVAILABLE so that the outbox
+// re-queues them), connection-lost once, and Paho does not reconnect by itself.
+TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
+  auto broker = StartBroker();
+  ASSERT_NE(broker, nullptr);
+  auto s = Make(ConfigFor("dev-a", broker->uri()));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->Connect().ok());
+  std::atomic<int> lost{0};
+  s->OnConnectionLost([&](const std::string&) { ++lost; });
+
+  constexpr int kAcked = 20, kInFlight = 50;
+  std::vector<Calls> calls(kAcked + kInFlight);
+  OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-a/telemetry";
+  m.payload = std::string(200, 'x');
+  for (int i = 0; i < kAcked; ++i) ASSERT_TRUE(s->Publish(m, calls[i].Recorder()).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < kAcked; ++i) {
+      if (calls[i].count() == 0) return false;
+    }
+    return true;
+  }));
+  // A stopped broker reads nothing and acknowledges nothing: every further
+  // publish is still in flight when the kill -9 closes its sockets.
+  ASSERT_EQ(::kill(broker->pid(), SIGSTOP), 0);
+  for (int i = kAcked; i < kAcked + kInFlight; ++i) ASSERT_TRUE(s->Publish(m, calls[i].Recorder()).ok());
+  ASSERT_EQ(::kill(broker->pid(), SIGKILL), 0);
+
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& c : calls) {
+      if (c.count() == 0) return false;
+    }
+    return lost.load() >= 1;
+  }));
+  std::this_thread::sleep_for(500ms);  // a second report would come now
+  for (int i = 0; i < kAcked + kInFlight; ++i) {
+    ASSERT_EQ(calls[i].count(), 1u) << "publish " << i;
+    const Status st = calls[i].First();
+    if (i < kAcked) {
+      EXPECT_TRUE(st.ok()) << i << ": " << st.ToString();
+    } else {
+      EXPECT_EQ(st.code(), StatusCode::kUnavailable) << i << ": " << st.ToString();
+    }
+  }
+  EXPECT_EQ(lost.load(), 1);
+  EXPECT_FALSE(s->IsConnected());
+  Calls late;
+  EXPECT_EQ(s->Publish(m, late.Recorder()).code(), StatusCode::kUnavailable);
+  // Nothing listens on the port now: a reconnect is refused, not an auth failure.
+  Calls again;
+  ASSERT_TRUE(s->ConnectAsync(again.Recorder()).ok());
+  EXPECT_EQ(again.First().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(late.count(), 0u);
+  EXPECT_TRUE(WaitFor([&] { return !broker->Running(); }));
+}
+
+TEST(SessionConfigTest, RejectsWhatIotCoreRejects) {
+  const std::string pki = MakePki({"dev-a"}, "sessioncfg");
+  SessionConfig ok;
+  ok.server_uri = "ssl://example.com:8883";
+  ok.client_id = "dev-a";
+  const auto p = certs::PathsFor(pki, "dev-a");
+  ok.tls = {pki + "/ca.crt", p.cert, p.tls_key};
+  ASSERT_TRUE(ValidateSessionConfig(ok).ok());
+
+  auto expect_invalid = [&](const std::function<void(SessionConfig&)>& change, const std::string& needle) {
+    SessionConfig c = ok;
+    change(c);
+    const Status s = ValidateSessionConfig(c);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << needle;
+    EXPECT_NE(s.message().find(needle), std::string::npos) << s.ToString();
+  };
+  expect_invalid([](SessionConfig& c) { c.keepalive_s = 29; }, "keepalive 29");
+  expect_invalid([](SessionConfig& c) { c.keepalive_s = 1201; }, "keepalive 1201");
+  expect_invalid([](SessionConfig& c) { c.server_uri = "ssl://example.com:443"; }, "ALPN");
+  expect_invalid([](SessionConfig& c) { c.alpn = {""}; }, "ALPN protocol");
+  expect_invalid([](SessionConfig& c) { c.will = SessionConfig::Will{"dt/a/b/dev-a/#", "offline"}; }, "will topic");
+  expect_invalid(
+      [](SessionConfig& c) {
+        c.will = SessionConfig::Will{"dt/a/b/dev-a/status", "offline", 2};
+      },
+      "will qos 2");
+  SessionConfig on443 = ok;
+  on443.server_uri = "ssl://example.com:443";
+  on443.alpn = {"x-amzn-mqtt-ca"};
+  EXPECT_TRUE(ValidateSessionConfig(on443).ok());
+}
+
+TEST(ConnectFailureStatusTest, ConnackReasonCodes) {
+  const std::string w = "mqtt dev-a@ssl://h:8883";
+  EXPECT_EQ(ConnectFailureStatus(w, 0x87, 0, "CONNACK return code").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x85, 0, "CONNACK return code").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x86, 0, "CONNACK return code").code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x8C, 0, "CONNACK return code").code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x9F, 0, "CONNACK return code").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x88, 0, "CONNACK return code").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x9B, 0, "CONNACK return code").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0x87, "").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ConnectFailureStatus(w, 0x87, 0, "socket error").code(), StatusCode::kUnavailable)
+      << "a positive code is a reason code only with Paho's CONNACK message";
+  const Status s = ConnectFailureStatus(w, 0x87, 0, "CONNACK return code");
+  EXPECT_NE(s.message().find("0x87"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(w), std::string::npos) << s.ToString();
+}
+
+TEST(ConnectFailureStatusTest, TransportFailures) {
+  const std::string w = "mqtt dev-a@ssl://h:8883";
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, kPahoConnectTimeout).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, kPahoTcpTlsFailure, TcpProbe::kTcpConnects).code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, kPahoTcpTlsFailure, TcpProbe::kTcpFails).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, kPahoTcpTlsFailure).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, kPahoClosedBeforeConnack).code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(ConnectFailureStatus(w, -1, 0, "socket error").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ConnectFailureStatus(w, MQTTASYNC_BAD_MQTT_OPTION, 0, "").code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace edgeforge::link
