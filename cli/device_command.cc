@@ -219,6 +219,12 @@ Result<link::SessionConfig> SessionFor(const Options& o) {
   c.tls.ca_file = o.ca.empty() ? o.certs + "/ca.crt" : o.ca;
   c.tls.cert_file = o.cert.empty() ? paths.cert : o.cert;
   c.tls.key_file = o.key.empty() ? paths.tls_key : o.key;
+  // The broker tells the world when this device vanishes without a clean
+  // DISCONNECT (power cut, crash, network gone past the keepalive).
+  link::SessionConfig::Will will;
+  will.topic = "dt/" + o.app + "/" + o.site + "/" + o.thing + "/status";
+  will.payload = R"({"v":2,"type":"status","dev":")" + o.thing + R"(","state":"offline"})";
+  c.will = will;
   return c;
 }
 

@@ -137,6 +137,7 @@ void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
   out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost " << r.lost
       << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts " << r.conflicts << "\n";
   for (const auto& [what, n] : r.alarms) out << "  alarm: " << what << " x" << n << "\n";
+  if (r.status_messages > 0) out << "  last-will status notices: " << r.status_messages << "\n";
   for (const auto& [reason, n] : r.invalid_reasons) out << "  invalid: " << reason << " x" << n << "\n";
   for (const auto& e : r.examples) out << "  " << e << "\n";
   out << "result: " << (r.Clean() ? "PASS" : "FAIL") << "\n";

@@ -29,6 +29,8 @@ const char* VerdictName(Verdict v) {
       return "duplicate";
     case Verdict::kConflict:
       return "conflict";
+    case Verdict::kStatus:
+      return "status";
     case Verdict::kInvalid:
       return "invalid";
   }
@@ -92,6 +94,15 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
   std::string reason_class;
   // One lock for all of it: jws::Verifier is single-threaded by contract.
   std::lock_guard<std::mutex> lock(mu_);
+  // A last will is composed at CONNECT and published by the broker when the
+  // connection dies: it cannot carry a signature over a sample or a seq.
+  if (auto t = topic::ParseTelemetryTopic(topic); t.ok() && t->type == "status") {
+    ++counts_.received;
+    ++counts_.status_messages;
+    c.dev = t->thing;
+    c.verdict = Verdict::kStatus;
+    return c;
+  }
   std::string alarm;
   auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class, &alarm);
   ++counts_.received;

@@ -26,6 +26,7 @@ enum class Verdict {
   kDuplicate,  // authentic, byte-identical to one already received
   kConflict,   // authentic, but its seq was already used with other bytes
   kInvalid,    // not authentic or malformed: counted, never trusted
+  kStatus,     // a device's last will (dt/.../<thing>/status): unsigned by design, no seq; counted
 };
 const char* VerdictName(Verdict v);
 
@@ -38,6 +39,7 @@ struct VerifyReport {
   uint64_t lost = 0;                                // seqs missing inside each (device, boot) range
   uint64_t devices = 0;                             // devices with at least one verified message
   std::map<std::string, uint64_t> invalid_reasons;  // reason class -> count
+  uint64_t status_messages = 0;  // last-will "offline" notices (not in verified)
   uint64_t alarm_messages = 0;                      // verified alarm messages (included in verified)
   std::map<std::string, uint64_t> alarms;           // "<channel> <state>" -> verified alarm messages
   std::vector<std::string> examples;                // first few invalid/lost details

@@ -86,6 +86,22 @@ TEST_F(VerifierTest, VerifiesAuthenticMessages) {
   EXPECT_TRUE(r.Clean());
 }
 
+// A device's last will is unsigned by design (the broker publishes it when
+// the connection dies): counted as a status notice, never as invalid or as a
+// gap in the telemetry sequence.
+TEST_F(VerifierTest, LastWillStatusIsCountedNotInvalid) {
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 0), *signer_a_), Verdict::kVerified);
+  const auto c = verifier_->Check("dt/edgeforge/site-1/dev-a/status",
+                                  R"({"v":2,"type":"status","dev":"dev-a","state":"offline"})", nullptr);
+  EXPECT_EQ(c.verdict, Verdict::kStatus);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *signer_a_), Verdict::kVerified);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.status_messages, 1u);
+  EXPECT_EQ(r.verified, 2u);
+  EXPECT_EQ(r.invalid, 0u);
+  EXPECT_TRUE(r.Clean());
+}
+
 TEST_F(VerifierTest, CountsGapsAsLostAndExpectedTailToo) {
   for (uint64_t s : {0, 1, 4, 5}) Send(Topic("dev-a"), Payload("dev-a", s), *signer_a_);
   EXPECT_EQ(verifier_->Report().lost, 2u);  // 2 and 3
