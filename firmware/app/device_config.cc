@@ -5,100 +5,16 @@
 #include <exception>
 #include <utility>
 
+#include "firmware/board/strict_json.h"
+
 namespace edgeforge::app {
 namespace {
 
 using board::Json;
 using board::ParamReader;
 
-// Bracket depth outside strings, counted on the raw text so a hostile
-// document is refused before the recursive parser sees it.
-int MaxNesting(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-// JSON allows a key twice and the library keeps one silently; two
-// "report_ms" in a delta are a mistake, not a choice. The parse callback
-// tracks the path so the error names where.
-class RepeatedKeyFinder {
- public:
-  bool OnEvent(Json::parse_event_t event, const Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        stack_.push_back(Frame{false, {}, 0, {}});
-        break;
-      case Json::parse_event_t::array_start:
-        stack_.push_back(Frame{true, {}, 0, {}});
-        break;
-      case Json::parse_event_t::key:
-        if (!stack_.empty() && parsed.is_string()) {
-          Frame& top = stack_.back();
-          top.key = parsed.get<std::string>();
-          if (!top.keys.insert(top.key).second) Latch("key appears twice (JSON would keep only one)");
-        }
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!stack_.empty()) stack_.pop_back();
-        NextElement();
-        break;
-      case Json::parse_event_t::value:
-        NextElement();
-        break;
-    }
-    return true;
-  }
-  const std::string& first_error() const { return first_error_; }
-
- private:
-  struct Frame {
-    bool array;
-    std::string key;  // objects: the key being read
-    size_t index;     // arrays: the element being read
-    std::set<std::string> keys;
-  };
-
-  void NextElement() {
-    if (!stack_.empty() && stack_.back().array) ++stack_.back().index;
-  }
-
-  void Latch(const std::string& what) {
-    if (!first_error_.empty()) return;
-    std::string path;
-    for (const Frame& f : stack_) {
-      if (f.array) {
-        path += "[" + std::to_string(f.index) + "]";
-      } else {
-        path += (path.empty() ? "" : ".") + f.key;
-      }
-    }
-    first_error_ = (path.empty() ? "" : path + ": ") + what;
-  }
-
-  std::vector<Frame> stack_;
-  std::string first_error_;
-};
+using board::MaxNesting;
+using board::RepeatedKeyFinder;
 
 // Integral values go out as integers (40, not 40.0): a reported value must
 // compare equal to what the operator wrote in desired.
@@ -351,7 +267,10 @@ Result<board::Json> ParseStrictJson(std::string_view text, size_t max_bytes, int
     if (tag != std::string::npos) reason = reason.substr(tag + 2);
     return InvalidArgument("not valid JSON: " + reason);
   }
-  if (!checker.first_error().empty()) return InvalidArgument(checker.first_error());
+  if (checker.found()) {
+    const std::string& at = checker.first_repeat();
+    return InvalidArgument((at.empty() ? "" : at + ": ") + "key appears twice (JSON would keep only one)");
+  }
   if (!root.is_object()) return InvalidArgument(std::string("must be a JSON object, got ") + root.type_name());
   return root;
 }

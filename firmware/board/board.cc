@@ -8,6 +8,8 @@
 #include <set>
 #include <utility>
 
+#include "firmware/board/strict_json.h"
+
 namespace edgeforge::board {
 namespace {
 
@@ -49,94 +51,6 @@ std::string JoinAddresses(const std::array<uint8_t, 4>& addresses) {
   }
   return out;
 }
-
-// The JSON library recurses per nesting level when it copies or destroys a
-// value; a board needs 5 levels, so anything deep is refused before parsing.
-int MaxNesting(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-// JSON allows repeated keys and the library keeps one of them silently; in a
-// board file that is a mistake (two "address" lines), so the parse callback
-// tracks the path and remembers the first repeat.
-class RepeatedKeyFinder {
- public:
-  bool OnEvent(Json::parse_event_t event, const Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        stack_.push_back(Frame{false, {}, 0, {}});
-        break;
-      case Json::parse_event_t::array_start:
-        stack_.push_back(Frame{true, {}, 0, {}});
-        break;
-      case Json::parse_event_t::key:
-        if (!stack_.empty() && parsed.is_string()) {
-          Frame& top = stack_.back();
-          top.key = parsed.get<std::string>();
-          if (!top.keys.insert(top.key).second && first_repeat_.empty()) first_repeat_ = Path();
-        }
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!stack_.empty()) stack_.pop_back();
-        NextElement();
-        break;
-      case Json::parse_event_t::value:
-        NextElement();
-        break;
-    }
-    return true;
-  }
-  const std::string& first_repeat() const { return first_repeat_; }
-
- private:
-  struct Frame {
-    bool array;
-    std::string key;  // objects: the key being read
-    size_t index;     // arrays: the element being read
-    std::set<std::string> keys;
-  };
-
-  void NextElement() {
-    if (!stack_.empty() && stack_.back().array) ++stack_.back().index;
-  }
-
-  std::string Path() const {
-    std::string out;
-    for (const Frame& f : stack_) {
-      if (f.array) {
-        out += "[" + std::to_string(f.index) + "]";
-      } else {
-        out += (out.empty() ? "" : ".") + f.key;
-      }
-    }
-    return out;
-  }
-
-  std::vector<Frame> stack_;
-  std::string first_repeat_;
-};
 
 Status SourceError(const std::string& source, const std::string& message) {
   return InvalidArgument(source.empty() ? message : source + ": " + message);
@@ -183,7 +97,7 @@ Result<Json> ParseJson(std::string_view text, const std::string& source) {
   } catch (const std::exception& e) {
     return SourceError(source, std::string("not valid JSON: ") + e.what());
   }
-  if (!repeats.first_repeat().empty()) {
+  if (repeats.found()) {
     return SourceError(source, repeats.first_repeat() + ": key appears twice (JSON would keep only one)");
   }
   if (!root.is_object()) return SourceError(source, std::string("must be a JSON object, got ") + root.type_name());
