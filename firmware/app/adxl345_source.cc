@@ -16,11 +16,6 @@ constexpr const char* kOne = "1";  // UCUM: dimensionless
 constexpr int kGDecimals = 3;
 constexpr int kCrestDecimals = 2;
 
-double RoundTo(double v, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 }  // namespace
 
 Status Adxl345Source::DoInit() {

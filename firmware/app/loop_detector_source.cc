@@ -10,12 +10,6 @@ using telemetry::Reading;
 
 constexpr const char* kVehicles = "{vehicle}";
 
-// Rounds to `decimals` places (see sensor_source.cc): no noise digits in JSON.
-double RoundTo(double v, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 Reading Count(const char* name, double n, std::string fault = "") {
   return {name, n, kVehicles, std::move(fault), Aggregation::kSum};
 }

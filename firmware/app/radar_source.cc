@@ -3,15 +3,6 @@
 #include <cmath>
 
 namespace edgeforge::app {
-namespace {
-
-// Rounds to `decimals` places (see sensor_source.cc): no noise digits in JSON.
-double RoundTo(double v, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
-}  // namespace
 
 Status RadarSource::DoInit() {
   Status s = radar_.Init();

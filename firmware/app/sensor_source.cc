@@ -3,17 +3,11 @@
 #include <cmath>
 
 namespace edgeforge::app {
-namespace {
 
-// Rounds to `decimals` places (the sensor's resolution) so telemetry carries no
-// noise digits. Dividing by a power of ten (not multiplying by 0.1) yields the
-// double nearest the decimal, which JSON then prints short: 101168.2.
 double RoundTo(double v, int decimals) {
   const double scale = std::pow(10.0, decimals);
   return std::round(v * scale) / scale;
 }
-
-}  // namespace
 
 Status Bme280Source::DoInit() {
   Status s = sensor_.Init();

@@ -11,6 +11,11 @@
 
 namespace edgeforge::app {
 
+/// Rounds to `decimals` places (the sensor's resolution) so telemetry carries
+/// no noise digits. Dividing by a power of ten (not multiplying by 0.1) yields
+/// the double nearest the decimal, which JSON then prints short: 101168.2.
+double RoundTo(double v, int decimals);
+
 class SensorSource {
  public:
   virtual ~SensorSource() = default;
