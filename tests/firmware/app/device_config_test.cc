@@ -18,6 +18,7 @@
 #include "hal/sim/sim_spi_bus.h"
 #include "hal/sim/sim_uart.h"
 #include "sim/models/bme280_model.h"
+#include "tests/support/bare_buses.h"
 
 namespace edgeforge::app {
 namespace {
@@ -225,31 +226,7 @@ TEST(DeviceConfigTest, ACorruptOrForeignRecordIsAnErrorNamingTheFile) {
   EXPECT_EQ(negative.status().message(), "config.json: version: must be in 0..9223372036854775807, got -1");
 }
 
-/// Simulated buses with nothing attached unless a test attaches a model.
-class SimBuses final : public BusProvider {
- public:
-  explicit SimBuses(const Clock& clock) : clock_(clock) {}
-  Result<I2cBus*> I2c(const board::Bus& bus) override { return &i2c_[bus.name]; }
-  Result<SpiDevice*> Spi(const board::Bus& bus, uint8_t cs) override { return spi_[bus.name].Device(cs); }
-  Result<GpioLine*> GpioInput(const board::Bus& bus, uint32_t offset, bool, const std::string&, uint32_t) override {
-    auto& line = gpio_[bus.name + "/" + std::to_string(offset)];
-    if (!line) line = std::make_unique<SimGpioLine>(clock_, SimGpioLine::Direction::kInput);
-    return static_cast<GpioLine*>(line.get());
-  }
-  Result<Uart*> UartPort(const board::Bus& bus) override {
-    auto& u = uart_[bus.name];
-    if (!u) u = std::make_unique<SimUart>(clock_);
-    return static_cast<Uart*>(u.get());
-  }
-  SimI2cBus& i2c(const std::string& name) { return i2c_[name]; }
-
- private:
-  const Clock& clock_;
-  std::map<std::string, SimI2cBus> i2c_;
-  std::map<std::string, SimSpiBus> spi_;
-  std::map<std::string, std::unique_ptr<SimGpioLine>> gpio_;
-  std::map<std::string, std::unique_ptr<SimUart>> uart_;
-};
+using SimBuses = testing_support::BareBuses;
 
 TEST(DeviceConfigTest, NodeChannelsAndPipelineSettingsFollowThePartOrder) {
   ManualClock clock;
