@@ -50,6 +50,9 @@ struct DeviceStatus {
   std::array<uint64_t, 3> dropped_by_class{};  // outbox drops since boot: alarm, state, bulk
   uint64_t quarantined = 0;                   // corrupt outbox records set aside at this boot
   uint64_t reconnects = 0;                    // connections re-established since boot
+  // Issue 8 (optional on parse: absent reads as 0):
+  uint64_t storage_errors = 0;  // failed storage operations (outbox log, state files) since boot
+  uint64_t refused = 0;         // publishes the broker refused (MQTT 5 reason 0x87) since boot; not in dropped
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old
