@@ -47,7 +47,7 @@ struct DeviceStatus {
   uint64_t skipped_samples = 0;     // v2: scheduled samples not taken because the device was late, since boot
   // v2 with the reliable link (optional on parse: absent reads as 0):
   uint64_t queue_depth = 0;                    // messages in the durable outbox, not yet PUBACKed
-  std::array<uint64_t, 3> dropped_by_class{};  // outbox drops since boot: alarm, state, bulk
+  std::array<uint64_t, 3> dropped_by_class{};  // drops since boot by class (outbox + before it): alarm, state, bulk
   uint64_t quarantined = 0;                    // corrupt outbox records set aside at this boot
   uint64_t reconnects = 0;                     // connections re-established since boot
   // Issue 8 (optional on parse: absent reads as 0):
