@@ -96,7 +96,7 @@ void Outbox::StorageFailed(const Status& st) {
   episode_drops_ = 0;
   Log(Name() + ": storage failing: " + st.ToString() +
       " (messages that cannot be stored are counted as dropped; further failures are counted, not logged, "
-      "until storage works again)");
+      "until an operation succeeds)");
 }
 
 void Outbox::StorageOk() {
