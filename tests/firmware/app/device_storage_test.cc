@@ -27,6 +27,25 @@ class OfflineSession final : public link::Session {
   void DoOnConnectionLost(link::ConnectionLost) override {}
 };
 
+// A broker that refuses every publish for good (MQTT 5 PUBACK reason 0x87:
+// another thing's topic): the link removes and counts each one as rejected.
+class RefusingSession final : public link::Session {
+ public:
+  std::vector<std::string> payloads;  // what the broker refused, in order
+
+ private:
+  Status DoConnect() override { return Status::Ok(); }
+  Status DoPublish(link::OutgoingMessage m, link::PublishDone done) override {
+    payloads.push_back(m.payload);
+    done(PermissionDenied("test: PUBACK reason 0x87 (not authorized)"));
+    return Status::Ok();
+  }
+  Status DoSubscribe(const std::string&, int, link::MessageHandler) override { return Status::Ok(); }
+  Status DoDisconnect(Millis) override { return Status::Ok(); }
+  bool DoIsConnected() const override { return true; }
+  void DoOnConnectionLost(link::ConnectionLost) override {}
+};
+
 class FakeSigner final : public jws::Signer {
  public:
   FakeSigner() : Signer(jws::Backend::kMbedTls, jws::EcP256PublicKey{}) {}
@@ -143,6 +162,42 @@ TEST(DeviceStorageTest, FullDiskIsCountedInDeviceCountersAndInTelemetry) {
   EXPECT_EQ(last->status.storage_errors, 5u);
   EXPECT_EQ(last->status.refused, 0u);
   (*outbox)->RequeueInFlight();
+  (void)device.Stop(Millis(0));
+}
+
+// Issue 8: a refusal by the broker is reported as refused, not as a drop.
+TEST(DeviceStorageTest, BrokerRefusalsAreCountedApartFromDrops) {
+  ManualClock clock;
+  auto outbox = link::Outbox::Open(std::make_unique<SimAppendLog>(), link::OutboxOptions{}, clock);
+  ASSERT_TRUE(outbox.ok()) << outbox.status().ToString();
+  RefusingSession session;
+  SeededEntropy entropy(1);
+  auto lnk = link::Link::Create(session, **outbox, clock, entropy, link::LinkOptions{});
+  ASSERT_TRUE(lnk.ok()) << lnk.status().ToString();
+  ConstSource source;
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  FakeSigner signer;
+  MemoryStorage state;
+  DeviceOptions opts;
+  opts.thing = "dev-2";
+  Device device(opts, clock, state, signer, **lnk, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  for (int i = 0; i < 200 && device.counters().refused < 3; ++i) {
+    clock.Advance(Millis(100));
+    (void)device.Step();
+  }
+  const DeviceCounters c = device.counters();
+  EXPECT_EQ(c.refused, 3u);
+  EXPECT_EQ(c.dropped, 0u) << "refusals are not drops";
+  EXPECT_EQ(c.queued, 0u);
+  EXPECT_EQ(c.storage_errors, 0u);
+  // Each window reports the refusals before it, apart from dropped.
+  ASSERT_EQ(session.payloads.size(), 3u);
+  auto last = telemetry::ParseTelemetry(session.payloads.back());
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->status.refused, 2u);
+  EXPECT_EQ(last->status.dropped, 0u);
+  EXPECT_EQ((*outbox)->stats().dropped, (std::array<uint64_t, link::kPriorityCount>{0, 0, 0}));
   (void)device.Stop(Millis(0));
 }
 
