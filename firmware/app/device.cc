@@ -103,6 +103,8 @@ void Device::ReportState() {
   info.storage_errors = c.storage_errors;
   info.refused = c.refused;
   reported_reconnects_ = info.reconnects;
+  reported_storage_errors_ = info.storage_errors;
+  reported_refused_ = info.refused;
   link::OutgoingMessage out;
   out.topic = shadow_topics_.update;
   out.payload = link::ReportedState(info);
@@ -131,7 +133,11 @@ Micros Device::Step() {
         if (colon != std::string::npos && health.count(f.substr(0, colon)))
           health[f.substr(0, colon)] = f.substr(colon + 2);
       }
-      if (health != sensors_ || link_.stats().reconnects != reported_reconnects_) {
+      // Storage errors or refusals since the last report: tell the shadow too
+      // (at most once per window, also while the disk stays full).
+      const DeviceCounters c = counters();
+      if (health != sensors_ || link_.stats().reconnects != reported_reconnects_ ||
+          c.storage_errors != reported_storage_errors_ || c.refused != reported_refused_) {
         sensors_ = std::move(health);
         ReportState();
       }

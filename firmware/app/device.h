@@ -133,6 +133,8 @@ class Device {
   std::vector<std::string> deltas_;             // guarded by deltas_mu_
   std::map<std::string, std::string> sensors_;  // last reported health, by device name
   uint64_t reported_reconnects_ = 0;
+  uint64_t reported_storage_errors_ = 0;  // as last reported to the shadow
+  uint64_t reported_refused_ = 0;
   uint64_t shadow_reports_ = 0;
 };
 

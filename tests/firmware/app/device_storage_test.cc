@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "firmware/app/device.h"
+#include "firmware/board/builtin.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
 #include "firmware/pipeline/pipeline.h"
@@ -13,6 +15,7 @@
 #include "hal/entropy.h"
 #include "hal/sim/seeded_entropy.h"
 #include "hal/sim/sim_append_log.h"
+#include "tests/support/bare_buses.h"
 
 namespace edgeforge::app {
 namespace {
@@ -198,6 +201,61 @@ TEST(DeviceStorageTest, BrokerRefusalsAreCountedApartFromDrops) {
   EXPECT_EQ(last->status.refused, 2u);
   EXPECT_EQ(last->status.dropped, 0u);
   EXPECT_EQ((*outbox)->stats().dropped, (std::array<uint64_t, link::kPriorityCount>{0, 0, 0}));
+  (void)device.Stop(Millis(0));
+}
+
+// The shadow's reported state carries storage_errors too, and is updated
+// when they change (not only on sensor health or reconnects).
+TEST(DeviceStorageTest, ShadowReportsStorageErrorsAfterAFullDisk) {
+  ManualClock clock;
+  auto sim = std::make_unique<SimAppendLog>();
+  SimAppendLog* disk = sim.get();
+  auto outbox = link::Outbox::Open(std::move(sim), link::OutboxOptions{}, clock);
+  ASSERT_TRUE(outbox.ok()) << outbox.status().ToString();
+  OfflineSession session;
+  SeededEntropy entropy(1);
+  auto lnk = link::Link::Create(session, **outbox, clock, entropy, link::LinkOptions{});
+  ASSERT_TRUE(lnk.ok()) << lnk.status().ToString();
+  auto board = board::LoadBoardSpec("factory-node");
+  ASSERT_TRUE(board.ok()) << board.status().ToString();
+  testing_support::BareBuses buses(clock);  // no chips attached: every part reports a fault
+  auto node = BuildNode(*board, buses, clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  pipeline::Pipeline pipe((*node)->Slots(), (*node)->report_period(), (*node)->alarm_rules());
+  FakeSigner signer;
+  MemoryStorage state;
+  DeviceOptions opts;
+  opts.thing = "dev-3";
+  opts.board = &*board;
+  opts.node = node->get();
+  Device device(opts, clock, state, signer, **lnk, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  auto run_until = [&](const std::function<bool(const DeviceCounters&)>& done) {
+    for (int i = 0; i < 2000 && !done(device.counters()); ++i) {
+      clock.Advance(Millis(250));
+      (void)device.Step();
+    }
+    return done(device.counters());
+  };
+  ASSERT_TRUE(run_until([](const DeviceCounters& d) { return d.reports == 1; }));
+  LogFaultSpec full;
+  full.op = LogOp::kAppend;
+  full.kind = LogFault::kNoSpace;
+  disk->Inject(full);
+  ASSERT_TRUE(run_until([](const DeviceCounters& d) { return d.sampled == 3; }));
+  disk->ClearFaults();
+  ASSERT_TRUE(run_until([](const DeviceCounters& d) { return d.reports == 4; }));  // queued again
+  const DeviceCounters c = device.counters();
+  ASSERT_GE(c.storage_errors, 2u);
+  std::string last_shadow;
+  for (const link::QueuedMessage& q : (*outbox)->TakeForSend(100)) {
+    if (q.message.topic == "$aws/things/dev-3/shadow/update") last_shadow = q.message.payload;
+  }
+  (*outbox)->RequeueInFlight();
+  ASSERT_FALSE(last_shadow.empty());
+  const auto doc = nlohmann::json::parse(last_shadow);
+  EXPECT_EQ(doc["state"]["reported"]["storage_errors"].get<uint64_t>(), c.storage_errors) << last_shadow;
+  EXPECT_EQ(doc["state"]["reported"]["refused"].get<uint64_t>(), 0u) << last_shadow;
   (void)device.Stop(Millis(0));
 }
 
