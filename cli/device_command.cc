@@ -252,6 +252,7 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   q.dir = state + "/outbox";
   q.max_bytes = static_cast<size_t>(o.queue_bytes);
   q.sync = *link::ParseSyncPolicy(o.sync);
+  q.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
   auto outbox = link::Outbox::Open(q, clock);
   if (!outbox.ok()) return fail(outbox.status());
   const link::OutboxStats recovered = (*outbox)->stats();
@@ -273,6 +274,7 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   opts.node = hw.node.get();
   opts.app = o.app;
   opts.site = o.site;
+  opts.storage_log = q.log;
   app::Device device(opts, clock, storage, **signer, **lnk, pipe);
   InstallStopSignals();
   hw.Advance();
@@ -297,7 +299,8 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   const app::DeviceCounters c = device.counters();
   out << "edgeforge-device: stopped: published " << c.sampled << " (telemetry " << c.reports << ", alarms " << c.alarms
       << "), delivered " << c.delivered << ", queued " << c.queued << ", dropped " << c.dropped << ", reconnects "
-      << c.reconnects << ", sensor faults " << c.sensor_faults << "\n";
+      << c.reconnects << ", sensor faults " << c.sensor_faults << ", refused " << c.refused << ", storage errors "
+      << c.storage_errors << "\n";
   if (!stopped.ok()) out << "edgeforge-device: stop: " << stopped.ToString() << "\n";
   return 0;
 }

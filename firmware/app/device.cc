@@ -14,8 +14,8 @@ Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signe
       signer_(signer),
       link_(link),
       pipeline_(pipeline),
-      seq_(storage),
-      storage_(storage) {}
+      storage_(storage, options_.storage_log),
+      seq_(storage_) {}
 
 Status Device::Start() {
   EF_RETURN_IF_ERROR(telemetry::ValidateKind(options_.kind).WithContext("kind"));
@@ -96,16 +96,23 @@ void Device::ReportState() {
   info.config_error = shadow_->error();
   info.sensors = sensors_;
   const link::OutboxStats q = link_.outbox_stats();
-  info.queue = {q.depth, q.bytes, q.dropped[0], q.dropped[1], q.dropped[2]};
+  info.queue = {q.depth, q.bytes, q.dropped[0] + dropped_by_class_[0], q.dropped[1] + dropped_by_class_[1],
+                q.dropped[2] + dropped_by_class_[2]};
   info.reconnects = link_.stats().reconnects;
+  const DeviceCounters c = counters();
+  info.storage_errors = c.storage_errors;
+  info.refused = c.refused;
   reported_reconnects_ = info.reconnects;
+  reported_storage_errors_ = info.storage_errors;
+  reported_refused_ = info.refused;
   link::OutgoingMessage out;
   out.topic = shadow_topics_.update;
   out.payload = link::ReportedState(info);
   ++shadow_reports_;
   // Shadow documents are not telemetry: no seq of their own (0), no JWS.
-  if (Status s = link_.Send(link::Priority::kState, 0, out); !s.ok() && s.code() != StatusCode::kResourceExhausted) {
-    ++dropped_;
+  // The outbox counts every failure but INVALID_ARGUMENT (firmware/link/outbox.h).
+  if (link_.Send(link::Priority::kState, 0, out).code() == StatusCode::kInvalidArgument) {
+    CountDrop(link::Priority::kState);
   }
 }
 
@@ -126,7 +133,11 @@ Micros Device::Step() {
         if (colon != std::string::npos && health.count(f.substr(0, colon)))
           health[f.substr(0, colon)] = f.substr(colon + 2);
       }
-      if (health != sensors_ || link_.stats().reconnects != reported_reconnects_) {
+      // Storage errors or refusals since the last report: tell the shadow too
+      // (at most once per window, also while the disk stays full).
+      const DeviceCounters c = counters();
+      if (health != sensors_ || link_.stats().reconnects != reported_reconnects_ ||
+          c.storage_errors != reported_storage_errors_ || c.refused != reported_refused_) {
         sensors_ = std::move(health);
         ReportState();
       }
@@ -135,15 +146,20 @@ Micros Device::Step() {
   return std::min(r.next_wake, link_.Poll());
 }
 
-std::optional<uint64_t> Device::NextSeq() {
+std::optional<uint64_t> Device::NextSeq(link::Priority priority) {
   auto seq = seq_.Next();
   if (seq.ok()) return *seq;
-  ++dropped_;  // the counter could not be made durable: never risk a reused seq
+  CountDrop(priority);  // the counter could not be made durable: never risk a reused seq
   return std::nullopt;
 }
 
+void Device::CountDrop(link::Priority priority) {
+  ++dropped_;
+  ++dropped_by_class_[static_cast<size_t>(priority)];
+}
+
 void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
-  const std::optional<uint64_t> seq = NextSeq();
+  const std::optional<uint64_t> seq = NextSeq(link::Priority::kAlarm);
   if (!seq) return;
   telemetry::AlarmMessage m;
   m.dev = options_.thing;
@@ -157,7 +173,7 @@ void Device::PublishAlarm(const pipeline::AlarmEvent& e) {
 }
 
 void Device::PublishReport(const pipeline::Window& w) {
-  const std::optional<uint64_t> seq = NextSeq();
+  const std::optional<uint64_t> seq = NextSeq(link::Priority::kBulk);
   if (!seq) return;
   telemetry::Telemetry m;
   m.dev = options_.thing;
@@ -175,7 +191,10 @@ void Device::PublishReport(const pipeline::Window& w) {
   m.status.faults = w.faults;
   m.status.skipped_samples = w.skipped_samples;
   m.status.queue_depth = q.depth;
-  m.status.dropped_by_class = {q.dropped[0], q.dropped[1], q.dropped[2]};
+  m.status.dropped_by_class = {q.dropped[0] + dropped_by_class_[0], q.dropped[1] + dropped_by_class_[1],
+                               q.dropped[2] + dropped_by_class_[2]};
+  m.status.storage_errors = c.storage_errors;
+  m.status.refused = c.refused;
   m.status.quarantined = q.quarantined_records;
   m.status.reconnects = c.reconnects;
   ++reports_;
@@ -189,14 +208,15 @@ void Device::Publish(link::Priority priority, const std::string& topic, std::str
   out.payload = std::move(payload);
   auto jws = signer_.Sign(out.payload);
   if (!jws.ok()) {
-    ++dropped_;
+    CountDrop(priority);
     return;
   }
   out.user_properties.emplace_back(options_.jws_property, std::move(*jws));
   if (observer_) observer_(seq, clock_.Monotonic());
-  // A refusal by the outbox's bound is counted there (dropped by class); an
-  // I/O error is not, so count it here: either way it is never silent.
-  if (Status s = link_.Send(priority, seq, out); !s.ok() && s.code() != StatusCode::kResourceExhausted) ++dropped_;
+  // The outbox counts every failure after validating the message (bound,
+  // ENOSPC, EIO, torn write: dropped; failed fdatasync: still queued) in its
+  // stats; INVALID_ARGUMENT is the one it leaves to us (firmware/link/outbox.h).
+  if (link_.Send(priority, seq, out).code() == StatusCode::kInvalidArgument) CountDrop(priority);
 }
 
 Status Device::Stop(Millis drain) {
@@ -218,7 +238,9 @@ DeviceCounters Device::counters() const {
   c.alarms = alarms_;
   c.shadow_reports = shadow_reports_;
   c.delivered = l.delivered;
-  c.dropped = dropped_ + l.rejected + q.dropped[0] + q.dropped[1] + q.dropped[2];
+  c.dropped = dropped_ + q.dropped[0] + q.dropped[1] + q.dropped[2];
+  c.refused = l.rejected;
+  c.storage_errors = q.storage_errors + storage_.errors();
   c.queued = q.depth;
   c.reconnects = l.reconnects;
   c.sensor_faults = faults;

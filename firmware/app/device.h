@@ -5,6 +5,7 @@
 // everything it owns is injected (clock, storage, signer, session, pipeline).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "firmware/app/counting_storage.h"
 #include "firmware/app/device_config.h"
 #include "firmware/app/node.h"
 #include "firmware/link/link.h"
@@ -39,6 +41,8 @@ struct DeviceOptions {
   const board::Board* board = nullptr;
   const Node* node = nullptr;
   std::string firmware_version = "0.3.0";
+  /// One line per state-storage failure episode (the seq lease, config.json).
+  std::function<void(const std::string&)> storage_log;
 };
 
 struct DeviceCounters {
@@ -47,7 +51,9 @@ struct DeviceCounters {
   uint64_t alarms = 0;          // alarm messages among them
   uint64_t shadow_reports = 0;  // reported-state updates queued for the device shadow (not in sampled)
   uint64_t delivered = 0;       // PUBACKed by the broker (removed from the outbox)
-  uint64_t dropped = 0;         // never to be delivered: outbox bound, broker refusal, signing failure
+  uint64_t dropped = 0;         // never to be delivered: outbox bound or storage failure, seq lease, signing
+  uint64_t refused = 0;         // refused by the broker (MQTT 5 0x87, link stats().rejected); not in dropped
+  uint64_t storage_errors = 0;  // failed storage operations: outbox log (write, sync, replace) + state files
   uint64_t queued = 0;          // in the durable outbox, not yet PUBACKed
   uint64_t reconnects = 0;      // connections re-established
   uint64_t sensor_faults = 0;   // source Init/Sample failures (pipeline counters)
@@ -95,8 +101,10 @@ class Device {
   void HandleDeltas(Micros now);
   /// Queues the reported state (sent at state priority).
   void ReportState();
-  /// The next seq, or nullopt (counted as dropped) if it could not be leased.
-  std::optional<uint64_t> NextSeq();
+  /// The next seq, or nullopt (counted as dropped in `priority`'s class) if it could not be leased.
+  std::optional<uint64_t> NextSeq(link::Priority priority);
+  /// A message lost before the outbox counted it (seq lease, signing, refused as invalid).
+  void CountDrop(link::Priority priority);
   void PublishAlarm(const pipeline::AlarmEvent& e);
   void PublishReport(const pipeline::Window& w);
   /// Signs and queues `payload` on the link; counts the outcome.
@@ -107,6 +115,7 @@ class Device {
   jws::Signer& signer_;
   link::Link& link_;
   pipeline::Pipeline& pipeline_;
+  CountingStorage storage_;  // the injected storage, its failed writes counted
   telemetry::SequenceCounter seq_;
   std::string telemetry_topic_;
   std::string alarm_topic_;
@@ -116,7 +125,7 @@ class Device {
   uint64_t reports_ = 0;
   uint64_t alarms_ = 0;
   uint64_t dropped_ = 0;  // lost before the outbox: seq lease or signing failed
-  Storage& storage_;
+  std::array<uint64_t, link::kPriorityCount> dropped_by_class_{};  // the same, by class
   // Shadow (with a board): deltas arrive on a transport thread.
   std::unique_ptr<link::ConfigShadow> shadow_;
   link::ShadowTopics shadow_topics_;
@@ -124,6 +133,8 @@ class Device {
   std::vector<std::string> deltas_;             // guarded by deltas_mu_
   std::map<std::string, std::string> sensors_;  // last reported health, by device name
   uint64_t reported_reconnects_ = 0;
+  uint64_t reported_storage_errors_ = 0;  // as last reported to the shadow
+  uint64_t reported_refused_ = 0;
   uint64_t shadow_reports_ = 0;
 };
 

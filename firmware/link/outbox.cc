@@ -1,15 +1,10 @@
 #include "firmware/link/outbox.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <limits>
 #include <utility>
 
-#include "hal/linux/fs.h"
+#include "hal/linux/file_append_log.h"
 
 namespace edgeforge::link {
 
@@ -29,101 +24,109 @@ namespace {
 
 size_t Index(Priority p) { return static_cast<size_t>(p); }
 
-// flock(2) without blocking: a second outbox on the same directory would
-// interleave two logs' records, so it is refused instead of waited for.
-Result<int> LockDir(const std::string& dir, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fs::ErrnoStatus(errno, "outbox: cannot open lock file '" + path + "'");
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    const int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) {
-      std::string msg = "outbox '" + dir;
-      msg.append("': in use by another outbox (lock '").append(path).append("' is held)");
-      return FailedPrecondition(std::move(msg));
-    }
-    return fs::ErrnoStatus(err, "outbox: cannot lock '" + path + "'");
-  }
-  return fd;
-}
-
-// The first unused DIR/quarantine-<n>.bin; the directory lock rules out a race.
-std::string QuarantinePath(const std::string& dir) {
-  for (uint64_t n = 1;; ++n) {
-    std::string path = dir + "/quarantine-" + std::to_string(n) + ".bin";
-    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return path;
-  }
-}
-
 }  // namespace
 
-Outbox::Outbox(const OutboxOptions& options, const Clock& clock)
-    : options_(options), clock_(clock), log_path_(options.dir + "/" + kLogName) {}
+Outbox::Outbox(std::unique_ptr<AppendLog> log, const OutboxOptions& options, const Clock& clock)
+    : options_(options), clock_(clock), log_(std::move(log)) {}
 
-Outbox::~Outbox() {
-  if (fd_ >= 0) ::close(fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
+Outbox::~Outbox() = default;  // the log closes (and unlocks) without syncing
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const OutboxOptions& options, const Clock& clock) {
   if (options.dir.empty()) return InvalidArgument("outbox: empty directory path");
   if (options.max_bytes == 0) return InvalidArgument("outbox '" + options.dir + "': max_bytes must be > 0");
-  EF_RETURN_IF_ERROR(fs::MakeDirs(options.dir, 0700).WithContext("outbox"));
-  std::unique_ptr<Outbox> box(new Outbox(options, clock));
-  auto lock = LockDir(options.dir, options.dir + "/" + kLockName);
-  if (!lock.ok()) return lock.status();
-  box->lock_fd_ = *lock;
+  auto log = FileAppendLog::Open(options.dir, kLogName, kLockName);
+  if (!log.ok()) return log.status().WithContext("outbox");
+  return Open(std::move(*log), options, clock);
+}
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(std::unique_ptr<AppendLog> log, const OutboxOptions& options,
+                                             const Clock& clock) {
+  if (log == nullptr) return InvalidArgument("outbox: no log");
+  if (options.max_bytes == 0) return InvalidArgument("outbox '" + log->name() + "': max_bytes must be > 0");
+  std::unique_ptr<Outbox> box(new Outbox(std::move(log), options, clock));
   std::lock_guard<std::mutex> guard(box->mu_);
   EF_RETURN_IF_ERROR(box->Recover());
   return box;
 }
 
 Status Outbox::Recover() {
-  auto content = fs::ReadFileToString(log_path_);
-  if (!content.ok() && content.status().code() != StatusCode::kNotFound) {
-    return content.status().WithContext("outbox");
-  }
-  const std::string log = content.ok() ? std::move(*content) : std::string();
+  auto content = log_->ReadAll();
+  if (!content.ok()) return content.status().WithContext("outbox");
+  const std::string log = std::move(*content);
   const outbox_log::Scan scan = outbox_log::ScanLog(log);
   outbox_log::Replay replay = outbox_log::ReplayLog(scan);
-  for (QueuedMessage& m : replay.live) Insert(std::move(m));
+  for (QueuedMessage& m : replay.live) {
+    recovered_seqs_.push_back(m.seq);
+    Insert(std::move(m));
+  }
   next_id_ = replay.next_id;
   stats_.recovered = replay.live.size();
   stats_.quarantined_records = scan.bad.size();
   for (const auto& r : scan.bad) stats_.quarantined_bytes += r.size;
-  if (!scan.bad.empty()) {
-    // The bad bytes are copied out durably before the rewrite drops them.
-    const std::string qpath = QuarantinePath(options_.dir);
-    EF_RETURN_IF_ERROR(
-        fs::WriteFileAtomically(qpath, outbox_log::EncodeQuarantine(log, scan.bad), 0600, fs::Durability::kSynced)
-            .WithContext(Name() + ": quarantine"));
-  }
-  if (!scan.bad.empty() || scan.records.empty()) return CompactLocked();
   file_bytes_ = log.size();
-  return OpenLogForAppend();
-}
-
-Status Outbox::OpenLogForAppend() {
-  fd_ = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd_ < 0) return fs::ErrnoStatus(errno, "outbox: cannot open '" + log_path_ + "'");
+  if (!scan.bad.empty()) quarantine_ = outbox_log::EncodeQuarantine(log, scan.bad);
+  // A failed copy or rewrite is counted and retried by the next compaction;
+  // a full disk at boot must not keep the device from running.
+  if (!scan.bad.empty() || scan.records.empty()) (void)CompactLocked();
   return Status::Ok();
 }
 
-Status Outbox::WriteLocked(const std::string& records) {
-  if (fd_ < 0) EF_RETURN_IF_ERROR(OpenLogForAppend());
-  size_t done = 0;
-  while (done < records.size()) {
-    const ssize_t n = ::write(fd_, records.data() + done, records.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      // Best effort: cut a torn record off now rather than quarantine it at the next Open.
-      if (done > 0) (void)::ftruncate(fd_, static_cast<off_t>(file_bytes_));
-      return fs::ErrnoStatus(err, "outbox: cannot write '" + log_path_ + "'");
-    }
-    done += static_cast<size_t>(n);
+Status Outbox::QuarantineLocked() {
+  if (quarantine_.empty()) return Status::Ok();
+  // The bad bytes are copied out durably before the rewrite drops them.
+  auto path = log_->WriteSideFile("quarantine", quarantine_);
+  if (!path.ok()) {
+    StorageFailed(path.status());
+    return path.status().WithContext(Name() + ": quarantine");
   }
+  quarantine_.clear();
+  return Status::Ok();
+}
+
+void Outbox::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+void Outbox::StorageFailed(const Status& st) {
+  ++stats_.storage_errors;
+  ++episode_failures_;
+  if (failing_) return;
+  failing_ = true;
+  episode_failures_ = 1;
+  episode_drops_ = 0;
+  Log(Name() + ": storage failing: " + st.ToString() +
+      " (messages that cannot be stored are counted as dropped; further failures are counted, not logged, "
+      "until an operation succeeds)");
+}
+
+void Outbox::StorageOk() {
+  if (!failing_) return;
+  failing_ = false;
+  Log(Name() + ": storage works again after " + std::to_string(episode_failures_) + " failed operations; " +
+      std::to_string(episode_drops_) + " messages dropped meanwhile");
+}
+
+void Outbox::CountDrop(Priority priority) {
+  ++stats_.dropped[Index(priority)];
+  if (failing_) ++episode_drops_;
+}
+
+Status Outbox::WriteLocked(const std::string& records) {
+  Status st = log_->Append(records);
+  if (!st.ok()) {
+    if (log_->Size() != file_bytes_) {
+      // A torn write stayed (the backend could not cut it off): recovery
+      // would quarantine it, a rewrite removes it now.
+      file_bytes_ = log_->Size();
+      rewrite_needed_ = true;
+    }
+    StorageFailed(st);
+    // EINVAL from write(2) is not the caller's argument: INVALID_ARGUMENT is
+    // kept for what Append refuses uncounted.
+    if (st.code() == StatusCode::kInvalidArgument) return Status(StatusCode::kUnknown, "outbox: " + st.message());
+    return st.WithContext("outbox");
+  }
+  StorageOk();
   file_bytes_ += records.size();
   if (!dirty_) {
     dirty_ = true;
@@ -138,11 +141,14 @@ Status Outbox::SyncLocked() {
   // only a rewrite of the whole log is trustworthy then.
   if (rewrite_needed_) return CompactLocked();
   if (!dirty_) return Status::Ok();
-  // fdatasync(2) also flushes the file size, which is what an append changes.
-  if (::fdatasync(fd_) != 0) {
+  Status st = log_->Sync();
+  if (!st.ok()) {
     rewrite_needed_ = true;
-    return fs::ErrnoStatus(errno, "outbox: cannot fdatasync '" + log_path_ + "'");
+    StorageFailed(st);
+    if (st.code() == StatusCode::kInvalidArgument) return Status(StatusCode::kUnknown, "outbox: " + st.message());
+    return st.WithContext("outbox");
   }
+  StorageOk();
   dirty_ = false;
   ++stats_.syncs;
   return Status::Ok();
@@ -155,25 +161,30 @@ Status Outbox::SyncIfDueLocked() {
 }
 
 Status Outbox::CompactLocked() {
+  Status quarantined = QuarantineLocked();
+  if (!quarantined.ok()) {
+    ++stats_.compaction_failures;
+    compact_at_ = file_bytes_ * 2;  // back off instead of retrying on every Append
+    return quarantined;
+  }
   std::string content;
   content.reserve(outbox_log::kHeaderBytes + 8 + live_record_bytes_);
   outbox_log::AppendHead(content, next_id_);
   for (const auto& [id, e] : live_) outbox_log::AppendData(content, e.msg);
-  Status st = fs::WriteFileAtomically(log_path_, content, 0600, fs::Durability::kSynced);
+  Status st = log_->Replace(content);
   if (!st.ok()) {
     ++stats_.compaction_failures;
     compact_at_ = file_bytes_ * 2;  // back off instead of rewriting on every Append
+    StorageFailed(st);
     return st.WithContext(Name() + ": compaction");
   }
-  // The old descriptor still points at the replaced, now unlinked, file.
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  StorageOk();
   file_bytes_ = content.size();
   dirty_ = false;
   rewrite_needed_ = false;
   compact_at_ = 0;
   ++stats_.compactions;
-  return OpenLogForAppend();
+  return Status::Ok();
 }
 
 Status Outbox::MaybeCompactLocked() {
@@ -211,12 +222,13 @@ Result<uint64_t> Outbox::Append(Priority priority, uint64_t seq, const OutgoingM
   }
   std::lock_guard<std::mutex> guard(mu_);
   if (next_id_ == std::numeric_limits<uint64_t>::max()) {
-    return DataLoss(Name() + ": message ids exhausted (a corrupt log named id 2^64-1)");
+    CountDrop(priority);
+    return DataLoss(Name() + ": message ids exhausted (a corrupt log named id 2^64-1); message counted as dropped");
   }
   const size_t bytes = MessageBytes(m);
   std::vector<uint64_t> victims;
   if (!PlanEviction(priority, bytes, victims)) {
-    ++stats_.dropped[Index(priority)];
+    CountDrop(priority);
     size_t evictable = 0;
     for (size_t c = Index(priority); c < kPriorityCount; ++c) evictable += queued_bytes_[c];
     return ResourceExhausted(Name() + ": " + PriorityName(priority) + " message of " + std::to_string(bytes) +
@@ -228,16 +240,26 @@ Result<uint64_t> Outbox::Append(Priority priority, uint64_t seq, const OutgoingM
   std::string records;
   for (uint64_t v : victims) outbox_log::AppendDrop(records, v);
   outbox_log::AppendData(records, q);
-  EF_RETURN_IF_ERROR(WriteLocked(records));
+  if (Status st = WriteLocked(records); !st.ok()) {
+    CountDrop(priority);  // nothing changed: the victims stay queued
+    return Status(st.code(), st.message() + " (" + PriorityName(priority) + " message seq " + std::to_string(seq) +
+                                 " counted as dropped)");
+  }
   ++next_id_;
   for (uint64_t v : victims) {
-    ++stats_.dropped[Index(live_.at(v).msg.priority)];
+    CountDrop(live_.at(v).msg.priority);
     Remove(v);
   }
   const uint64_t id = q.id;
   Insert(std::move(q));
-  if (options_.sync == SyncPolicy::kAlways) EF_RETURN_IF_ERROR(SyncLocked());
-  if (options_.sync == SyncPolicy::kBatch) EF_RETURN_IF_ERROR(SyncIfDueLocked());
+  Status synced = Status::Ok();
+  if (options_.sync == SyncPolicy::kAlways) synced = SyncLocked();
+  if (options_.sync == SyncPolicy::kBatch) synced = SyncIfDueLocked();
+  if (!synced.ok()) {
+    // Queued (it will be sent) but not durable: counted in storage_errors, not a drop.
+    return Status(synced.code(), synced.message() + " (message seq " + std::to_string(seq) +
+                                     " is queued and will be sent, but is not durable yet)");
+  }
   (void)MaybeCompactLocked();  // failures are counted and retried later; the message is queued either way
   return id;
 }
@@ -348,6 +370,6 @@ void Outbox::Remove(uint64_t id) {
   live_.erase(it);
 }
 
-std::string Outbox::Name() const { return "outbox '" + options_.dir + "'"; }
+std::string Outbox::Name() const { return "outbox '" + log_->name() + "'"; }
 
 }  // namespace edgeforge::link

@@ -1,12 +1,15 @@
 // Durable store-and-forward outbox: every outgoing message is on disk before
 // it is published and leaves only on PUBACK (issue 4, "Store-and-forward").
 //
-// Storage: one append-only log, DIR/outbox.log (format and recovery in
-// firmware/link/outbox_format.h). Append writes a data record, Ack an ack
-// record; when the log holds more than twice the bytes of its live records
-// (and at least `compact_min_bytes`), the live records are rewritten to
-// outbox.log.tmp, fsync'd, renamed over the log and the directory fsync'd.
-// DIR/outbox.lock (flock) keeps a second process off the same directory.
+// Storage: one append-only log behind the HAL's AppendLog (hal/append_log.h;
+// on Linux DIR/outbox.log, hal/linux/file_append_log.h; in tests an in-memory
+// log with fault injection and power cuts, hal/sim/sim_append_log.h). Format
+// and recovery: firmware/link/outbox_format.h. Append writes a data record,
+// Ack an ack record; when the log holds more than twice the bytes of its live
+// records (and at least `compact_min_bytes`), the live records replace the
+// log (AppendLog::Replace: atomic and durable; on Linux a fsync'd temp file
+// renamed over the log, then the directory fsync'd). On Linux DIR/outbox.lock
+// (flock) keeps a second process off the same directory.
 //
 // Guarantees by SyncPolicy (a "write" is write(2) to the log; it reaches the
 // page cache before the call returns, so every policy survives kill -9):
@@ -39,6 +42,20 @@
 // In-flight messages count toward the bound but are never victims (a PUBACK may
 // arrive any moment); size max_bytes well above the in-flight window.
 //
+// Storage failures (issue 8): every storage operation that fails (write, sync,
+// replace, quarantine copy) is counted in stats().storage_errors, and every
+// Append that fails after its arguments were validated (bound refusal,
+// ENOSPC, EIO, a short or torn write) is counted in stats().dropped[its
+// class]: nothing is lost uncounted. A failed fdatasync is NOT a drop: the
+// message is in the log and in memory and will be sent; what failed is its
+// durability against power loss, and after a failed fdatasync the kernel may
+// have dropped the dirty pages ("fsyncgate"), so the next sync rewrites the
+// whole log (Replace) instead of trusting a later fdatasync. The first
+// failure of an episode is logged (OutboxOptions::log) with the path and the
+// errno text; the first success after it logs how many operations failed and
+// how many messages were dropped meanwhile. Nothing else is logged: a full
+// disk does not flood the log. The outbox keeps working when space returns.
+//
 // Threads: every method takes one mutex. Append, TakeForSend, SyncIfDue, Sync
 // and Compact belong on the device thread; Ack and Nack may run on the MQTT
 // transport thread (they only write(2), never fsync or compact, but they wait
@@ -48,6 +65,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +75,7 @@
 
 #include "firmware/link/outbox_format.h"
 #include "firmware/link/session.h"
+#include "hal/append_log.h"
 #include "hal/clock.h"
 #include "hal/status.h"
 
@@ -70,11 +89,14 @@ enum class SyncPolicy : uint8_t {
 const char* SyncPolicyName(SyncPolicy p);
 
 struct OutboxOptions {
-  std::string dir;                     // created (0700) if missing
+  std::string dir;                     // created (0700) if missing; Open(options, clock) only
   size_t max_bytes = size_t{8} << 20;  // bound on live MessageBytes()
   SyncPolicy sync = SyncPolicy::kAlways;
   Millis batch_interval{200};                   // kBatch window; also how stale an unsynced ack may get
   size_t compact_min_bytes = size_t{64} << 10;  // no compaction below this log size
+  /// One line per storage-failure episode (first failure, then recovery).
+  /// Runs under the outbox's mutex: it must not call back into the outbox.
+  std::function<void(const std::string&)> log;
 };
 
 struct OutboxStats {
@@ -89,6 +111,7 @@ struct OutboxStats {
   uint64_t syncs = 0;                // fdatasync calls on the log since Open
   uint64_t compactions = 0;          // log rewrites since Open (recovery's rewrite included)
   uint64_t compaction_failures = 0;  // automatic rewrites that failed (retried once the log doubles)
+  uint64_t storage_errors = 0;       // failed storage operations: write, sync, replace, quarantine copy
 };
 
 class Outbox {
@@ -96,10 +119,18 @@ class Outbox {
   static constexpr const char* kLogName = "outbox.log";
   static constexpr const char* kLockName = "outbox.lock";
 
-  /// Creates the directory, locks it, and recovers the log: good records are
-  /// kept, bad ranges are copied to DIR/quarantine-<n>.bin (fsync'd) and
-  /// counted, then the log is rewritten without them. Errors name the path.
+  /// Opens the Linux log: creates options.dir, locks it (DIR/outbox.lock) and
+  /// opens DIR/outbox.log (hal/linux/file_append_log.h), then as below.
   static Result<std::unique_ptr<Outbox>> Open(const OutboxOptions& options, const Clock& clock);
+  /// Recovers `log` (options.dir is not used): good records are kept, bad
+  /// ranges are copied to a side file quarantine-<n>.bin (durable) and
+  /// counted, then the log is rewritten without them. If the copy or the
+  /// rewrite fails (a full disk at boot), the outbox still opens: the failure
+  /// is counted in storage_errors and retried by the next compaction, and
+  /// the bad bytes stay in the log until they are copied. Errors (a log that
+  /// cannot be read) name the path.
+  static Result<std::unique_ptr<Outbox>> Open(std::unique_ptr<AppendLog> log, const OutboxOptions& options,
+                                              const Clock& clock);
   /// Closes the log without syncing (the same state a kill -9 leaves); call
   /// Sync() first on a clean stop.
   ~Outbox();
@@ -107,11 +138,18 @@ class Outbox {
   Outbox& operator=(const Outbox&) = delete;
 
   /// Queues `m` and returns its id, durable per the sync policy on return.
-  /// Applies the drop policy (file comment) when full. RESOURCE_EXHAUSTED when
-  /// the message is refused by the bound (counted in dropped); INVALID_ARGUMENT
-  /// for a bad priority or qos, or a message over kMaxBodyBytes (not counted).
-  /// An I/O error before the write leaves the outbox unchanged; an fdatasync
-  /// error after it leaves the message queued with its durability unknown.
+  /// Applies the drop policy (file comment) when full.
+  ///   INVALID_ARGUMENT  a bad priority or qos, or a message over
+  ///                     kMaxBodyBytes: not queued, NOT counted (the caller's).
+  ///   RESOURCE_EXHAUSTED refused by the bound: not queued, counted in dropped.
+  ///   a storage error   (the AppendLog's code: RESOURCE_EXHAUSTED for ENOSPC,
+  ///                     UNKNOWN for EIO, DATA_LOSS for a torn write...) from
+  ///                     the write: not queued, the outbox unchanged, counted
+  ///                     in dropped and storage_errors; from the fdatasync
+  ///                     after the write: the message IS queued and will be
+  ///                     sent, but is not durable yet; counted in
+  ///                     storage_errors only (not a drop).
+  /// So every failure but INVALID_ARGUMENT is already counted by the outbox.
   Result<uint64_t> Append(Priority priority, uint64_t seq, const OutgoingMessage& m);
 
   /// Up to `n` messages to send next: priority order, FIFO within a priority,
@@ -137,7 +175,11 @@ class Outbox {
 
   OutboxStats stats() const;
   size_t depth() const;
-  const std::string& log_path() const { return log_path_; }
+  /// The log's name (its path on Linux).
+  const std::string& log_path() const { return log_->name(); }
+  /// The seqs of the messages restored at Open, in id order (for crash-loss
+  /// accounting: a seq leased but neither here nor acknowledged was lost).
+  const std::vector<uint64_t>& recovered_seqs() const { return recovered_seqs_; }
 
  private:
   struct Entry {
@@ -147,9 +189,16 @@ class Outbox {
     bool in_flight = false;
   };
 
-  Outbox(const OutboxOptions& options, const Clock& clock);
+  Outbox(std::unique_ptr<AppendLog> log, const OutboxOptions& options, const Clock& clock);
   Status Recover();
-  Status OpenLogForAppend();
+  /// Copies the bad ranges found at Open to a side file, if not done yet.
+  Status QuarantineLocked();
+  /// Counts a failed storage operation; logs the first of an episode.
+  void StorageFailed(const Status& st);
+  /// Ends a failure episode (logged) when one is running.
+  void StorageOk();
+  void CountDrop(Priority priority);
+  void Log(const std::string& line) const;
   Status WriteLocked(const std::string& records);
   Status SyncLocked();
   Status SyncIfDueLocked();
@@ -164,9 +213,8 @@ class Outbox {
 
   const OutboxOptions options_;
   const Clock& clock_;
-  const std::string log_path_;
-  int lock_fd_ = -1;
-  int fd_ = -1;
+  const std::unique_ptr<AppendLog> log_;
+  std::vector<uint64_t> recovered_seqs_;
 
   mutable std::mutex mu_;
   std::map<uint64_t, Entry> live_;                         // by id = append order
@@ -180,6 +228,10 @@ class Outbox {
   bool dirty_ = false;           // written since the last fdatasync
   bool rewrite_needed_ = false;  // an fdatasync failed: only a full rewrite is trustworthy
   Micros dirty_since_{0};
+  std::string quarantine_;  // bad ranges found at Open, not yet copied out (encoded); empty: none
+  bool failing_ = false;    // in a storage-failure episode
+  uint64_t episode_failures_ = 0;
+  uint64_t episode_drops_ = 0;
   OutboxStats stats_;
 };
 

@@ -156,6 +156,8 @@ std::string ReportedState(const ReportedInfo& info) {
   Json link = Json::object();
   link["reconnects"] = info.reconnects;
   reported["link"] = std::move(link);
+  reported["storage_errors"] = info.storage_errors;
+  reported["refused"] = info.refused;
   Json doc = Json::object();
   doc["state"]["reported"] = std::move(reported);
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -101,12 +101,15 @@ struct ReportedInfo {
   std::map<std::string, std::string> sensors;  // device name -> "ok" or its fault
   QueueReport queue;
   uint64_t reconnects = 0;
+  uint64_t storage_errors = 0;  // failed storage operations since boot (outbox log, state files)
+  uint64_t refused = 0;         // publishes refused by the broker (MQTT 5 0x87) since boot
 };
 
 /// The payload for ShadowTopics::update, compact, keys in this order:
 ///   {"state":{"reported":{"firmware":"0.4.0","config":{...},"config_version":12,
 ///    "config_error":null,"sensors":{"env0":"ok"},"queue":{"depth":0,"bytes":0,
-///    "dropped":{"alarm":0,"state":0,"bulk":0}},"link":{"reconnects":0}}}}
+///    "dropped":{"alarm":0,"state":0,"bulk":0}},"link":{"reconnects":0},
+///    "storage_errors":0,"refused":0}}}
 /// config_error is {"version":N,"message":"..."} or null (IoT Core deletes a
 /// field reported as null, which clears an old error). Fault and error texts
 /// are cut to kMaxReportedTextBytes.

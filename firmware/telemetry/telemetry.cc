@@ -179,6 +179,9 @@ Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
       if (!l->is_object()) return Field(kTelemetry, "status.link", "an object");
       EF_RETURN_IF_ERROR(Fields(kTelemetry, *l, "status.link").Unsigned("reconnects", &s.reconnects));
     }
+    // Storage and broker-refusal counters (issue 8): absent in older firmware.
+    if (f.Get("storage_errors") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("storage_errors", &s.storage_errors));
+    if (f.Get("refused") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("refused", &s.refused));
   }
   const Json* faults = f.Get("faults");
   if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
@@ -409,6 +412,8 @@ std::string Serialize(const Telemetry& m) {
          {{"alarm", st.dropped_by_class[0]}, {"state", st.dropped_by_class[1]}, {"bulk", st.dropped_by_class[2]}}},
         {"quarantined", st.quarantined}}},
       {"link", {{"reconnects", st.reconnects}}}};
+  j["status"]["storage_errors"] = st.storage_errors;
+  j["status"]["refused"] = st.refused;
   return Dump(j);
 }
 

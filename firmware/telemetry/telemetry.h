@@ -46,10 +46,13 @@ struct DeviceStatus {
   std::vector<std::string> faults;  // sources failing ("env0: ..."): in this sample (v1) / window (v2)
   uint64_t skipped_samples = 0;     // v2: scheduled samples not taken because the device was late, since boot
   // v2 with the reliable link (optional on parse: absent reads as 0):
-  uint64_t queue_depth = 0;                   // messages in the durable outbox, not yet PUBACKed
-  std::array<uint64_t, 3> dropped_by_class{};  // outbox drops since boot: alarm, state, bulk
-  uint64_t quarantined = 0;                   // corrupt outbox records set aside at this boot
-  uint64_t reconnects = 0;                    // connections re-established since boot
+  uint64_t queue_depth = 0;                    // messages in the durable outbox, not yet PUBACKed
+  std::array<uint64_t, 3> dropped_by_class{};  // drops since boot by class (outbox + before it): alarm, state, bulk
+  uint64_t quarantined = 0;                    // corrupt outbox records set aside at this boot
+  uint64_t reconnects = 0;                     // connections re-established since boot
+  // Issue 8 (optional on parse: absent reads as 0):
+  uint64_t storage_errors = 0;  // failed storage operations (outbox log, state files) since boot
+  uint64_t refused = 0;         // publishes the broker refused (MQTT 5 reason 0x87) since boot; not in dropped
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old

@@ -380,7 +380,7 @@ void FleetRun::Drain() {
     uint64_t expected = 0;
     for (auto& d : devices_) {
       const auto c = d->device->counters();
-      expected += c.sampled > c.dropped ? c.sampled - c.dropped : 0;
+      expected += c.sampled > c.dropped + c.refused ? c.sampled - c.dropped - c.refused : 0;
     }
     deadline = SteadyClock::now() + std::chrono::seconds(10);
     while (verifier_->verified() < expected && SteadyClock::now() < deadline) {
@@ -410,7 +410,7 @@ FleetReport FleetRun::Collect() {
     r.shadow_reports += c.shadow_reports;
     r.sensor_faults += c.sensor_faults;
     r.delivered += c.delivered;
-    r.dropped += c.dropped;
+    r.dropped += c.dropped + c.refused;  // refused is apart from dropped in DeviceCounters (issue 8)
   }
   if (verifier_) {
     r.verified_run = true;

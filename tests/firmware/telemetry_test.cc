@@ -163,7 +163,34 @@ TEST(TelemetryV2Test, SerializesWindowInSchemaOrder) {
             R"("status":{"uptime_s":120,"dropped":2,"skipped_samples":3,)"
             R"("faults":["vib0: UNAVAILABLE: adxl345@spi cs0: no data"],)"
             R"("queue":{"depth":0,"dropped":{"alarm":0,"state":0,"bulk":0},"quarantined":0},)"
-            R"("link":{"reconnects":0}}})");
+            R"("link":{"reconnects":0},"storage_errors":0,"refused":0}})");
+}
+
+// Issue 8: storage failures and broker refusals are reported apart from drops.
+TEST(TelemetryV2Test, StorageErrorsAndRefusedRoundTripAreOptionalAndStrict) {
+  Telemetry m = WindowSample();
+  m.status.storage_errors = 7;
+  m.status.refused = 2;
+  auto p = ParseTelemetry(Serialize(m));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->status.storage_errors, 7u);
+  EXPECT_EQ(p->status.refused, 2u);
+  // Firmware before issue 8 sends neither: both read as 0.
+  std::string old = Serialize(WindowSample());
+  old = old.substr(0, old.find(",\"storage_errors\"")) + "}}";
+  auto q = ParseTelemetry(old);
+  ASSERT_TRUE(q.ok()) << q.status().ToString() << "\n" << old;
+  EXPECT_EQ(q->status.storage_errors, 0u);
+  EXPECT_EQ(q->status.refused, 0u);
+  // Present but not an unsigned integer: named.
+  std::string bad = Serialize(m);
+  bad.replace(bad.find("\"storage_errors\":7"), 18, "\"storage_errors\":\"7\"");
+  EXPECT_NE(ParseTelemetry(bad).status().message().find("status.storage_errors"), std::string::npos)
+      << ParseTelemetry(bad).status().message();
+  bad = Serialize(m);
+  bad.replace(bad.find("\"refused\":2"), 11, "\"refused\":-2");
+  EXPECT_NE(ParseTelemetry(bad).status().message().find("status.refused"), std::string::npos)
+      << ParseTelemetry(bad).status().message();
 }
 
 TEST(TelemetryV2Test, LinkFiguresRoundTripAndAreOptional) {

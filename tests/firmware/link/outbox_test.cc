@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "hal/linux/fs.h"
+#include "hal/sim/sim_append_log.h"
 
 namespace edgeforge::link {
 namespace {
@@ -681,6 +682,190 @@ TEST(OutboxTest, BadArgumentsAreRefusedWithoutCounting) {
   EXPECT_EQ(box->Append(Priority::kBulk, 0, m).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(box->stats().dropped, (std::array<uint64_t, kPriorityCount>{0, 0, 0}));
   EXPECT_EQ(Outbox::Open(Options(""), clock).status().code(), StatusCode::kInvalidArgument);
+}
+
+// --- storage failures on the simulated log (issue 8, Found item 1) -----------
+
+// An outbox on a SimAppendLog; `lines` collects what it logs.
+struct SimBox {
+  SimAppendLog* log = nullptr;  // owned by box
+  std::unique_ptr<Outbox> box;
+  std::vector<std::string> lines;
+};
+
+std::unique_ptr<SimBox> OpenSim(ManualClock& clock, SyncPolicy sync, const std::string& preload = "") {
+  auto sb = std::make_unique<SimBox>();
+  auto log = std::make_unique<SimAppendLog>("sim:node/outbox.log");
+  log->Preload(preload);
+  sb->log = log.get();
+  OutboxOptions o;
+  o.sync = sync;
+  SimBox* raw = sb.get();
+  o.log = [raw](const std::string& line) { raw->lines.push_back(line); };
+  auto box = Outbox::Open(std::move(log), o, clock);
+  EXPECT_TRUE(box.ok()) << box.status().ToString();
+  if (box.ok()) sb->box = std::move(*box);
+  return sb;
+}
+
+LogFaultSpec UntilCleared(LogOp op, LogFault kind) {
+  LogFaultSpec f;
+  f.op = op;
+  f.kind = kind;
+  return f;
+}
+
+struct WriteFaultCase {
+  LogFault kind;
+  StatusCode code;
+  const char* errno_text;
+};
+
+class OutboxWriteFaultTest : public testing::TestWithParam<WriteFaultCase> {};
+
+TEST_P(OutboxWriteFaultTest, EveryFailedAppendIsDroppedInItsClassLoggedOnceAndTheOutboxRecovers) {
+  const WriteFaultCase& c = GetParam();
+  ManualClock clock;
+  auto sb = OpenSim(clock, SyncPolicy::kNever);
+  ASSERT_NE(sb->box, nullptr);
+  Outbox& box = *sb->box;
+  MustAppend(box, Priority::kBulk, 1, Hundred(1));
+  MustAppend(box, Priority::kAlarm, 2, Hundred(2));
+
+  sb->log->Inject(UntilCleared(LogOp::kAppend, c.kind));
+  for (uint64_t seq : {3, 4, 5}) {
+    auto id = box.Append(Priority::kBulk, seq, Hundred(static_cast<int>(seq)));
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.status().code(), c.code) << id.status().ToString();
+    EXPECT_NE(id.status().message().find("counted as dropped"), std::string::npos) << id.status().ToString();
+  }
+  ASSERT_FALSE(box.Append(Priority::kAlarm, 6, Hundred(6)).ok());
+  OutboxStats st = box.stats();
+  EXPECT_EQ(st.dropped, (std::array<uint64_t, kPriorityCount>{1, 0, 3}));
+  EXPECT_EQ(st.storage_errors, 4u);
+  EXPECT_EQ(st.depth, 2u);
+  ASSERT_EQ(sb->lines.size(), 1u) << "one line per episode";
+  EXPECT_NE(sb->lines[0].find("sim:node/outbox.log"), std::string::npos) << sb->lines[0];
+  EXPECT_NE(sb->lines[0].find(c.errno_text), std::string::npos) << sb->lines[0];
+
+  sb->log->ClearFaults();  // space returns
+  MustAppend(box, Priority::kBulk, 7, Hundred(7));
+  ASSERT_EQ(sb->lines.size(), 2u);
+  EXPECT_NE(sb->lines[1].find("after 4 failed operations; 4 messages dropped meanwhile"), std::string::npos)
+      << sb->lines[1];
+  ASSERT_TRUE(box.Sync().ok());  // a torn write left bytes: this rewrites them away
+  st = box.stats();
+  EXPECT_EQ(st.depth, 3u);
+  EXPECT_EQ(st.storage_errors, 4u);
+
+  // What the disk holds is exactly the messages that were accepted.
+  const std::string durable = sb->log->durable();
+  sb.reset();
+  auto again = OpenSim(clock, SyncPolicy::kNever, durable);
+  ASSERT_NE(again->box, nullptr);
+  std::vector<uint64_t> seqs;
+  for (const auto& q : PeekAll(*again->box)) seqs.push_back(q.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 1, 7}));  // alarm first, then bulk FIFO
+  EXPECT_EQ(again->box->stats().quarantined_records, 0u);
+  EXPECT_EQ(again->box->recovered_seqs(), (std::vector<uint64_t>{1, 2, 7}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryErrno, OutboxWriteFaultTest,
+    testing::Values(WriteFaultCase{LogFault::kNoSpace, StatusCode::kResourceExhausted, "No space left on device"},
+                    WriteFaultCase{LogFault::kIoError, StatusCode::kUnknown, "Input/output error"},
+                    WriteFaultCase{LogFault::kShortWrite, StatusCode::kResourceExhausted, "No space left on device"},
+                    WriteFaultCase{LogFault::kTornWrite, StatusCode::kDataLoss, "bytes of the torn write stay"}),
+    [](const testing::TestParamInfo<WriteFaultCase>& p) { return std::string(LogFaultName(p.param.kind)); });
+
+TEST(OutboxStorageTest, FailingSyncKeepsTheMessageQueuedCountsAStorageErrorAndRewritesTheLog) {
+  ManualClock clock;
+  auto sb = OpenSim(clock, SyncPolicy::kAlways);
+  ASSERT_NE(sb->box, nullptr);
+  Outbox& box = *sb->box;
+  const uint64_t compactions = box.stats().compactions;
+  LogFaultSpec f = UntilCleared(LogOp::kSync, LogFault::kIoError);
+  f.calls = 1;
+  sb->log->Inject(f);
+  auto id = box.Append(Priority::kBulk, 1, Hundred(1));
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.status().message().find("queued and will be sent"), std::string::npos) << id.status().ToString();
+  EXPECT_EQ(box.stats().dropped, (std::array<uint64_t, kPriorityCount>{0, 0, 0})) << "not a drop";
+  EXPECT_EQ(box.stats().storage_errors, 1u);
+  EXPECT_EQ(box.depth(), 1u);
+  ASSERT_EQ(sb->lines.size(), 1u);
+  EXPECT_NE(sb->lines[0].find("Input/output error"), std::string::npos) << sb->lines[0];
+  // fsyncgate: the next sync must not trust fdatasync; it rewrites the log.
+  MustAppend(box, Priority::kBulk, 2, Hundred(2));
+  EXPECT_EQ(box.stats().compactions, compactions + 1);
+  EXPECT_EQ(sb->log->calls(LogOp::kSync), 1u) << "no fdatasync after the failed one: a Replace instead";
+  ASSERT_EQ(sb->lines.size(), 2u);
+  EXPECT_NE(sb->lines[1].find("after 1 failed operations; 0 messages dropped"), std::string::npos) << sb->lines[1];
+  // Both are durable after the rewrite (the failed fdatasync lost the first one's pages).
+  const std::string durable = sb->log->durable();
+  sb.reset();
+  auto again = OpenSim(clock, SyncPolicy::kAlways, durable);
+  EXPECT_EQ(again->box->recovered_seqs(), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(OutboxStorageTest, FailingCompactionIsCountedAndRetriedWhenSpaceReturns) {
+  ManualClock clock;
+  auto sb = OpenSim(clock, SyncPolicy::kNever);
+  ASSERT_NE(sb->box, nullptr);
+  Outbox& box = *sb->box;
+  for (int i = 0; i < 4; ++i) MustAppend(box, Priority::kBulk, static_cast<uint64_t>(i), Hundred(i));
+  sb->log->Inject(UntilCleared(LogOp::kReplace, LogFault::kNoSpace));
+  const Status st = box.Compact();
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("compaction"), std::string::npos) << st.ToString();
+  EXPECT_EQ(box.stats().compaction_failures, 1u);
+  EXPECT_EQ(box.stats().storage_errors, 1u);
+  EXPECT_EQ(box.depth(), 4u);
+  MustAppend(box, Priority::kBulk, 9, Hundred(9));  // appends continue on the old log
+  sb->log->ClearFaults();
+  ASSERT_TRUE(box.Compact().ok());
+  EXPECT_EQ(box.stats().storage_errors, 1u);
+  ASSERT_EQ(sb->lines.size(), 2u);
+  const std::string durable = sb->log->durable();
+  sb.reset();
+  auto again = OpenSim(clock, SyncPolicy::kNever, durable);
+  EXPECT_EQ(again->box->recovered_seqs(), (std::vector<uint64_t>{0, 1, 2, 3, 9}));
+}
+
+TEST(OutboxStorageTest, FailedAckWriteIsAStorageErrorNotADrop) {
+  ManualClock clock;
+  auto sb = OpenSim(clock, SyncPolicy::kNever);
+  ASSERT_NE(sb->box, nullptr);
+  const uint64_t id = MustAppend(*sb->box, Priority::kBulk, 1, Hundred(1));
+  sb->log->Inject(UntilCleared(LogOp::kAppend, LogFault::kIoError));
+  EXPECT_FALSE(sb->box->Ack(id).ok());
+  EXPECT_EQ(sb->box->depth(), 0u);
+  EXPECT_EQ(sb->box->stats().storage_errors, 1u);
+  EXPECT_EQ(sb->box->stats().dropped, (std::array<uint64_t, kPriorityCount>{0, 0, 0}));
+}
+
+TEST(OutboxStorageTest, QuarantineCopyThatFailsAtOpenKeepsTheBadBytesAndIsRetried) {
+  ManualClock clock;
+  std::string log;
+  outbox_log::AppendHead(log, 1);
+  outbox_log::AppendData(log, QueuedMessage{1, Priority::kBulk, 11, Hundred(1)});
+  log += "garbage!";
+  auto sim = std::make_unique<SimAppendLog>("sim:q");
+  SimAppendLog* raw = sim.get();
+  sim->Preload(log);
+  LogFaultSpec f = UntilCleared(LogOp::kSideFile, LogFault::kNoSpace);
+  f.calls = 1;
+  sim->Inject(f);
+  auto box = Outbox::Open(std::move(sim), OutboxOptions{}, clock);
+  ASSERT_TRUE(box.ok()) << "a full disk at boot must not stop the device: " << box.status().ToString();
+  EXPECT_EQ((*box)->stats().storage_errors, 1u);
+  EXPECT_EQ((*box)->stats().quarantined_records, 1u);
+  EXPECT_EQ((*box)->depth(), 1u);
+  EXPECT_NE(raw->content().find("garbage!"), std::string::npos) << "not copied out yet: must stay";
+  ASSERT_TRUE((*box)->Compact().ok());
+  ASSERT_EQ(raw->side_files().count("quarantine-1.bin"), 1u);
+  EXPECT_NE(raw->side_files().at("quarantine-1.bin").find("garbage!"), std::string::npos);
+  EXPECT_EQ(raw->content().find("garbage!"), std::string::npos);
 }
 
 // --- threads ----------------------------------------------------------------

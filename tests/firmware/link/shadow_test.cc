@@ -237,13 +237,15 @@ TEST(ReportedStateTest, ReportsFirmwareConfigHealthQueueAndLink) {
   info.sensors = {{"env0", "ok"}, {"vib0", "vib0: UNAVAILABLE: adxl345@spi0.0: device id 0xff, expected 0xe5"}};
   info.queue = {3, 612, 0, 1, 5};
   info.reconnects = 2;
+  info.storage_errors = 4;
+  info.refused = 1;
   EXPECT_EQ(ReportedState(info),
             R"({"state":{"reported":{"firmware":"0.4.0","config":{"report_ms":10000,"sample_ms":{"adc0":1000,)"
             R"("env0":1000,"vib0":250},"alarms":[{"channel":"vibration_rms_z","above":0.8,"hysteresis":0.1,)"
             R"("severity":"critical"},{"channel":"temperature","above":40,"hysteresis":1,"severity":"warning"}]},)"
             R"("config_version":12,"config_error":null,"sensors":{"env0":"ok","vib0":"vib0: UNAVAILABLE: )"
             R"(adxl345@spi0.0: device id 0xff, expected 0xe5"},"queue":{"depth":3,"bytes":612,)"
-            R"("dropped":{"alarm":0,"state":1,"bulk":5}},"link":{"reconnects":2}}}})");
+            R"("dropped":{"alarm":0,"state":1,"bulk":5}},"link":{"reconnects":2},"storage_errors":4,"refused":1}}})");
 }
 
 TEST(ReportedStateTest, ARejectionIsReportedWithItsVersionAndLongTextIsCut) {
