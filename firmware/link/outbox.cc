@@ -48,6 +48,24 @@ Result<int> LockDir(const std::string& dir, const std::string& path) {
   return fd;
 }
 
+// A missing or corrupt floor file is not fatal: floor 0 counts every seq
+// without a record as lost (over-reporting, the safe side) and says why.
+Status ReadFloor(const std::string& path, crash_loss::Recovered& out) {
+  auto content = fs::ReadFileToString(path);
+  if (!content.ok() && content.status().code() != StatusCode::kNotFound) return content.status().WithContext("outbox");
+  if (!content.ok()) {
+    out.floor_problem = "'" + path + "' missing";
+    return Status::Ok();
+  }
+  auto floor = crash_loss::DecodeFloor(*content);
+  if (!floor.ok()) {
+    out.floor_problem = "'" + path + "' unusable: " + floor.status().message();
+    return Status::Ok();
+  }
+  out.floor = *floor;
+  return Status::Ok();
+}
+
 // The first unused DIR/quarantine-<n>.bin; the directory lock rules out a race.
 std::string QuarantinePath(const std::string& dir) {
   for (uint64_t n = 1;; ++n) {
@@ -86,6 +104,9 @@ Status Outbox::Recover() {
   }
   const std::string log = content.ok() ? std::move(*content) : std::string();
   const outbox_log::Scan scan = outbox_log::ScanLog(log);
+  EF_RETURN_IF_ERROR(ReadFloor(options_.dir + "/" + kFloorName, recovered_));
+  recovered_.surviving = crash_loss::SurvivingSeqs(scan);
+  appended_below_ = recovered_.floor.below;
   outbox_log::Replay replay = outbox_log::ReplayLog(scan);
   for (QueuedMessage& m : replay.live) Insert(std::move(m));
   next_id_ = replay.next_id;
@@ -159,7 +180,11 @@ Status Outbox::CompactLocked() {
   content.reserve(outbox_log::kHeaderBytes + 8 + live_record_bytes_);
   outbox_log::AppendHead(content, next_id_);
   for (const auto& [id, e] : live_) outbox_log::AppendData(content, e.msg);
-  Status st = fs::WriteFileAtomically(log_path_, content, 0600, fs::Durability::kSynced);
+  // The floor first: a crash between the two leaves the old log, a superset
+  // of the records the new floor expects.
+  Status st = fs::WriteFileAtomically(options_.dir + "/" + kFloorName, crash_loss::EncodeFloor(FloorToWrite()), 0600,
+                                      fs::Durability::kSynced);
+  if (st.ok()) st = fs::WriteFileAtomically(log_path_, content, 0600, fs::Durability::kSynced);
   if (!st.ok()) {
     ++stats_.compaction_failures;
     compact_at_ = file_bytes_ * 2;  // back off instead of rewriting on every Append
@@ -174,6 +199,31 @@ Status Outbox::CompactLocked() {
   compact_at_ = 0;
   ++stats_.compactions;
   return OpenLogForAppend();
+}
+
+crash_loss::Floor Outbox::FloorToWrite() const {
+  std::vector<uint64_t> live;
+  for (const auto& [id, e] : live_) {
+    if (e.msg.priority != Priority::kState) live.push_back(e.msg.seq);
+  }
+  crash_loss::Floor f;
+  f.live = crash_loss::ToRanges(std::move(live));
+  if (loss_resolved_) {
+    f.below = appended_below_;
+  } else {
+    // Not yet accounted: keep what recovery found, so a second crash counts it again.
+    f.below = recovered_.floor.below;
+    f.live = crash_loss::Union(std::move(f.live), recovered_.floor.live);
+  }
+  return f;
+}
+
+Status Outbox::ResolveCrashLoss(uint64_t below) {
+  std::lock_guard<std::mutex> guard(mu_);
+  loss_resolved_ = true;
+  appended_below_ = std::max(appended_below_, below);
+  if (!recovered_.surviving.empty()) appended_below_ = std::max(appended_below_, recovered_.surviving.back() + 1);
+  return CompactLocked();
 }
 
 Status Outbox::MaybeCompactLocked() {
@@ -235,6 +285,7 @@ Result<uint64_t> Outbox::Append(Priority priority, uint64_t seq, const OutgoingM
     Remove(v);
   }
   const uint64_t id = q.id;
+  if (priority != Priority::kState) appended_below_ = std::max(appended_below_, seq + 1);
   Insert(std::move(q));
   if (options_.sync == SyncPolicy::kAlways) EF_RETURN_IF_ERROR(SyncLocked());
   if (options_.sync == SyncPolicy::kBatch) EF_RETURN_IF_ERROR(SyncIfDueLocked());

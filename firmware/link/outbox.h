@@ -7,6 +7,9 @@
 // (and at least `compact_min_bytes`), the live records are rewritten to
 // outbox.log.tmp, fsync'd, renamed over the log and the directory fsync'd.
 // DIR/outbox.lock (flock) keeps a second process off the same directory.
+// Every compaction first writes DIR/outbox.floor (crash-loss accounting:
+// firmware/link/crash_loss.h), so that recovery knows which seqs a crash or a
+// damaged log lost; the owner calls ResolveCrashLoss once it has accounted them.
 //
 // Guarantees by SyncPolicy (a "write" is write(2) to the log; it reaches the
 // page cache before the call returns, so every policy survives kill -9):
@@ -55,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "firmware/link/crash_loss.h"
 #include "firmware/link/outbox_format.h"
 #include "firmware/link/session.h"
 #include "hal/clock.h"
@@ -95,6 +99,7 @@ class Outbox {
  public:
   static constexpr const char* kLogName = "outbox.log";
   static constexpr const char* kLockName = "outbox.lock";
+  static constexpr const char* kFloorName = "outbox.floor";
 
   /// Creates the directory, locks it, and recovers the log: good records are
   /// kept, bad ranges are copied to DIR/quarantine-<n>.bin (fsync'd) and
@@ -135,6 +140,15 @@ class Outbox {
   /// Rewrites the log with the live records only (normally automatic).
   Status Compact();
 
+  /// What Open found for crash-loss accounting (crash_loss::ComputeLoss);
+  /// fixed after Open.
+  const crash_loss::Recovered& recovered() const { return recovered_; }
+  /// The owner has accounted (reported) every seq below `below` that the log
+  /// lost: the floor may rise to it. Until this is called, compactions keep
+  /// the floor found at Open, so a second crash recounts rather than forgets.
+  /// Compacts now, making the new floor durable.
+  Status ResolveCrashLoss(uint64_t below);
+
   OutboxStats stats() const;
   size_t depth() const;
   const std::string& log_path() const { return log_path_; }
@@ -158,6 +172,8 @@ class Outbox {
   /// Oldest not-in-flight ids whose removal fits a message of `bytes` at
   /// `priority`, or false when the policy refuses it.
   bool PlanEviction(Priority priority, size_t bytes, std::vector<uint64_t>& victims) const;
+  /// The floor the next compaction writes (crash_loss.h invariant).
+  crash_loss::Floor FloorToWrite() const;
   void Insert(QueuedMessage m);
   void Remove(uint64_t id);
   std::string Name() const;
@@ -181,6 +197,9 @@ class Outbox {
   bool rewrite_needed_ = false;  // an fdatasync failed: only a full rewrite is trustworthy
   Micros dirty_since_{0};
   OutboxStats stats_;
+  crash_loss::Recovered recovered_;
+  uint64_t appended_below_ = 0;  // above every seq appended (state messages aside) and the resolved floor
+  bool loss_resolved_ = false;   // ResolveCrashLoss was called
 };
 
 }  // namespace edgeforge::link

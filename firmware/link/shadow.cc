@@ -156,6 +156,7 @@ std::string ReportedState(const ReportedInfo& info) {
   Json link = Json::object();
   link["reconnects"] = info.reconnects;
   reported["link"] = std::move(link);
+  if (info.crash_loss) reported["crash_loss"] = {{"boot", info.crash_loss->boot}, {"lost", info.crash_loss->lost}};
   Json doc = Json::object();
   doc["state"]["reported"] = std::move(reported);
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
