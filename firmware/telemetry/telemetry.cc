@@ -179,6 +179,18 @@ Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
       if (!l->is_object()) return Field(kTelemetry, "status.link", "an object");
       EF_RETURN_IF_ERROR(Fields(kTelemetry, *l, "status.link").Unsigned("reconnects", &s.reconnects));
     }
+    if (const Json* p = f.Get("prev_boot"); p != nullptr) {
+      if (!p->is_object()) return Field(kTelemetry, "status.prev_boot", "an object");
+      const Fields fp(kTelemetry, *p, "status.prev_boot");
+      PrevBoot pb;
+      EF_RETURN_IF_ERROR(fp.Unsigned("boot", &pb.boot));
+      EF_RETURN_IF_ERROR(fp.Unsigned("last_seq", &pb.last_seq));
+      const Json* exact = fp.Get("exact");
+      if (!exact || !exact->is_boolean()) return fp.Missing("exact", "true or false");
+      pb.exact = exact->get<bool>();
+      EF_RETURN_IF_ERROR(fp.Unsigned("lost", &pb.lost));
+      s.prev_boot = pb;
+    }
   }
   const Json* faults = f.Get("faults");
   if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
@@ -409,6 +421,10 @@ std::string Serialize(const Telemetry& m) {
          {{"alarm", st.dropped_by_class[0]}, {"state", st.dropped_by_class[1]}, {"bulk", st.dropped_by_class[2]}}},
         {"quarantined", st.quarantined}}},
       {"link", {{"reconnects", st.reconnects}}}};
+  if (st.prev_boot) {
+    const PrevBoot& p = *st.prev_boot;
+    j["status"]["prev_boot"] = {{"boot", p.boot}, {"last_seq", p.last_seq}, {"exact", p.exact}, {"lost", p.lost}};
+  }
   return Dump(j);
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,16 +41,27 @@ struct Reading {
   Aggregation agg = Aggregation::kMean;
 };
 
+/// v2 `status.prev_boot`: what the boot before this one left undelivered
+/// (crash-loss accounting, docs/telemetry.md). A verifier expects every seq up
+/// to last_seq to arrive, or `lost` of them not to.
+struct PrevBoot {
+  uint64_t boot = 0;      // the previous boot's number
+  uint64_t last_seq = 0;  // the last seq issued before this boot
+  bool exact = true;      // false: last_seq is an upper bound (the lease limit, after a power cut)
+  uint64_t lost = 0;      // seqs up to last_seq that the device can no longer deliver
+};
+
 struct DeviceStatus {
   int64_t uptime_s = 0;
   uint64_t dropped = 0;             // messages this device could not deliver, since boot
   std::vector<std::string> faults;  // sources failing ("env0: ..."): in this sample (v1) / window (v2)
   uint64_t skipped_samples = 0;     // v2: scheduled samples not taken because the device was late, since boot
   // v2 with the reliable link (optional on parse: absent reads as 0):
-  uint64_t queue_depth = 0;                   // messages in the durable outbox, not yet PUBACKed
+  uint64_t queue_depth = 0;                    // messages in the durable outbox, not yet PUBACKed
   std::array<uint64_t, 3> dropped_by_class{};  // outbox drops since boot: alarm, state, bulk
-  uint64_t quarantined = 0;                   // corrupt outbox records set aside at this boot
-  uint64_t reconnects = 0;                    // connections re-established since boot
+  uint64_t quarantined = 0;                    // corrupt outbox records set aside at this boot
+  uint64_t reconnects = 0;                     // connections re-established since boot
+  std::optional<PrevBoot> prev_boot;           // v2, optional: set in every window of a boot after one that issued seqs
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old
