@@ -22,7 +22,7 @@ uint64_t Fnv1a64(const std::string& s, size_t n) {
 }  // namespace
 
 std::string EncodeIssuedMark(const IssuedMark& m) {
-  char head[64];
+  char head[96];
   std::snprintf(head, sizeof head, "edgeforge-seq v1 boot=%020" PRIu64 " next=%020" PRIu64, m.boot, m.next);
   std::string line(head);
   char sum[32];
