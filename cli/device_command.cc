@@ -286,7 +286,7 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
           << cl->lost << ") can no longer be delivered: issued (" << last
           << ") but not in the outbox after a crash, a power cut or a damaged log\n";
     }
-    if (!cl->note.empty()) out << "edgeforge-device: boot " << cl->boot << ": " << cl->note << "\n";
+    if (cl->lost > 0 && !cl->note.empty()) out << "edgeforge-device: boot " << cl->boot << ": " << cl->note << "\n";
     if (!cl->resolved.ok()) out << "edgeforge-device: crash loss not recorded: " << cl->resolved.ToString() << "\n";
   }
   out << "edgeforge-device: " << o.thing << " (" << b.name << (o.sim ? ", simulated parts" : "") << ") boot "

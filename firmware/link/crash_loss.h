@@ -63,6 +63,7 @@ inline constexpr size_t kMaxFloorRanges = 1024;
 struct Floor {
   uint64_t below = 0;  // every seq below it is resolved unless in `live`
   SeqRanges live;      // kept by the compaction that wrote the floor: their data records must be in the log
+  bool operator==(const Floor& o) const { return below == o.below && live == o.live; }
 };
 std::string EncodeFloor(const Floor& floor);
 /// DATA_LOSS saying what is wrong (torn, bad crc, bad line N).
@@ -75,6 +76,7 @@ std::vector<uint64_t> SurvivingSeqs(const outbox_log::Scan& scan);
 struct Recovered {
   Floor floor;
   std::string floor_problem;        // empty, or why the floor file was not used (then floor.below is 0)
+  bool floor_corrupt = false;       // the file exists but is unusable (floor_problem says why)
   std::vector<uint64_t> surviving;  // SurvivingSeqs of the log as found
 };
 

@@ -60,6 +60,7 @@ Status ReadFloor(const std::string& path, crash_loss::Recovered& out) {
   auto floor = crash_loss::DecodeFloor(*content);
   if (!floor.ok()) {
     out.floor_problem = "'" + path + "' unusable: " + floor.status().message();
+    out.floor_corrupt = true;
     return Status::Ok();
   }
   out.floor = *floor;
@@ -107,6 +108,7 @@ Status Outbox::Recover() {
   EF_RETURN_IF_ERROR(ReadFloor(options_.dir + "/" + kFloorName, recovered_));
   recovered_.surviving = crash_loss::SurvivingSeqs(scan);
   appended_below_ = recovered_.floor.below;
+  if (!recovered_.floor_corrupt) disk_floor_ = recovered_.floor;
   outbox_log::Replay replay = outbox_log::ReplayLog(scan);
   for (QueuedMessage& m : replay.live) Insert(std::move(m));
   next_id_ = replay.next_id;
@@ -182,8 +184,7 @@ Status Outbox::CompactLocked() {
   for (const auto& [id, e] : live_) outbox_log::AppendData(content, e.msg);
   // The floor first: a crash between the two leaves the old log, a superset
   // of the records the new floor expects.
-  Status st = fs::WriteFileAtomically(options_.dir + "/" + kFloorName, crash_loss::EncodeFloor(FloorToWrite()), 0600,
-                                      fs::Durability::kSynced);
+  Status st = WriteFloorLocked(FloorToWrite());
   if (st.ok()) st = fs::WriteFileAtomically(log_path_, content, 0600, fs::Durability::kSynced);
   if (!st.ok()) {
     ++stats_.compaction_failures;
@@ -215,6 +216,7 @@ crash_loss::Floor Outbox::FloorToWrite() const {
     f.below = recovered_.floor.below;
     f.live = crash_loss::Union(std::move(f.live), recovered_.floor.live);
   }
+  f.live = crash_loss::Bound(std::move(f.live), crash_loss::kMaxFloorRanges);
   return f;
 }
 
@@ -223,7 +225,16 @@ Status Outbox::ResolveCrashLoss(uint64_t below) {
   loss_resolved_ = true;
   appended_below_ = std::max(appended_below_, below);
   if (!recovered_.surviving.empty()) appended_below_ = std::max(appended_below_, recovered_.surviving.back() + 1);
-  return CompactLocked();
+  return WriteFloorLocked(FloorToWrite()).WithContext(Name());
+}
+
+Status Outbox::WriteFloorLocked(const crash_loss::Floor& f) {
+  if (disk_floor_ && *disk_floor_ == f) return Status::Ok();  // a device start with nothing new: no fsync
+  disk_floor_.reset();
+  EF_RETURN_IF_ERROR(fs::WriteFileAtomically(options_.dir + "/" + kFloorName, crash_loss::EncodeFloor(f), 0600,
+                                             fs::Durability::kSynced));
+  disk_floor_ = f;
+  return Status::Ok();
 }
 
 Status Outbox::MaybeCompactLocked() {

@@ -54,6 +54,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -146,7 +147,8 @@ class Outbox {
   /// The owner has accounted (reported) every seq below `below` that the log
   /// lost: the floor may rise to it. Until this is called, compactions keep
   /// the floor found at Open, so a second crash recounts rather than forgets.
-  /// Compacts now, making the new floor durable.
+  /// Writes the floor file now (durably; the log is not rewritten: its live
+  /// records are all still in it), unless it would not change.
   Status ResolveCrashLoss(uint64_t below);
 
   OutboxStats stats() const;
@@ -174,6 +176,8 @@ class Outbox {
   bool PlanEviction(Priority priority, size_t bytes, std::vector<uint64_t>& victims) const;
   /// The floor the next compaction writes (crash_loss.h invariant).
   crash_loss::Floor FloorToWrite() const;
+  /// Writes DIR/outbox.floor atomically and durably, unless it already holds `f`.
+  Status WriteFloorLocked(const crash_loss::Floor& f);
   void Insert(QueuedMessage m);
   void Remove(uint64_t id);
   std::string Name() const;
@@ -200,6 +204,9 @@ class Outbox {
   crash_loss::Recovered recovered_;
   uint64_t appended_below_ = 0;  // above every seq appended (state messages aside) and the resolved floor
   bool loss_resolved_ = false;   // ResolveCrashLoss was called
+  // What outbox.floor means now (a missing file means the same as floor 0,
+  // nothing live); unknown after a corrupt file or a failed write.
+  std::optional<crash_loss::Floor> disk_floor_;
 };
 
 }  // namespace edgeforge::link

@@ -260,9 +260,8 @@ class CrashLossITest : public ::testing::Test {
 
   std::vector<std::string> Args(const std::string& thing, const std::string& broker,
                                 const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> a{"--board", board_,  "--sim-sensors", "--thing", thing,         "--broker",
-                               broker,    "--certs", *pki_,          "--state", State(thing), "--sync",
-                               "never"};
+    std::vector<std::string> a{"--board", board_, "--sim-sensors", "--thing",    thing,    "--broker", broker,
+                               "--certs", *pki_,  "--state",       State(thing), "--sync", "never"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -290,8 +289,8 @@ class CrashLossITest : public ::testing::Test {
     std::ofstream(log_path, std::ios::binary | std::ios::trunc) << log;
 
     // Boot 2 against the real broker.
-    auto boot2 = DeviceProcess::Start(Args(thing, broker_->uri(), {"--duration", "4s"}),
-                                      work_ + "/" + thing + "-boot2.log");
+    auto boot2 =
+        DeviceProcess::Start(Args(thing, broker_->uri(), {"--duration", "4s"}), work_ + "/" + thing + "-boot2.log");
     ASSERT_NE(boot2, nullptr);
     ASSERT_TRUE(boot2->WaitExit(30s)) << boot2->output();
     ASSERT_EQ(boot2->exit_code(), 0) << boot2->output();
@@ -338,8 +337,8 @@ class CrashLossITest : public ::testing::Test {
     EXPECT_GT(*boot2_seqs.begin(), line.last_seq);
     EXPECT_EQ(verifier_->Report().conflicts, 0u);
     std::cout << "[ info ] " << thing << ": boot 1 issued 0.." << line.last_seq << ", " << seqs.size()
-              << " queued at kill -9; device reports lost " << line.lost << " (" << line.ranges
-              << "), ingest missed " << missing.size() << "\n";
+              << " queued at kill -9; device reports lost " << line.lost << " (" << line.ranges << "), ingest missed "
+              << missing.size() << "\n";
   }
 
   static std::string* pki_;
