@@ -279,6 +279,18 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   InstallStopSignals();
   hw.Advance();
   if (Status s = device.Start(); !s.ok()) return fail(s);
+  if (const std::optional<app::CrashLoss>& cl = device.crash_loss(); cl && cl->any_issued) {
+    const std::string last = "last seq " + std::to_string(cl->last_seq) + (cl->exact ? ", exact" : ", upper bound");
+    if (cl->lost == 0) {
+      out << "edgeforge-device: boot " << cl->boot << ": no seq lost (" << last << ")\n";
+    } else {
+      out << "edgeforge-device: boot " << cl->boot << ": seqs " << link::crash_loss::Format(cl->ranges) << " ("
+          << cl->lost << ") can no longer be delivered: issued (" << last
+          << ") but not in the outbox after a crash, a power cut or a damaged log\n";
+    }
+    if (cl->lost > 0 && !cl->note.empty()) out << "edgeforge-device: boot " << cl->boot << ": " << cl->note << "\n";
+    if (!cl->resolved.ok()) out << "edgeforge-device: crash loss not recorded: " << cl->resolved.ToString() << "\n";
+  }
   out << "edgeforge-device: " << o.thing << " (" << b.name << (o.sim ? ", simulated parts" : "") << ") boot "
       << device.boot() << ", publishing to " << device.telemetry_topic() << "\n"
       << std::flush;

@@ -59,6 +59,13 @@ class AppendLog {
     return DoWriteSideFile(prefix, content);
   }
 
+  /// A small named record beside the log (the outbox's crash-loss floor),
+  /// replaced atomically and durably: after a crash the old or the new
+  /// content is there, and the new one is durable on OK. Errors as Append's.
+  Status ReplaceRecord(std::string_view name, std::string_view content) { return DoReplaceRecord(name, content); }
+  /// The record's content; NOT_FOUND if it was never written.
+  Result<std::string> ReadRecord(std::string_view name) { return DoReadRecord(name); }
+
  private:
   virtual const std::string& DoName() const = 0;
   virtual Result<std::string> DoReadAll() = 0;
@@ -67,6 +74,8 @@ class AppendLog {
   virtual Status DoReplace(std::string_view content) = 0;
   virtual uint64_t DoSize() const = 0;
   virtual Result<std::string> DoWriteSideFile(std::string_view prefix, std::string_view content) = 0;
+  virtual Status DoReplaceRecord(std::string_view name, std::string_view content) = 0;
+  virtual Result<std::string> DoReadRecord(std::string_view name) = 0;
 };
 
 }  // namespace edgeforge

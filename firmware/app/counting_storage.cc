@@ -2,8 +2,7 @@
 
 namespace edgeforge::app {
 
-Status CountingStorage::DoWriteAtomic(const std::string& name, const std::string& data) {
-  Status st = inner_.WriteAtomic(name, data);
+Status CountingStorage::Counted(const std::string& name, Status st) {
   if (!st.ok()) {
     errors_.fetch_add(1);
     ++episode_failures_;

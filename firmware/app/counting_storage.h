@@ -18,13 +18,21 @@ class CountingStorage final : public Storage {
   using LogFn = std::function<void(const std::string&)>;
   explicit CountingStorage(Storage& inner, LogFn log = {}) : inner_(inner), log_(std::move(log)) {}
 
-  /// Failed WriteAtomic calls since construction (any thread may read it).
+  /// Failed WriteAtomic and Overwrite calls since construction (any thread may read it).
   uint64_t errors() const { return errors_.load(); }
   void set_log(LogFn log) { log_ = std::move(log); }
 
  private:
   Result<std::string> DoRead(const std::string& name) override { return inner_.Read(name); }
-  Status DoWriteAtomic(const std::string& name, const std::string& data) override;
+  Status DoWriteAtomic(const std::string& name, const std::string& data) override {
+    return Counted(name, inner_.WriteAtomic(name, data));
+  }
+  Status DoOverwrite(const std::string& name, const std::string& data) override {
+    return Counted(name, inner_.Overwrite(name, data));
+  }
+  Result<std::string> DoReadOverwritten(const std::string& name) override { return inner_.ReadOverwritten(name); }
+  /// Counts a failed write and logs the first and the last of an episode.
+  Status Counted(const std::string& name, Status st);
 
   Storage& inner_;
   LogFn log_;

@@ -26,11 +26,33 @@ Status Device::Start() {
   if (!a.ok()) return a.status();
   alarm_topic_ = *a;
   EF_RETURN_IF_ERROR(seq_.Open().WithContext(options_.thing));
+  AccountCrashLoss();
   started_ = clock_.Monotonic();
   EF_RETURN_IF_ERROR(pipeline_.Init().WithContext(options_.thing));
   if (options_.board != nullptr && options_.node != nullptr) EF_RETURN_IF_ERROR(StartShadow());
   link_.Start();
   return Status::Ok();
+}
+
+void Device::AccountCrashLoss() {
+  link::Outbox& box = link_.outbox();
+  if (const std::optional<telemetry::PreviousBoot>& prev = seq_.previous_boot()) {
+    const link::crash_loss::Recovered& r = box.recovered();
+    const link::crash_loss::Loss loss = link::crash_loss::ComputeLoss(r.floor, r.surviving, prev->issued_below);
+    CrashLoss c;
+    c.boot = prev->boot;
+    c.any_issued = prev->issued_below > 0;
+    c.last_seq = c.any_issued ? prev->issued_below - 1 : 0;
+    c.exact = prev->exact;
+    c.lost = loss.count;
+    c.ranges = loss.lost;
+    if (!r.floor_problem.empty()) c.note = "outbox floor " + r.floor_problem + ": every seq without a record counted";
+    crash_loss_ = std::move(c);
+  }
+  // Everything below this boot's first seq is now accounted: delivered,
+  // dropped, still queued, or in crash_loss_.
+  Status s = box.ResolveCrashLoss(seq_.peek_next());
+  if (crash_loss_) crash_loss_->resolved = std::move(s);
 }
 
 Status Device::StartShadow() {
@@ -105,6 +127,7 @@ void Device::ReportState() {
   reported_reconnects_ = info.reconnects;
   reported_storage_errors_ = info.storage_errors;
   reported_refused_ = info.refused;
+  if (crash_loss_) info.crash_loss = link::CrashLossReport{crash_loss_->boot, crash_loss_->lost};
   link::OutgoingMessage out;
   out.topic = shadow_topics_.update;
   out.payload = link::ReportedState(info);
@@ -197,6 +220,10 @@ void Device::PublishReport(const pipeline::Window& w) {
   m.status.refused = c.refused;
   m.status.quarantined = q.quarantined_records;
   m.status.reconnects = c.reconnects;
+  if (crash_loss_ && crash_loss_->any_issued) {
+    m.status.prev_boot =
+        telemetry::PrevBoot{crash_loss_->boot, crash_loss_->last_seq, crash_loss_->exact, crash_loss_->lost};
+  }
   ++reports_;
   Publish(link::Priority::kBulk, telemetry_topic_, telemetry::Serialize(m), m.seq);
 }

@@ -59,12 +59,28 @@ struct DeviceCounters {
   uint64_t sensor_faults = 0;   // source Init/Sample failures (pipeline counters)
 };
 
+/// What the boot before this one can no longer deliver (issue 8, "crash loss
+/// is exact"): seqs it issued whose messages a kill -9, a power cut or a
+/// damaged outbox log lost. Never less than the real loss; see
+/// firmware/link/crash_loss.h for when it is more.
+struct CrashLoss {
+  uint64_t boot = 0;        // the previous boot
+  bool any_issued = false;  // a seq was issued before this boot (else last_seq means nothing)
+  uint64_t last_seq = 0;    // the last seq issued before this boot
+  bool exact = false;       // last_seq from the issued mark; false: the lease limit, an upper bound
+  uint64_t lost = 0;        // seqs <= last_seq that can no longer be delivered
+  std::vector<link::crash_loss::SeqRange> ranges;  // those seqs
+  std::string note;                                // why the count may be high (floor file problem), or empty
+  Status resolved;  // recording the accounting in the outbox; not ok: the next boot counts these again
+};
+
 class Device {
  public:
   Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Link& link,
          pipeline::Pipeline& pipeline);
 
-  /// Opens the sequence counter (boot + 1), initialises the pipeline's
+  /// Opens the sequence counter (boot + 1), accounts the previous boot's
+  /// crash loss (crash_loss()), initialises the pipeline's
   /// sensors (a failing sensor is reported in telemetry, not fatal) and
   /// starts the link (it connects in the background and keeps reconnecting:
   /// a broker that is down does not stop the device).
@@ -85,6 +101,8 @@ class Device {
 
   DeviceCounters counters() const;
   uint64_t boot() const { return seq_.boot(); }
+  /// After Start: the previous boot's crash loss, or nullopt on a first boot.
+  const std::optional<CrashLoss>& crash_loss() const { return crash_loss_; }
   /// Messages in the durable outbox, not yet PUBACKed.
   uint64_t queued() const;
   const std::string& telemetry_topic() const { return telemetry_topic_; }
@@ -97,6 +115,8 @@ class Device {
 
  private:
   Status StartShadow();
+  /// Compares the previous boot's issued seqs with what the outbox recovered.
+  void AccountCrashLoss();
   /// Applies or rejects the deltas that arrived since the last Step.
   void HandleDeltas(Micros now);
   /// Queues the reported state (sent at state priority).
@@ -136,6 +156,7 @@ class Device {
   uint64_t reported_storage_errors_ = 0;  // as last reported to the shadow
   uint64_t reported_refused_ = 0;
   uint64_t shadow_reports_ = 0;
+  std::optional<CrashLoss> crash_loss_;
 };
 
 }  // namespace edgeforge::app

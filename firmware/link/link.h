@@ -90,6 +90,8 @@ class Link {
   State state() const { return state_; }
   LinkStats stats() const;
   const OutboxStats outbox_stats() const { return outbox_.stats(); }
+  /// The outbox (crash-loss accounting at device start).
+  Outbox& outbox() { return outbox_; }
 
  private:
   Link(Session& session, Outbox& outbox, Clock& clock, Entropy& entropy, LinkOptions options, Backoff backoff,

@@ -24,6 +24,24 @@ namespace {
 
 size_t Index(Priority p) { return static_cast<size_t>(p); }
 
+// A missing or corrupt floor record is not fatal: floor 0 counts every seq
+// without a record as lost (over-reporting, the safe side) and says why.
+Status ReadFloor(AppendLog& log, const std::string& name, crash_loss::Recovered& out) {
+  auto content = log.ReadRecord(name);
+  if (!content.ok() && content.status().code() != StatusCode::kNotFound) return content.status().WithContext("outbox");
+  if (!content.ok()) {
+    out.floor_problem = "'" + name + "' missing";
+    return Status::Ok();
+  }
+  auto floor = crash_loss::DecodeFloor(*content);
+  if (!floor.ok()) {
+    out.floor_problem = "'" + name + "' unusable: " + floor.status().message();
+    out.floor_corrupt = true;
+    return Status::Ok();
+  }
+  out.floor = *floor;
+  return Status::Ok();
+}
 }  // namespace
 
 Outbox::Outbox(std::unique_ptr<AppendLog> log, const OutboxOptions& options, const Clock& clock)
@@ -54,6 +72,10 @@ Status Outbox::Recover() {
   if (!content.ok()) return content.status().WithContext("outbox");
   const std::string log = std::move(*content);
   const outbox_log::Scan scan = outbox_log::ScanLog(log);
+  EF_RETURN_IF_ERROR(ReadFloor(*log_, kFloorName, recovered_));
+  recovered_.surviving = crash_loss::SurvivingSeqs(scan);
+  appended_below_ = recovered_.floor.below;
+  if (!recovered_.floor_corrupt) disk_floor_ = recovered_.floor;
   outbox_log::Replay replay = outbox_log::ReplayLog(scan);
   for (QueuedMessage& m : replay.live) {
     recovered_seqs_.push_back(m.seq);
@@ -171,11 +193,16 @@ Status Outbox::CompactLocked() {
   content.reserve(outbox_log::kHeaderBytes + 8 + live_record_bytes_);
   outbox_log::AppendHead(content, next_id_);
   for (const auto& [id, e] : live_) outbox_log::AppendData(content, e.msg);
-  Status st = log_->Replace(content);
+  // The floor first: a crash between the two leaves the old log, a superset
+  // of the records the new floor expects.
+  Status st = WriteFloorLocked(FloorToWrite());  // counts its own failure
+  if (st.ok()) {
+    st = log_->Replace(content);
+    if (!st.ok()) StorageFailed(st);
+  }
   if (!st.ok()) {
     ++stats_.compaction_failures;
     compact_at_ = file_bytes_ * 2;  // back off instead of rewriting on every Append
-    StorageFailed(st);
     return st.WithContext(Name() + ": compaction");
   }
   StorageOk();
@@ -184,6 +211,43 @@ Status Outbox::CompactLocked() {
   rewrite_needed_ = false;
   compact_at_ = 0;
   ++stats_.compactions;
+  return Status::Ok();
+}
+
+crash_loss::Floor Outbox::FloorToWrite() const {
+  std::vector<uint64_t> live;
+  for (const auto& [id, e] : live_) {
+    if (e.msg.priority != Priority::kState) live.push_back(e.msg.seq);
+  }
+  crash_loss::Floor f;
+  f.live = crash_loss::ToRanges(std::move(live));
+  if (loss_resolved_) {
+    f.below = appended_below_;
+  } else {
+    // Not yet accounted: keep what recovery found, so a second crash counts it again.
+    f.below = recovered_.floor.below;
+    f.live = crash_loss::Union(std::move(f.live), recovered_.floor.live);
+  }
+  f.live = crash_loss::Bound(std::move(f.live), crash_loss::kMaxFloorRanges);
+  return f;
+}
+
+Status Outbox::ResolveCrashLoss(uint64_t below) {
+  std::lock_guard<std::mutex> guard(mu_);
+  loss_resolved_ = true;
+  appended_below_ = std::max(appended_below_, below);
+  if (!recovered_.surviving.empty()) appended_below_ = std::max(appended_below_, recovered_.surviving.back() + 1);
+  return WriteFloorLocked(FloorToWrite()).WithContext(Name());
+}
+
+Status Outbox::WriteFloorLocked(const crash_loss::Floor& f) {
+  if (disk_floor_ && *disk_floor_ == f) return Status::Ok();  // a device start with nothing new: no fsync
+  disk_floor_.reset();
+  if (Status st = log_->ReplaceRecord(kFloorName, crash_loss::EncodeFloor(f)); !st.ok()) {
+    StorageFailed(st);
+    return st;
+  }
+  disk_floor_ = f;
   return Status::Ok();
 }
 
@@ -251,6 +315,7 @@ Result<uint64_t> Outbox::Append(Priority priority, uint64_t seq, const OutgoingM
     Remove(v);
   }
   const uint64_t id = q.id;
+  if (priority != Priority::kState) appended_below_ = std::max(appended_below_, seq + 1);
   Insert(std::move(q));
   Status synced = Status::Ok();
   if (options_.sync == SyncPolicy::kAlways) synced = SyncLocked();

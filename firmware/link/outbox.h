@@ -10,6 +10,10 @@
 // log (AppendLog::Replace: atomic and durable; on Linux a fsync'd temp file
 // renamed over the log, then the directory fsync'd). On Linux DIR/outbox.lock
 // (flock) keeps a second process off the same directory.
+// Every compaction first writes the log's "outbox.floor" record
+// (AppendLog::ReplaceRecord; crash-loss accounting: firmware/link/crash_loss.h),
+// so that recovery knows which seqs a crash or a damaged log lost; the owner
+// calls ResolveCrashLoss once it has accounted them.
 //
 // Guarantees by SyncPolicy (a "write" is write(2) to the log; it reaches the
 // page cache before the call returns, so every policy survives kill -9):
@@ -69,10 +73,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "firmware/link/crash_loss.h"
 #include "firmware/link/outbox_format.h"
 #include "firmware/link/session.h"
 #include "hal/append_log.h"
@@ -118,6 +124,7 @@ class Outbox {
  public:
   static constexpr const char* kLogName = "outbox.log";
   static constexpr const char* kLockName = "outbox.lock";
+  static constexpr const char* kFloorName = "outbox.floor";
 
   /// Opens the Linux log: creates options.dir, locks it (DIR/outbox.lock) and
   /// opens DIR/outbox.log (hal/linux/file_append_log.h), then as below.
@@ -173,6 +180,16 @@ class Outbox {
   /// Rewrites the log with the live records only (normally automatic).
   Status Compact();
 
+  /// What Open found for crash-loss accounting (crash_loss::ComputeLoss);
+  /// fixed after Open.
+  const crash_loss::Recovered& recovered() const { return recovered_; }
+  /// The owner has accounted (reported) every seq below `below` that the log
+  /// lost: the floor may rise to it. Until this is called, compactions keep
+  /// the floor found at Open, so a second crash recounts rather than forgets.
+  /// Writes the floor file now (durably; the log is not rewritten: its live
+  /// records are all still in it), unless it would not change.
+  Status ResolveCrashLoss(uint64_t below);
+
   OutboxStats stats() const;
   size_t depth() const;
   /// The log's name (its path on Linux).
@@ -207,6 +224,10 @@ class Outbox {
   /// Oldest not-in-flight ids whose removal fits a message of `bytes` at
   /// `priority`, or false when the policy refuses it.
   bool PlanEviction(Priority priority, size_t bytes, std::vector<uint64_t>& victims) const;
+  /// The floor the next compaction writes (crash_loss.h invariant).
+  crash_loss::Floor FloorToWrite() const;
+  /// Writes DIR/outbox.floor atomically and durably, unless it already holds `f`.
+  Status WriteFloorLocked(const crash_loss::Floor& f);
   void Insert(QueuedMessage m);
   void Remove(uint64_t id);
   std::string Name() const;
@@ -233,6 +254,12 @@ class Outbox {
   uint64_t episode_failures_ = 0;
   uint64_t episode_drops_ = 0;
   OutboxStats stats_;
+  crash_loss::Recovered recovered_;
+  uint64_t appended_below_ = 0;  // above every seq appended (state messages aside) and the resolved floor
+  bool loss_resolved_ = false;   // ResolveCrashLoss was called
+  // What outbox.floor means now (a missing file means the same as floor 0,
+  // nothing live); unknown after a corrupt file or a failed write.
+  std::optional<crash_loss::Floor> disk_floor_;
 };
 
 }  // namespace edgeforge::link

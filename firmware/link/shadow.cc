@@ -158,6 +158,7 @@ std::string ReportedState(const ReportedInfo& info) {
   reported["link"] = std::move(link);
   reported["storage_errors"] = info.storage_errors;
   reported["refused"] = info.refused;
+  if (info.crash_loss) reported["crash_loss"] = {{"boot", info.crash_loss->boot}, {"lost", info.crash_loss->lost}};
   Json doc = Json::object();
   doc["state"]["reported"] = std::move(reported);
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);

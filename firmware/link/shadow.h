@@ -94,6 +94,12 @@ struct QueueReport {
   uint64_t dropped_bulk = 0;
 };
 
+/// Seqs the previous boot issued that the device can no longer deliver (issue 8).
+struct CrashLossReport {
+  uint64_t boot = 0;  // the previous boot
+  uint64_t lost = 0;
+};
+
 struct ReportedInfo {
   std::string firmware_version;
   app::DeviceConfig config;                    // active
@@ -103,13 +109,15 @@ struct ReportedInfo {
   uint64_t reconnects = 0;
   uint64_t storage_errors = 0;  // failed storage operations since boot (outbox log, state files)
   uint64_t refused = 0;         // publishes refused by the broker (MQTT 5 0x87) since boot
+  std::optional<CrashLossReport> crash_loss;  // after the first boot: "crash_loss":{"boot":B,"lost":K}
 };
 
 /// The payload for ShadowTopics::update, compact, keys in this order:
 ///   {"state":{"reported":{"firmware":"0.4.0","config":{...},"config_version":12,
 ///    "config_error":null,"sensors":{"env0":"ok"},"queue":{"depth":0,"bytes":0,
 ///    "dropped":{"alarm":0,"state":0,"bulk":0}},"link":{"reconnects":0},
-///    "storage_errors":0,"refused":0}}}
+///    "storage_errors":0,"refused":0,
+///    "crash_loss":{"boot":3,"lost":0}}}}   (crash_loss only after a first boot)
 /// config_error is {"version":N,"message":"..."} or null (IoT Core deletes a
 /// field reported as null, which clears an old error). Fault and error texts
 /// are cut to kMaxReportedTextBytes.

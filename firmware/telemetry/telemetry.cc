@@ -182,6 +182,18 @@ Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
     // Storage and broker-refusal counters (issue 8): absent in older firmware.
     if (f.Get("storage_errors") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("storage_errors", &s.storage_errors));
     if (f.Get("refused") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("refused", &s.refused));
+    if (const Json* p = f.Get("prev_boot"); p != nullptr) {
+      if (!p->is_object()) return Field(kTelemetry, "status.prev_boot", "an object");
+      const Fields fp(kTelemetry, *p, "status.prev_boot");
+      PrevBoot pb;
+      EF_RETURN_IF_ERROR(fp.Unsigned("boot", &pb.boot));
+      EF_RETURN_IF_ERROR(fp.Unsigned("last_seq", &pb.last_seq));
+      const Json* exact = fp.Get("exact");
+      if (!exact || !exact->is_boolean()) return fp.Missing("exact", "true or false");
+      pb.exact = exact->get<bool>();
+      EF_RETURN_IF_ERROR(fp.Unsigned("lost", &pb.lost));
+      s.prev_boot = pb;
+    }
   }
   const Json* faults = f.Get("faults");
   if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
@@ -414,6 +426,10 @@ std::string Serialize(const Telemetry& m) {
       {"link", {{"reconnects", st.reconnects}}}};
   j["status"]["storage_errors"] = st.storage_errors;
   j["status"]["refused"] = st.refused;
+  if (st.prev_boot) {
+    const PrevBoot& p = *st.prev_boot;
+    j["status"]["prev_boot"] = {{"boot", p.boot}, {"last_seq", p.last_seq}, {"exact", p.exact}, {"lost", p.lost}};
+  }
   return Dump(j);
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,16 @@ struct Reading {
   Aggregation agg = Aggregation::kMean;
 };
 
+/// v2 `status.prev_boot`: what the boot before this one left undelivered
+/// (crash-loss accounting, docs/telemetry.md). A verifier expects every seq up
+/// to last_seq to arrive, or `lost` of them not to.
+struct PrevBoot {
+  uint64_t boot = 0;      // the previous boot's number
+  uint64_t last_seq = 0;  // the last seq issued before this boot
+  bool exact = true;      // false: last_seq is an upper bound (the lease limit, after a power cut)
+  uint64_t lost = 0;      // seqs up to last_seq that the device can no longer deliver
+};
+
 struct DeviceStatus {
   int64_t uptime_s = 0;
   uint64_t dropped = 0;             // messages this device could not deliver, since boot
@@ -53,6 +64,7 @@ struct DeviceStatus {
   // Issue 8 (optional on parse: absent reads as 0):
   uint64_t storage_errors = 0;  // failed storage operations (outbox log, state files) since boot
   uint64_t refused = 0;         // publishes the broker refused (MQTT 5 reason 0x87) since boot; not in dropped
+  std::optional<PrevBoot> prev_boot;  // v2, optional: set in every window of a boot after one that issued seqs
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old

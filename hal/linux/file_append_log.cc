@@ -124,4 +124,12 @@ Result<std::string> FileAppendLog::DoWriteSideFile(std::string_view prefix, std:
   }
 }
 
+Status FileAppendLog::DoReplaceRecord(std::string_view name, std::string_view content) {
+  return fs::WriteFileAtomically(dir_ + "/" + std::string(name), std::string(content), 0600, fs::Durability::kSynced);
+}
+
+Result<std::string> FileAppendLog::DoReadRecord(std::string_view name) {
+  return fs::ReadFileToString(dir_ + "/" + std::string(name));
+}
+
 }  // namespace edgeforge

@@ -37,6 +37,8 @@ class FileAppendLog final : public AppendLog {
   Status DoReplace(std::string_view content) override;
   uint64_t DoSize() const override { return size_; }
   Result<std::string> DoWriteSideFile(std::string_view prefix, std::string_view content) override;
+  Status DoReplaceRecord(std::string_view name, std::string_view content) override;
+  Result<std::string> DoReadRecord(std::string_view name) override;
 
   const std::string dir_;
   const std::string path_;

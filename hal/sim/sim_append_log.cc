@@ -212,4 +212,23 @@ Result<std::string> SimAppendLog::DoWriteSideFile(std::string_view prefix, std::
   }
 }
 
+// Named records share the side files' faults (LogOp::kSideFile): a failing
+// replace leaves the old record; an OK one is durable (it survives PowerCut).
+Status SimAppendLog::DoReplaceRecord(std::string_view name, std::string_view content) {
+  ++calls_[Index(LogOp::kSideFile)];
+  if (PowerFails(LogOp::kSideFile, {}, {}))
+    return Unavailable("cannot replace a record of '" + name_ + "': power lost");
+  const LogFault f = Next(LogOp::kSideFile);
+  if (f == LogFault::kNoSpace || f == LogFault::kShortWrite) return ErrnoError(ENOSPC, "cannot replace a record of");
+  if (f != LogFault::kNone) return ErrnoError(EIO, "cannot replace a record of");
+  records_[std::string(name)] = std::string(content);
+  return Status::Ok();
+}
+
+Result<std::string> SimAppendLog::DoReadRecord(std::string_view name) {
+  auto it = records_.find(std::string(name));
+  if (it == records_.end()) return NotFound("no record '" + std::string(name) + "' beside '" + name_ + "'");
+  return it->second;
+}
+
 }  // namespace edgeforge

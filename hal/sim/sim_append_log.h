@@ -130,6 +130,8 @@ class SimAppendLog final : public AppendLog {
   Status DoReplace(std::string_view content) override;
   uint64_t DoSize() const override { return content_.size(); }
   Result<std::string> DoWriteSideFile(std::string_view prefix, std::string_view content) override;
+  Status DoReplaceRecord(std::string_view name, std::string_view content) override;
+  Result<std::string> DoReadRecord(std::string_view name) override;
 
   const std::string name_;
   std::string content_;  // page cache
@@ -140,6 +142,7 @@ class SimAppendLog final : public AppendLog {
   // [offset, size) ranges of content_ that a failed Sync lost: zeros on disk.
   std::vector<std::pair<size_t, size_t>> lost_;
   std::map<std::string, std::string> side_files_;
+  std::map<std::string, std::string> records_;  // ReplaceRecord: durable on OK
   std::array<OpFault, kLogOpCount> faults_{};
   std::array<uint64_t, kLogOpCount> calls_{};
   uint64_t cut_in_ = 0;  // mutating calls until the armed power cut; 0: none armed

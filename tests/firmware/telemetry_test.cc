@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 namespace edgeforge::telemetry {
 namespace {
@@ -216,6 +217,36 @@ TEST(TelemetryV2Test, LinkFiguresRoundTripAndAreOptional) {
   bad.replace(bad.find("\"bulk\":42"), 9, "\"bulk\":-1");
   EXPECT_NE(ParseTelemetry(bad).status().message().find("status.queue.dropped.bulk"), std::string::npos)
       << ParseTelemetry(bad).status().message();
+}
+
+// Issue 8: the previous boot's last seq and crash loss, so a verifier sees tail loss.
+TEST(TelemetryV2Test, PrevBootRoundTripsIsOptionalAndStrict) {
+  Telemetry m = WindowSample();
+  EXPECT_EQ(Serialize(m).find("prev_boot"), std::string::npos);
+  m.status.prev_boot = PrevBoot{4, 18, false, 7};
+  const std::string json = Serialize(m);
+  EXPECT_NE(json.find(R"("link":{"reconnects":0},"prev_boot":{"boot":4,"last_seq":18,"exact":false,"lost":7}}})"),
+            std::string::npos)
+      << json;
+  auto p = ParseTelemetry(json);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(p->status.prev_boot.has_value());
+  EXPECT_EQ(p->status.prev_boot->boot, 4u);
+  EXPECT_EQ(p->status.prev_boot->last_seq, 18u);
+  EXPECT_FALSE(p->status.prev_boot->exact);
+  EXPECT_EQ(p->status.prev_boot->lost, 7u);
+  EXPECT_FALSE(ParseTelemetry(Serialize(WindowSample()))->status.prev_boot.has_value());
+  for (const auto& [from, to, path] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {R"("exact":false)", R"("exact":0)", "status.prev_boot.exact"},
+           {R"("lost":7)", R"("lost":-7)", "status.prev_boot.lost"},
+           {R"("last_seq":18)", R"("last_seq":"18")", "status.prev_boot.last_seq"},
+           {R"("prev_boot":{"boot":4,"last_seq":18,"exact":false,"lost":7})", R"("prev_boot":7)",
+            "status.prev_boot"}}) {
+    std::string bad = json;
+    bad.replace(bad.find(from), from.size(), to);
+    const Status s = ParseTelemetry(bad).status();
+    EXPECT_NE(s.message().find("'" + path + "'"), std::string::npos) << bad << "\n" << s.ToString();
+  }
 }
 
 TEST(TelemetryV2Test, SerializesAlarmInSchemaOrder) {

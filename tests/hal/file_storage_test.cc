@@ -43,5 +43,47 @@ TEST(FileStorageTest, BadNamesAndMissingDirectoryAreClearErrors) {
   EXPECT_NE(w.message().find("/nonexistent/edgeforge/a.tmp"), std::string::npos) << w.message();
 }
 
+// Overwrite: in place, no fsync; read back exactly by another object in the
+// same machine boot (what a process restart after kill -9 sees).
+TEST(FileStorageTest, OverwriteReplacesInPlaceAndReadsBackExactly) {
+  const std::string dir = TempDir();
+  {
+    FileStorage s(dir);
+    ASSERT_TRUE(s.Overwrite("mark", "0123456789").ok());
+    ASSERT_TRUE(s.Overwrite("mark", "abc").ok());  // shorter: no stale tail
+    EXPECT_EQ(*s.ReadOverwritten("mark"), "abc");
+  }
+  FileStorage again(dir);
+  EXPECT_EQ(*again.ReadOverwritten("mark"), "abc");
+  EXPECT_EQ(again.ReadOverwritten("never").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(again.Overwrite("../x", "y").code(), StatusCode::kInvalidArgument);
+}
+
+TEST(FileStorageTest, OverwrittenRecordFromAnotherMachineBootIsRefusedNamingIt) {
+  const std::string dir = TempDir();
+  std::ofstream(dir + "/mark") << "00000000-0000-0000-0000-000000000000\nabc";
+  FileStorage s(dir);
+  auto r = s.ReadOverwritten("mark");
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find(dir + "/mark"), std::string::npos) << r.status().message();
+  std::ofstream(dir + "/torn") << "";  // a power cut right after creation
+  EXPECT_EQ(s.ReadOverwritten("torn").status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(FileStorageTest, WriteAtomicAfterOverwriteIsNotLostToTheOpenDescriptor) {
+  const std::string dir = TempDir();
+  FileStorage s(dir);
+  ASSERT_TRUE(s.Overwrite("r", "one").ok());
+  ASSERT_TRUE(s.WriteAtomic("r", "two").ok());
+  ASSERT_TRUE(s.Overwrite("r", "three").ok());
+  EXPECT_EQ(*s.ReadOverwritten("r"), "three");
+}
+
+TEST(MemoryStorageTest, OverwriteIsExact) {
+  MemoryStorage s;
+  ASSERT_TRUE(s.Overwrite("m", "x").ok());
+  EXPECT_EQ(*s.ReadOverwritten("m"), "x");
+}
+
 }  // namespace
 }  // namespace edgeforge

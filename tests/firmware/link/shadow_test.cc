@@ -248,6 +248,16 @@ TEST(ReportedStateTest, ReportsFirmwareConfigHealthQueueAndLink) {
             R"("dropped":{"alarm":0,"state":1,"bulk":5}},"link":{"reconnects":2},"storage_errors":4,"refused":1}}})");
 }
 
+TEST(ReportedStateTest, CrashLossOfThePreviousBootIsReportedWhenKnown) {
+  ReportedInfo info;
+  info.firmware_version = "0.4.0";
+  info.config = app::DefaultsFrom(Factory());
+  EXPECT_EQ(ReportedState(info).find("crash_loss"), std::string::npos);
+  info.crash_loss = CrashLossReport{3, 7};
+  const std::string doc = ReportedState(info);
+  EXPECT_NE(doc.find(R"("link":{"reconnects":0},"crash_loss":{"boot":3,"lost":7}}}})"), std::string::npos) << doc;
+}
+
 TEST(ReportedStateTest, ARejectionIsReportedWithItsVersionAndLongTextIsCut) {
   ReportedInfo info;
   info.firmware_version = "0.4.0";
