@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "edgeforge/version.h"
 #include "firmware/app/device_config.h"
 #include "firmware/app/node.h"
 #include "firmware/link/link.h"
@@ -38,7 +39,7 @@ struct DeviceOptions {
   /// must outlive the Device; `node` is the one the pipeline samples.
   const board::Board* board = nullptr;
   const Node* node = nullptr;
-  std::string firmware_version = "0.3.0";
+  std::string firmware_version = kVersion;  // CMake project version (edgeforge/version.h)
 };
 
 struct DeviceCounters {
