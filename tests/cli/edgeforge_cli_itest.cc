@@ -245,6 +245,20 @@ TEST(EdgeforgeCliTest, SighupEndsLiveVerifyWithAReport) {
   EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
 }
 
+TEST(EdgeforgeCliTest, SighupStopsTheBrokerCleanly) {
+  const std::string dir = MakeTempDir("hupbrokercli");
+  testing_support::BackgroundRun broker("edgeforge", {"broker", "--certs", dir + "/pki", "--work=" + dir + "/broker"});
+  ASSERT_TRUE(broker.WaitForOutput("stop with Ctrl-C", std::chrono::seconds(30))) << broker.Output();
+  const auto pos = broker.Output().find("mosquitto pid ");
+  ASSERT_NE(pos, std::string::npos) << broker.Output();
+  const pid_t mosquitto = static_cast<pid_t>(std::stol(broker.Output().substr(pos + 14)));
+  broker.Signal(SIGHUP);
+  const CliRun r = broker.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "broker: stopped")) << r.output;
+  EXPECT_NE(::kill(mosquitto, 0), 0) << "mosquitto " << mosquitto << " still running";
+}
+
 TEST(EdgeforgeCliTest, VersionIsTheProjectVersion) {
   const CliRun r = Edgeforge("version");
   EXPECT_EQ(r.exit_code, 0);
