@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "certs/pki.h"
+#include "cli/command_line.h"
 #include "hal/linux/fs.h"
 #include "hal/status.h"
 
@@ -66,39 +67,16 @@ struct UsageError {
   std::string message;
 };
 
-// Parses "--flag VALUE" and "--flag=VALUE"; returns false with `error` set.
-bool ParseFlags(const Command& cmd, const std::vector<std::string>& args, Flags& flags,
-                UsageError& error) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::string value;
-    const size_t eq = name.find('=');
-    const bool inline_value = name.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (inline_value) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    bool known = false;
-    for (const std::string& f : cmd.flags) known = known || f == name;
-    if (!known) {
-      error.message =
-          (name.rfind('-', 0) == 0 ? "unknown flag '" : "unexpected argument '") + name + "'";
-      return false;
-    }
-    if (!inline_value) {
-      if (i + 1 >= args.size()) {
-        error.message = "flag " + name + " needs a value";
-        return false;
-      }
-      value = args[++i];
-    }
-    if (flags.count(name) != 0) {
-      error.message = "flag " + name + " given twice";
-      return false;
-    }
-    flags[name] = value;
+// Parses "--flag VALUE" and "--flag=VALUE" (args[0] is the command name);
+// only the flags given end up in `flags`.
+Status ParseFlags(cli::CommandLine& cl, const Command& cmd, const std::vector<std::string>& args, Flags& flags) {
+  Flags values;
+  for (const std::string& f : cmd.flags) cl.String(f, values[f]);
+  EF_RETURN_IF_ERROR(cl.Parse(std::vector<std::string>(args.begin() + 1, args.end())));
+  for (const std::string& f : cmd.flags) {
+    if (cl.Given(f)) flags[f] = values[f];
   }
-  return true;
+  return Status::Ok();
 }
 
 bool ParsePositive(const std::string& text, long max, long& value) {
@@ -224,16 +202,8 @@ const Command* FindCommand(const std::string& name) {
 }
 
 int UsageFailure(std::ostream& err, const std::string& where, const std::string& message) {
-  err << where << ": " << message << "\n"
-      << "Run '" << where << " --help' for usage.\n";
+  err << where << ": " << message << "\n(see " << where << " --help)\n";
   return kExitUsage;
-}
-
-bool WantsHelp(const std::vector<std::string>& args) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") return true;
-  }
-  return false;
 }
 
 int Dispatch(const Command& cmd, const Flags& flags, std::ostream& out, std::ostream& err) {
@@ -252,16 +222,15 @@ int Dispatch(const Command& cmd, const Flags& flags, std::ostream& out, std::ost
 int RunCommand(const Command& cmd, const std::vector<std::string>& args, std::ostream& out,
                std::ostream& err) {
   const std::string where = std::string("edgeforge certs ") + cmd.name;
-  if (WantsHelp(args)) {
+  cli::CommandLine cl(where);
+  Flags flags;
+  const Status parsed = ParseFlags(cl, cmd, args, flags);
+  if (cl.help()) {
     out << cmd.usage;
     return kExitOk;
   }
-  Flags flags;
-  UsageError error;
-  if (!ParseFlags(cmd, args, flags, error)) return UsageFailure(err, where, error.message);
-  if (flags.count("--dir") == 0 || flags.at("--dir").empty()) {
-    return UsageFailure(err, where, "--dir DIR is required");
-  }
+  if (!parsed.ok()) return cl.UsageError(parsed, err);
+  if (flags.count("--dir") == 0) return UsageFailure(err, where, "--dir DIR is required");
   return Dispatch(cmd, flags, out, err);
 }
 

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "certs/pki.h"
-#include "cli/args.h"
+#include "cli/command_line.h"
+#include "cli/signals.h"
+#include "edgeforge/version.h"
 #include "firmware/app/device.h"
 #include "firmware/app/linux_buses.h"
 #include "firmware/app/node.h"
@@ -36,7 +38,8 @@ alarms to AWS IoT Core (or a broker like it) over MQTT 5 with mutual TLS.
 options:
   --board B          board file, or a built-in board (factory-node, traffic-node)
   --thing NAME       thing name: MQTT client id, certificate CN, telemetry "dev"
-  --broker URI       ssl://host:8883 (IoT Core: your account's ATS endpoint)
+  --broker URI       ssl://host:8883 or mqtts://host:8883 (IoT Core: your
+                     account's ATS endpoint)
   --certs DIR        identity as 'edgeforge certs' lays it out: DIR/ca.crt and
                      DIR/devices/<thing>/{device.crt,device.key,sign.key}
   --ca F, --cert F, --key F, --sign-key F
@@ -54,7 +57,10 @@ options:
                      power loss; default), batch (group commit every 200 ms:
                      a power cut loses at most that window) or never (survives
                      kill -9, not power loss)
-  --duration D       stop after D (default: run until SIGINT/SIGTERM)
+  --duration D       stop after D, more than 0 (30, 30s, 500ms, 2m, 1h);
+                     without it the device runs until SIGINT/SIGTERM. SIGHUP
+                     never stops it: it is the reload signal (there is no
+                     configuration file yet: logged and ignored)
   --sim-sensors      hardware-in-the-loop: the board's parts are register-level
                      models on simulated buses, driven by physics, instead of
                      the board's /dev nodes
@@ -64,6 +70,7 @@ options:
   --check            build the node, bring every part up and sample it once,
                      print one line per part; no network. Exit 0 if all parts
                      answered.
+  --version          print the version
   -h, --help         this text
 
 exit status: 0 ok; 1 a failure (the message names the board field, device
@@ -89,10 +96,9 @@ struct Options {
   bool check = false;
 };
 
-Status Parse(Args& a, Options& o) {
+void Declare(CommandLine& cl, Options& o, bool& version) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--board", &o.board},
                              {"--thing", &o.thing},
-                             {"--broker", &o.broker},
                              {"--certs", &o.certs},
                              {"--ca", &o.ca},
                              {"--cert", &o.cert},
@@ -103,15 +109,20 @@ Status Parse(Args& a, Options& o) {
                              {"--site", &o.site},
                              {"--signer", &o.signer},
                              {"--sync", &o.sync}}) {
-    EF_RETURN_IF_ERROR(a.String(name, *field));
+    cl.String(name, *field);
   }
-  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
-  EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, o.seed));
-  EF_RETURN_IF_ERROR(a.Int("--queue-bytes", 4096, 1LL << 32, o.queue_bytes));
-  EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
-  o.sim = a.Flag("--sim-sensors");
-  o.check = a.Flag("--check");
-  EF_RETURN_IF_ERROR(a.Finish());
+  cl.BrokerUri("--broker", o.broker);
+  cl.Duration("--duration", o.duration, "to run until SIGINT/SIGTERM, omit --duration");
+  cl.Int("--seed", 0, 1LL << 62, o.seed);
+  cl.Int("--queue-bytes", 4096, 1LL << 32, o.queue_bytes);
+  cl.Double("--time-scale", 0.001, 10000, o.time_scale);
+  cl.Flag("--sim-sensors", o.sim);
+  cl.Flag("--check", o.check);
+  cl.Flag("--version", version);
+}
+
+/// What the options must say together (each alone was checked while parsing).
+Status Validate(const Options& o) {
   if (o.board.empty()) return InvalidArgument("--board is required (" + board::BuiltinBoardNames() + " or a file)");
   if (o.check) return Status::Ok();
   if (o.thing.empty()) return InvalidArgument("--thing is required");
@@ -165,12 +176,31 @@ Status BuildHardware(const board::Board& b, const Options& o, Hardware& hw) {
   return Status::Ok();
 }
 
-void PrintReading(const telemetry::Reading& r, std::ostream& out) {
-  if (!r.fault.empty()) {
-    out << " " << r.name << "=FAULT";
-    return;
+/// One entry per reading name, in first-seen order: a part that queues
+/// several reports between samples (a radar sends one per target) gives the
+/// latest value and how many came, not one entry per report.
+void PrintReadings(const std::vector<telemetry::Reading>& readings, std::ostream& out) {
+  std::vector<std::string> names;
+  for (const auto& r : readings) {
+    if (std::find(names.begin(), names.end(), r.name) == names.end()) names.push_back(r.name);
   }
-  out << " " << r.name << "=" << r.value << (r.unit == "1" ? "" : " " + r.unit);
+  for (const std::string& name : names) {
+    const telemetry::Reading* latest = nullptr;
+    size_t count = 0;
+    for (const auto& r : readings) {
+      if (r.name != name) continue;
+      ++count;
+      // A fault wins: it is what --check is for.
+      if (latest == nullptr || latest->fault.empty()) latest = &r;
+    }
+    out << " " << name << "=";
+    if (!latest->fault.empty()) {
+      out << "FAULT";
+    } else {
+      out << latest->value << (latest->unit == "1" ? "" : " " + latest->unit);
+    }
+    if (count > 1) out << " (" << count << " reports)";
+  }
 }
 
 /// --check: every part up and sampled once; one line per part.
@@ -201,7 +231,7 @@ int Check(const board::Board& b, const Options& o, std::ostream& out, std::ostre
     out << "  " << std::left << std::setw(8) << p.device->name << " " << std::setw(28) << p.device->compatible
         << (s.ok() ? "ok  " : "FAIL");
     if (s.ok()) {
-      for (const auto& r : readings) PrintReading(r, out);
+      PrintReadings(readings, out);
     } else {
       out << " " << s.ToString();
     }
@@ -276,7 +306,7 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   opts.site = o.site;
   opts.storage_log = q.log;
   app::Device device(opts, clock, storage, **signer, **lnk, pipe);
-  InstallStopSignals();
+  InstallDaemonSignals();
   hw.Advance();
   if (Status s = device.Start(); !s.ok()) return fail(s);
   if (const std::optional<app::CrashLoss>& cl = device.crash_loss(); cl && cl->any_issued) {
@@ -297,6 +327,9 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   const Micros start = clock.Monotonic();
   const Micros end = o.duration.count() > 0 ? start + std::chrono::duration_cast<Micros>(o.duration) : Micros::max();
   while (!StopRequested()) {
+    if (TakeReloadRequest()) {
+      out << "edgeforge-device: SIGHUP: no configuration file to reload; ignored\n" << std::flush;
+    }
     hw.Advance();
     const Micros next = device.Step();
     const Micros now = clock.Monotonic();
@@ -320,16 +353,21 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
 }  // namespace
 
 int RunDevice(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Args a(args);
-  if (a.Help()) {
+  CommandLine cl("edgeforge-device");
+  Options o;
+  bool version = false;
+  Declare(cl, o, version);
+  const Status parsed = cl.Parse(args);
+  if (cl.help()) {
     out << kUsage;
     return 0;
   }
-  Options o;
-  if (Status s = Parse(a, o); !s.ok()) {
-    err << "edgeforge-device: " << s.message() << "\n(see edgeforge-device --help)\n";
-    return 2;
+  if (!parsed.ok()) return cl.UsageError(parsed, err);
+  if (version) {
+    out << "edgeforge-device " << kVersion << "\n";
+    return 0;
   }
+  if (Status s = Validate(o); !s.ok()) return cl.UsageError(s, err);
   auto b = board::LoadBoardSpec(o.board);
   if (!b.ok()) {
     err << "edgeforge-device: " << b.status().ToString() << "\n";

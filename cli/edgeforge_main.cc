@@ -1,16 +1,17 @@
-// edgeforge: the host tool. Subcommands: certs, broker, verify, sim.
+// edgeforge: the host tool. Subcommands: certs, broker, verify, sim, version.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "certs/certs_cli.h"
+#include "edgeforge/version.h"
 #include "sim/cli/commands.h"
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
 constexpr const char* kUsage = R"(usage: edgeforge <command> [options]
+       edgeforge --version
 
 commands:
   sim       run a fleet of virtual devices against a broker and verify every message
@@ -23,24 +24,68 @@ commands:
 quick start: edgeforge sim --devices 100 --duration 30s
 )";
 
+int UsageError(const std::string& message) {
+  std::cerr << "edgeforge: " << message << " (see edgeforge --help)\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
     std::cout << kUsage;
-    return args.empty() ? 2 : 0;
+    return 2;
   }
-  const std::string cmd = args[0];
-  args.erase(args.begin());
-  if (cmd == "sim") return edgeforge::cli::RunSim(args, std::cout, std::cerr);
-  if (cmd == "broker") return edgeforge::cli::RunBroker(args, std::cout, std::cerr);
-  if (cmd == "verify") return edgeforge::cli::RunVerify(args, std::cout, std::cerr);
-  if (cmd == "certs") return edgeforge::certs::RunCertsCli(args, std::cout, std::cerr);
-  if (cmd == "version" || cmd == "--version") {
-    std::cout << "edgeforge " << kVersion << "\n";
+  // Each command parses its own options (with CLI11 too); this level only
+  // picks the command, so everything after its name is passed through.
+  CLI::App app("edgeforge");
+  app.set_help_flag();
+  app.allow_extras(true);
+  bool help = false;
+  bool version = false;
+  app.add_flag("-h,--help", help);
+  app.add_flag("--version", version);
+  app.require_subcommand(0, 1);
+  for (const char* name : {"sim", "broker", "verify", "certs", "version", "help"}) {
+    app.add_subcommand(name)->prefix_command()->set_help_flag();
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return UsageError(e.what());
+  }
+  const std::vector<CLI::App*> picked = app.get_subcommands();
+  if (picked.empty()) {
+    const std::vector<std::string> unknown = app.remaining();
+    if (!unknown.empty()) {
+      const std::string& a = unknown.front();
+      return UsageError((a.rfind('-', 0) == 0 ? "unknown option '" : "unknown command '") + a + "'");
+    }
+    if (help) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (version) {
+      std::cout << "edgeforge " << edgeforge::kVersion << "\n";
+      return 0;
+    }
+    std::cout << kUsage;
+    return 2;
+  }
+  const std::string cmd = picked.front()->get_name();
+  const std::vector<std::string> rest = picked.front()->remaining();
+  if (help || version) return UsageError("put " + std::string(help ? "--help" : "--version") + " after the command");
+  if (cmd == "sim") return edgeforge::cli::RunSim(rest, std::cout, std::cerr);
+  if (cmd == "broker") return edgeforge::cli::RunBroker(rest, std::cout, std::cerr);
+  if (cmd == "verify") return edgeforge::cli::RunVerify(rest, std::cout, std::cerr);
+  if (cmd == "certs") return edgeforge::certs::RunCertsCli(rest, std::cout, std::cerr);
+  if (cmd == "help") {
+    std::cout << kUsage;
     return 0;
   }
-  std::cerr << "edgeforge: unknown command '" << cmd << "' (see edgeforge --help)\n";
-  return 2;
+  if (!rest.empty()) return UsageError("version takes no arguments, got '" + rest.front() + "'");
+  std::cout << "edgeforge " << edgeforge::kVersion << "\n";
+  return 0;
 }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "edgeforge/version.h"
 #include "firmware/app/counting_storage.h"
 #include "firmware/app/device_config.h"
 #include "firmware/app/node.h"
@@ -40,7 +41,7 @@ struct DeviceOptions {
   /// must outlive the Device; `node` is the one the pipeline samples.
   const board::Board* board = nullptr;
   const Node* node = nullptr;
-  std::string firmware_version = "0.3.0";
+  std::string firmware_version = kVersion;  // CMake project version (edgeforge/version.h)
   /// One line per state-storage failure episode (the seq lease, config.json).
   std::function<void(const std::string&)> storage_log;
 };

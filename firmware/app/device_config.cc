@@ -82,6 +82,9 @@ void ReadSampleMs(ParamReader& r, ConfigMode mode, const board::Board& board, De
       continue;
     }
     c.sample_ms[name] = static_cast<uint32_t>(periods.Integer(name, board::kMinSampleMs, board::kMaxPeriodMs));
+    if (const std::string why = board::SamplePeriodProblem(*device, c.sample_ms[name]); periods.ok() && !why.empty()) {
+      periods.Fail(name, why);
+    }
   }
 }
 

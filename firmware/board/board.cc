@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "firmware/board/strict_json.h"
+#include "firmware/drivers/adxl345/adxl345.h"
 
 namespace edgeforge::board {
 namespace {
@@ -208,6 +209,9 @@ class BoardParser {
                         Quote(bus->name) + " is " + BusTypeName(bus->type));
     }
     ReadPlacement(r, d, part, bus);
+    if (const std::string why = SamplePeriodProblem(d, d.sample_ms); d.sample_ms != 0 && !why.empty()) {
+      r.Fail("sample_ms", why);
+    }
     board_.devices.push_back(std::move(d));
   }
 
@@ -458,6 +462,24 @@ Result<Board> LoadBoard(const std::string& path) {
     return InvalidArgument(path + ": cannot read: " + (err != 0 ? std::strerror(err) : "I/O error"));
   }
   return ParseBoard(text, path);
+}
+
+// The driver drains the FIFO once per sample period; a period longer than
+// the FIFO takes to fill loses the oldest samples of every window without a
+// word (stream mode, ADXL345 data sheet "FIFO"). A bad or missing odr_hz is
+// left to the driver's own parameter check; the default is the driver's.
+std::string SamplePeriodProblem(const Device& device, uint32_t sample_ms) {
+  if (device.compatible != "adi,adxl345") return "";
+  const auto odr = device.params.find("odr_hz");
+  const double odr_hz = odr != device.params.end() && odr->is_number() ? odr->get<double>() : Adxl345Config{}.odr_hz;
+  if (!(odr_hz > 0)) return "";
+  const double samples = static_cast<double>(sample_ms) * odr_hz / 1000.0;
+  if (samples <= static_cast<double>(adxl345_reg::kFifoDepth)) return "";
+  const double fill_ms = static_cast<double>(adxl345_reg::kFifoDepth) * 1000.0 / odr_hz;
+  return std::to_string(sample_ms) + " ms at params.odr_hz " + FormatNumber(odr_hz) + " is " + FormatNumber(samples) +
+         " samples, more than the ADXL345 FIFO holds (" + std::to_string(adxl345_reg::kFifoDepth) + "; it fills in " +
+         FormatNumber(fill_ms) + " ms): sample at most every " + std::to_string(static_cast<uint32_t>(fill_ms)) +
+         " ms or lower odr_hz";
 }
 
 ParamReader ReadParams(const Board& board, const Device& device) {

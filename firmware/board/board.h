@@ -110,6 +110,11 @@ Result<Board> ParseBoard(std::string_view json, const std::string& source_name);
 /// Reads `path` and parses it; errors are prefixed with the path.
 Result<Board> LoadBoard(const std::string& path);
 
+/// Why `device` cannot be sampled every `sample_ms` (an ADXL345 whose FIFO
+/// would overfill between two drains), or "" if it can. The board parser and
+/// the shadow configuration both check periods with it.
+std::string SamplePeriodProblem(const Device& device, uint32_t sample_ms);
+
 /// A reader over a device's params whose errors name the board file and
 /// "devices[i].params....". `board` must outlive the reader.
 ParamReader ReadParams(const Board& board, const Device& device);

@@ -1,8 +1,9 @@
 #include <thread>
 
 #include "certs/pki.h"
+#include "cli/command_line.h"
+#include "cli/signals.h"
 #include "sim/broker/local_broker.h"
-#include "cli/args.h"
 #include "sim/cli/commands.h"
 
 namespace edgeforge::cli {
@@ -14,7 +15,8 @@ Starts mosquitto on a loopback port with a configuration that mirrors AWS IoT
 Core: TLS 1.2+, client certificates required, certificate CN = MQTT username =
 thing name, per-thing ACLs (dt/<app>/<site>/<thing>/..., $aws/things/<thing>/
 shadow/...) and one ingest identity (edgeforge-ingest) that reads everything.
-Runs until Ctrl-C / SIGTERM (or --duration), then stops mosquitto.
+Runs until SIGINT (Ctrl-C), SIGTERM or SIGHUP (or --duration), then stops
+mosquitto.
 
 options:
   --certs DIR       PKI directory (default ./edgeforge-run/pki); a CA, broker
@@ -22,7 +24,7 @@ options:
   --work DIR        where mosquitto.conf, acl and mosquitto.log go
                     (default ./edgeforge-run/broker)
   --port N          TCP port on 127.0.0.1 (default: a free one)
-  --duration D      stop after D (default: run until a signal)
+  --duration D      stop after D, more than 0 (default: run until a signal)
   --mosquitto PATH  the mosquitto binary (default: from PATH or /usr/sbin)
   -h, --help        this text
 )";
@@ -30,28 +32,26 @@ options:
 }  // namespace
 
 int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
-  Args a(args);
-  if (a.Help()) {
-    out << kUsage;
-    return 0;
-  }
+  CommandLine cl("edgeforge broker");
   sim::BrokerOptions o;
   o.pki_dir = "edgeforge-run/pki";
   o.work_dir = "edgeforge-run/broker";
   std::chrono::milliseconds duration = std::chrono::hours(24 * 365);  // until a signal
   long long port = o.port;
-  auto usage_error = [&](const Status& s) {
-    err << "edgeforge broker: " << s.message() << "\n(see edgeforge broker --help)\n";
-    return 2;
-  };
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--certs", &o.pki_dir},
-                             {"--work", &o.work_dir}, {"--mosquitto", &o.mosquitto}}) {
-    if (Status s = a.String(name, *field); !s.ok()) return usage_error(s);
+                             {"--work", &o.work_dir},
+                             {"--mosquitto", &o.mosquitto}}) {
+    cl.String(name, *field);
   }
-  if (Status s = a.Int("--port", 1, 65535, port); !s.ok()) return usage_error(s);
-  if (Status s = a.Duration("--duration", duration); !s.ok()) return usage_error(s);
+  cl.Int("--port", 1, 65535, port);
+  cl.Duration("--duration", duration, "to run until a signal, omit --duration");
+  const Status parsed = cl.Parse(args);
+  if (cl.help()) {
+    out << kUsage;
+    return 0;
+  }
+  if (!parsed.ok()) return cl.UsageError(parsed, err);
   o.port = static_cast<int>(port);
-  if (Status s = a.Finish(); !s.ok()) return usage_error(s);
 
   if (Status s = certs::EnsurePki(o.pki_dir, {}); !s.ok()) {
     err << "edgeforge broker: " << s.ToString() << "\n";

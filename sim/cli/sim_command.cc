@@ -1,4 +1,5 @@
-#include "cli/args.h"
+#include "cli/command_line.h"
+#include "cli/signals.h"
 #include "firmware/link/link.h"
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
@@ -19,7 +20,9 @@ With no --broker it starts a local mosquitto that mirrors AWS IoT Core.
 
 options:
   --devices N        number of devices (default 100)
-  --duration D       how long to run: 30, 30s, 500ms, 2m (default 30s)
+  --duration D       how long to run, more than 0: 30, 30s, 500ms, 2m, 1h
+                     (default 30s); SIGINT, SIGTERM or SIGHUP end the run
+                     early, with the report
   --board B          a board file, or a built-in board (factory-node,
                      traffic-node); repeat to mix: device i runs board
                      i mod count (default: factory-node and traffic-node)
@@ -28,8 +31,9 @@ options:
   --time-scale X     machine wear and room climate run X times faster than
                      real time (default 1; 60: an hour of wear per minute);
                      traffic always runs at real time
-  --broker URI       use this broker (ssl://host:port) instead of a local one;
-                     its CA must be --certs/ca.crt and devices must be provisioned
+  --broker URI       use this broker (ssl://host:port or mqtts://host:port)
+                     instead of a local one; its CA must be --certs/ca.crt
+                     and devices must be provisioned
   --certs DIR        PKI directory (default <work>/pki; created if missing)
   --work DIR         state directory: device counters, broker files
                      (default ./edgeforge-run)
@@ -52,56 +56,71 @@ exit status: 0 if every device connected and nothing was lost, invalid or
 conflicting; 1 otherwise; 2 for a usage error.
 )";
 
-Status Parse(Args& a, sim::FleetOptions& o) {
-  long long devices = o.devices;
-  long long seed = static_cast<long long>(o.seed);
-  std::string signer = jws::BackendName(o.signer);
-  EF_RETURN_IF_ERROR(a.Int("--devices", 1, 100000, devices));
-  EF_RETURN_IF_ERROR(a.Int("--seed", 0, 1LL << 62, seed));
-  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
-  EF_RETURN_IF_ERROR(a.Duration("--interval", o.interval));
-  EF_RETURN_IF_ERROR(a.Strings("--board", o.boards));
-  long long queue_bytes = static_cast<long long>(o.queue_bytes);
-  EF_RETURN_IF_ERROR(a.Int("--queue-bytes", 4096, 1LL << 32, queue_bytes));
-  o.queue_bytes = static_cast<size_t>(queue_bytes);
-  std::string sync = link::SyncPolicyName(o.sync);
-  EF_RETURN_IF_ERROR(a.String("--sync", sync));
-  auto policy = link::ParseSyncPolicy(sync);
-  if (!policy.ok()) return policy.status().WithContext("--sync");
-  o.sync = *policy;
-  EF_RETURN_IF_ERROR(a.Double("--time-scale", 0.001, 10000, o.time_scale));
-  EF_RETURN_IF_ERROR(a.String("--signer", signer));
-  for (auto [name, field] : {std::pair<const char*, std::string*>{"--broker", &o.broker_uri},
-                             {"--certs", &o.pki_dir},
+/// Strings and numbers as given on the command line, before they become FleetOptions.
+struct SimArgs {
+  long long devices = 0;
+  long long seed = 0;
+  long long queue_bytes = 0;
+  std::string sync;
+  std::string signer;
+  bool no_verify = false;
+};
+
+void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
+  a.devices = o.devices;
+  a.seed = static_cast<long long>(o.seed);
+  a.queue_bytes = static_cast<long long>(o.queue_bytes);
+  a.sync = link::SyncPolicyName(o.sync);
+  a.signer = jws::BackendName(o.signer);
+  cl.Int("--devices", 1, 100000, a.devices);
+  cl.Int("--seed", 0, 1LL << 62, a.seed);
+  cl.Duration("--duration", o.duration, "to run until a signal, give a long one (e.g. 24h) and stop it with Ctrl-C");
+  cl.Duration("--interval", o.interval, "omit --interval for each board's report_ms");
+  cl.Strings("--board", o.boards);
+  cl.Int("--queue-bytes", 4096, 1LL << 32, a.queue_bytes);
+  cl.String("--sync", a.sync);
+  cl.Double("--time-scale", 0.001, 10000, o.time_scale);
+  cl.String("--signer", a.signer);
+  cl.BrokerUri("--broker", o.broker_uri);
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"--certs", &o.pki_dir},
                              {"--work", &o.work_dir},
                              {"--prefix", &o.prefix},
                              {"--app", &o.app},
                              {"--site", &o.site}}) {
-    EF_RETURN_IF_ERROR(a.String(name, *field));
+    cl.String(name, *field);
   }
-  if (a.Flag("--no-verify")) o.verify = false;
-  EF_RETURN_IF_ERROR(a.Finish());
-  auto backend = jws::ParseBackend(signer);
+  cl.Flag("--no-verify", a.no_verify);
+}
+
+/// Converts what was parsed into `o` and checks the options together.
+Status Finish(const SimArgs& a, sim::FleetOptions& o) {
+  auto policy = link::ParseSyncPolicy(a.sync);
+  if (!policy.ok()) return policy.status().WithContext("--sync");
+  o.sync = *policy;
+  auto backend = jws::ParseBackend(a.signer);
   if (!backend.ok()) return backend.status().WithContext("--signer");
   o.signer = *backend;
-  o.devices = static_cast<int>(devices);
-  o.seed = static_cast<uint64_t>(seed);
+  o.devices = static_cast<int>(a.devices);
+  o.seed = static_cast<uint64_t>(a.seed);
+  o.queue_bytes = static_cast<size_t>(a.queue_bytes);
+  if (a.no_verify) o.verify = false;
   return sim::ValidateFleetOptions(o);
 }
 
 }  // namespace
 
 int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
-  Args a(args);
-  if (a.Help()) {
+  CommandLine cl("edgeforge sim");
+  sim::FleetOptions o;
+  SimArgs a;
+  Declare(cl, o, a);
+  Status s = cl.Parse(args);
+  if (cl.help()) {
     out << kUsage;
     return 0;
   }
-  sim::FleetOptions o;
-  if (Status s = Parse(a, o); !s.ok()) {
-    err << "edgeforge sim: " << s.message() << "\n(see edgeforge sim --help)\n";
-    return 2;
-  }
+  if (s.ok()) s = Finish(a, o);
+  if (!s.ok()) return cl.UsageError(s, err);
   InstallStopSignals();
   o.stop_requested = StopRequested;
   out << "edgeforge sim: " << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0

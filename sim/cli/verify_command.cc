@@ -7,7 +7,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/args.h"
+#include "cli/command_line.h"
+#include "cli/signals.h"
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
@@ -26,13 +27,15 @@ different bytes), invalid (bad signature, unknown kid, wrong alg, ...).
 
 sources (one of):
   --capture FILE    JSON lines: {"topic":..., "payload":..., "jws":...}
-  --broker URI      subscribe live as the ingest identity (ssl://host:port)
+  --broker URI      subscribe live as the ingest identity (ssl://host:port
+                    or mqtts://host:port)
 options:
   --certs DIR       PKI directory: ca.crt, ingest.crt/key, jwks.json
                     (default ./edgeforge-run/pki)
   --jwks FILE       JWK set (default <certs>/jwks.json)
   --app NAME        subscribe to dt/<app>/+/+/+ (default edgeforge)
-  --duration D      live: stop after D (default: until Ctrl-C)
+  --duration D      live: stop after D, more than 0 (default: until SIGINT,
+                    SIGTERM or SIGHUP; each ends the run with the report)
   --count N         live: stop after N messages
   --save FILE       live: also write what arrives as a JSON-lines capture
   --backend B       openssl (default) or mbedtls
@@ -49,23 +52,26 @@ struct VerifyOptions {
   jws::Backend backend = jws::Backend::kOpenSsl;
 };
 
-Status ParseOptions(Args& a, VerifyOptions& o) {
+void Declare(CommandLine& cl, VerifyOptions& o, std::string& backend) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--capture", &o.capture},
-                             {"--broker", &o.broker},
                              {"--certs", &o.certs},
                              {"--jwks", &o.jwks},
                              {"--app", &o.app},
                              {"--save", &o.save}}) {
-    EF_RETURN_IF_ERROR(a.String(name, *field));
+    cl.String(name, *field);
   }
-  std::string backend = jws::BackendName(o.backend);
-  EF_RETURN_IF_ERROR(a.Duration("--duration", o.duration));
-  EF_RETURN_IF_ERROR(a.Int("--count", 1, 1LL << 40, o.count));
-  EF_RETURN_IF_ERROR(a.String("--backend", backend));
+  backend = jws::BackendName(o.backend);
+  cl.BrokerUri("--broker", o.broker);
+  cl.Duration("--duration", o.duration, "to run until a signal, omit --duration");
+  cl.Int("--count", 1, 1LL << 40, o.count);
+  cl.String("--backend", backend);
+}
+
+/// What the options must say together (each alone was checked while parsing).
+Status ParseOptions(const std::string& backend, VerifyOptions& o) {
   auto parsed = jws::ParseBackend(backend);
   if (!parsed.ok()) return parsed.status().WithContext("--backend");
   o.backend = *parsed;
-  EF_RETURN_IF_ERROR(a.Finish());
   if (o.capture.empty() == o.broker.empty()) return InvalidArgument("give exactly one of --capture or --broker");
   if (!o.capture.empty() && (o.count || o.duration.count() || !o.save.empty())) {
     return InvalidArgument("--count, --duration and --save apply to --broker only");
@@ -146,16 +152,17 @@ void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
 }  // namespace
 
 int RunVerify(const Argv& args, std::ostream& out, std::ostream& err) {
-  Args a(args);
-  if (a.Help()) {
+  CommandLine cl("edgeforge verify");
+  VerifyOptions o;
+  std::string backend;
+  Declare(cl, o, backend);
+  Status parsed = cl.Parse(args);
+  if (cl.help()) {
     out << kUsage;
     return 0;
   }
-  VerifyOptions o;
-  if (Status s = ParseOptions(a, o); !s.ok()) {
-    err << "edgeforge verify: " << s.message() << "\n(see edgeforge verify --help)\n";
-    return 2;
-  }
+  if (parsed.ok()) parsed = ParseOptions(backend, o);
+  if (!parsed.ok()) return cl.UsageError(parsed, err);
   std::ifstream jf(o.jwks);
   if (!jf) {
     err << "edgeforge verify: cannot read JWK set " << o.jwks << "\n";

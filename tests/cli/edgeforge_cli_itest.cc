@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "edgeforge/version.h"
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "tests/support/cli_run.h"
@@ -160,6 +161,110 @@ TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {
   r = Edgeforge("verify");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(Has(r, "--capture or --broker")) << r.output;
+}
+
+// Issue 8 item 7: options given twice were reported as unknown; a bad broker
+// URI exited 1 (or 'paho rc -1' at connect time); --duration 0 differed by tool.
+TEST(EdgeforgeCliTest, OptionsGivenTwiceOrMalformedAreUsageErrorsNamingTheOption) {
+  CliRun r = Edgeforge("sim --devices 2 --devices 3");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--devices given twice")) << r.output;
+  EXPECT_TRUE(Has(r, "(see edgeforge sim --help)")) << r.output;
+  r = Edgeforge("verify --capture a --capture=b");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--capture given twice")) << r.output;
+  r = Edgeforge("broker --port 1 --port 2");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--port given twice")) << r.output;
+  // --opt=value is parsed as --opt value is (and checked the same way).
+  r = Edgeforge("sim --devices=0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--devices '0' must be a whole number in 1..100000")) << r.output;
+  r = Edgeforge("verify --broker=ssl://localhost:8883 --frobnicate");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "unknown option '--frobnicate'")) << r.output;
+  r = Edgeforge("sim --board");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--board needs a value")) << r.output;
+  for (const std::string cmd : {"sim", "verify"}) {
+    r = Edgeforge(cmd + " --broker ssl://nohost:notaport");
+    EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.output;
+    EXPECT_TRUE(Has(r, "--broker: 'ssl://nohost:notaport': port 'notaport' is not a number")) << r.output;
+    EXPECT_FALSE(Has(r, "paho")) << r.output;
+    r = Edgeforge(cmd + " --broker=tcp://localhost:1883");
+    EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.output;
+    EXPECT_TRUE(Has(r, "scheme 'tcp://' is not ssl:// or mqtts://")) << r.output;
+  }
+  r = Edgeforge("sim --duration 0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--duration '0' must be more than 0; to run until a signal")) << r.output;
+  r = Edgeforge("verify --broker ssl://localhost:8883 --duration=0s");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r, "--duration '0s' must be more than 0; to run until a signal, omit --duration")) << r.output;
+  // Repeatable options stay repeatable: all three boards reach the fleet,
+  // which refuses the third when it loads it.
+  r = Edgeforge("sim --board factory-node --board traffic-node --board nowhere-node");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "nowhere-node")) << r.output;
+  EXPECT_FALSE(Has(r, "given twice")) << r.output;
+}
+
+// SIGHUP (a closed terminal) ends sim and verify as SIGTERM does: drained,
+// with the report and the normal exit status, not killed with 129.
+TEST(EdgeforgeCliTest, SighupEndsSimWithAReport) {
+  const std::string work = MakeTempDir("sighup");
+  const CliRun r =
+      EdgeforgeInterrupted({"sim", "--devices", "3", "--duration", "10m", "--interval", "1s", "--work", work}, SIGHUP,
+                           std::chrono::milliseconds(4000));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "stop requested")) << r.output;
+  EXPECT_TRUE(Has(r, "connected    3/3")) << r.output;
+  EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
+}
+
+TEST(EdgeforgeCliTest, SighupEndsLiveVerifyWithAReport) {
+  const std::string pki = MakePki({}, "hupverify");
+  sim::BrokerOptions o;
+  o.pki_dir = pki;
+  o.work_dir = MakeTempDir("hupbroker");
+  auto broker = sim::LocalBroker::Start(o);
+  ASSERT_TRUE(broker.ok()) << broker.status().ToString();
+  const std::string work = MakeTempDir("hupwork");
+  ASSERT_EQ(Edgeforge("certs devices --dir " + pki + " --count 2").exit_code, 0);
+  testing_support::BackgroundRun verify("edgeforge", {"verify", "--broker=" + (*broker)->uri(), "--certs", pki});
+  ASSERT_TRUE(verify.WaitForOutput("verify: subscribed", std::chrono::seconds(30))) << verify.Output();
+  const CliRun fleet = Edgeforge("sim --devices 2 --duration 2s --interval 250ms --no-verify --broker " +
+                                 (*broker)->uri() + " --certs " + pki + " --work " + work);
+  ASSERT_EQ(fleet.exit_code, 0) << fleet.output;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the last PUBACKed messages reach it
+  EXPECT_TRUE(verify.Running()) << verify.Output();
+  verify.Signal(SIGHUP);
+  const CliRun r = verify.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "(devices 2)")) << r.output;
+  EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
+}
+
+TEST(EdgeforgeCliTest, SighupStopsTheBrokerCleanly) {
+  const std::string dir = MakeTempDir("hupbrokercli");
+  testing_support::BackgroundRun broker("edgeforge", {"broker", "--certs", dir + "/pki", "--work=" + dir + "/broker"});
+  ASSERT_TRUE(broker.WaitForOutput("stop with Ctrl-C", std::chrono::seconds(30))) << broker.Output();
+  const auto pos = broker.Output().find("mosquitto pid ");
+  ASSERT_NE(pos, std::string::npos) << broker.Output();
+  const pid_t mosquitto = static_cast<pid_t>(std::stol(broker.Output().substr(pos + 14)));
+  broker.Signal(SIGHUP);
+  const CliRun r = broker.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "broker: stopped")) << r.output;
+  EXPECT_NE(::kill(mosquitto, 0), 0) << "mosquitto " << mosquitto << " still running";
+}
+
+TEST(EdgeforgeCliTest, VersionIsTheProjectVersion) {
+  const CliRun r = Edgeforge("version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output, "edgeforge " + std::string(kVersion) + "\n");
+  EXPECT_EQ(Edgeforge("--version").output, r.output);
+  EXPECT_EQ(Edgeforge("version --bogus").exit_code, 2);
 }
 
 TEST(EdgeforgeCliTest, EveryCommandHasHelp) {

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
+#include "edgeforge/version.h"
 #include "firmware/board/builtin.h"
 #include "firmware/link/paho_session.h"
 #include "firmware/telemetry/telemetry.h"
@@ -63,6 +65,47 @@ TEST(EdgeforgeDeviceTest, HelpAndUsageErrors) {
   r = Device("--board fabric-node --check");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(r.Has("not a built-in board (factory-node, traffic-node)")) << r.output;
+}
+
+// Issue 8 item 7: an option given twice was "unknown", a bad broker URI
+// exited 1, and --duration 0 meant "forever" on the device only.
+TEST(EdgeforgeDeviceTest, OptionErrorsAreUsageErrorsNamingTheOption) {
+  CliRun r = Device("--board factory-node --board=traffic-node --check");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--board given twice")) << r.output;
+  EXPECT_TRUE(r.Has("(see edgeforge-device --help)")) << r.output;
+  r = Device("--board=factory-node --check --sim-sensors --seed=0x1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--seed '0x1' must be a whole number")) << r.output;
+  r = Device("--board factory-node --thing a --certs /tmp --broker ssl://nohost:notaport");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--broker: 'ssl://nohost:notaport': port 'notaport' is not a number")) << r.output;
+  r = Device("--board factory-node --thing a --certs /tmp --broker=ssl://localhost:8883/x");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("'/x' after the port")) << r.output;
+  r = Device("--board factory-node --thing a --certs /tmp --broker ssl://localhost:8883 --duration 0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--duration '0' must be more than 0; to run until SIGINT/SIGTERM, omit --duration")) << r.output;
+  r = Device("--thing --check");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--thing needs a value")) << r.output;
+  r = Device("--version");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "edgeforge-device " + std::string(kVersion) + "\n");
+}
+
+// The radar queues one report per target between samples; --check printed
+// radar_speed once per report (14 times) instead of once for the part.
+TEST(EdgeforgeDeviceTest, CheckPrintsEachReadingOncePerPart) {
+  const CliRun r = Device("--board traffic-node --check --sim-sensors");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto line_start = r.output.find("radar0");
+  ASSERT_NE(line_start, std::string::npos) << r.output;
+  const std::string line = r.output.substr(line_start, r.output.find('\n', line_start) - line_start);
+  size_t count = 0;
+  for (size_t at = line.find("radar_speed="); at != std::string::npos; at = line.find("radar_speed=", at + 1)) ++count;
+  EXPECT_EQ(count, 1u) << line;
+  EXPECT_NE(line.find(" km/h"), std::string::npos) << line;
 }
 
 // This machine has no I2C adapter: --check names the part, the bus and the
@@ -198,6 +241,62 @@ TEST_F(HilTest, SigtermStopsTheDeviceAndPersistsItsSequence) {
   EXPECT_TRUE(r.Has("stopped: published")) << r.output;
   const std::string counters = testing_support::ReadAll(work + "/sig-1/counters.json");
   EXPECT_NE(counters.find("\"boot\":1"), std::string::npos) << counters;
+}
+
+// SIGHUP is a daemon's reload signal: the device (no configuration file yet)
+// logs it and keeps publishing; SIGTERM then stops it cleanly. The firmware
+// version it reports in its shadow is the one `edgeforge version` prints.
+TEST_F(HilTest, SighupIsLoggedAndIgnoredAndTheShadowReportsTheProjectVersion) {
+  // Shared with the subscription, which may still deliver after this body returns.
+  auto firmware = std::make_shared<std::vector<std::string>>();
+  ASSERT_TRUE(ingest_
+                  ->Subscribe("$aws/things/sig-1/shadow/update", 1,
+                              [this, firmware](const link::IncomingMessage& m) {
+                                auto j = nlohmann::json::parse(m.payload, nullptr, false);
+                                if (!j.is_object()) return;
+                                const auto reported = j.value("/state/reported"_json_pointer, nlohmann::json());
+                                if (!reported.is_object() || !reported.contains("firmware")) return;
+                                std::lock_guard<std::mutex> lock(mu_);
+                                firmware->push_back(reported["firmware"].dump());
+                              })
+                  .ok());
+  const std::string work = MakeTempDir("hilhup");
+  const std::string factory = BoardFile("factory-node", work, 1000);
+  testing_support::BackgroundRun device(
+      "edgeforge-device", {"--board", factory, "--sim-sensors", "--thing", "sig-1", "--broker", broker_->uri(),
+                           "--certs", pki_, "--state", work + "/sig-1"});
+  ASSERT_TRUE(device.WaitForOutput("publishing to", 30s)) << device.Output();
+  device.Signal(SIGHUP);
+  ASSERT_TRUE(device.WaitForOutput("SIGHUP: no configuration file to reload; ignored", 10s)) << device.Output();
+  // Still running and still publishing after the SIGHUP.
+  const size_t before = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return payloads_.size();
+  }();
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < until) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (payloads_.size() > before) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(device.Running()) << device.Output();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_GT(payloads_.size(), before) << "no telemetry after SIGHUP\n" << device.Output();
+  }
+  device.Signal(SIGTERM);
+  const CliRun r = device.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.Has("stopped: published")) << r.output;
+
+  const CliRun version = testing_support::RunBinary("edgeforge", "version");
+  ASSERT_EQ(version.exit_code, 0) << version.output;
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSERT_FALSE(firmware->empty()) << "no shadow report";
+  for (const std::string& f : *firmware)
+    EXPECT_EQ("edgeforge " + nlohmann::json::parse(f).get<std::string>() + "\n", version.output);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,5 +66,88 @@ inline CliRun RunBinaryInterrupted(const std::string& binary, const std::vector<
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+/// `<build dir>/<binary> args` running in the background, its output
+/// collected: the test sends signals when it chooses and then waits.
+class BackgroundRun {
+ public:
+  BackgroundRun(const std::string& binary, const std::vector<std::string>& args) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    const std::string bin = std::string(EDGEFORGE_BIN_DIR) + "/" + binary;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::close(fds[0]);
+      std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    fd_ = fds[0];
+    reader_ = std::thread([this] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        output_.append(buf, static_cast<size_t>(n));
+      }
+    });
+  }
+  ~BackgroundRun() {
+    if (pid_ > 0 && !waited_) {
+      ::kill(pid_, SIGKILL);
+      (void)Wait();
+    }
+  }
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+
+  void Signal(int sig) const { ::kill(pid_, sig); }
+  /// Whether the process still runs (has not exited).
+  bool Running() const {
+    if (pid_ <= 0 || waited_) return false;
+    siginfo_t info{};
+    // WNOWAIT: look without reaping, so that Wait() still gets the status.
+    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+  }
+  /// What it printed so far.
+  std::string Output() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return output_;
+  }
+  /// Polls Output() for `text` until `limit` passes.
+  bool WaitForOutput(const std::string& text, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (Output().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+  CliRun Wait() {
+    CliRun r;
+    if (pid_ <= 0) return r;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    waited_ = true;
+    if (reader_.joinable()) reader_.join();
+    ::close(fd_);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.output = Output();
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool waited_ = false;
+  std::thread reader_;
+  std::mutex mu_;
+  std::string output_;
+};
 
 }  // namespace edgeforge::testing_support

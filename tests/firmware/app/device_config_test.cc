@@ -120,6 +120,10 @@ TEST(DeviceConfigTest, RejectionsNameTheFieldAndTheRule) {
             "sample_ms.vib0: must be in 10..3600000, got 3600001");
   EXPECT_EQ(ParseError(R"({"report_ms":5000,"sample_ms":{"vib0":"fast"},"alarms":[]})").message(),
             "sample_ms.vib0: must be an integer, got \"fast\"");
+  // The board's FIFO rule holds for a period set through the shadow too.
+  EXPECT_EQ(ParseError(R"({"report_ms":5000,"sample_ms":{"vib0":1000},"alarms":[]})").message(),
+            "sample_ms.vib0: 1000 ms at params.odr_hz 100 is 100 samples, more than the ADXL345 FIFO holds (32; it "
+            "fills in 320 ms): sample at most every 320 ms or lower odr_hz");
   EXPECT_EQ(ParseError(R"({"report_ms":5000,"sample_ms":{"vib1":100},"alarms":[]})").message(),
             "sample_ms.vib1: no device \"vib1\" on this board (devices: env0, vib0, adc0)");
   EXPECT_EQ(ParseError(base + R"({"channel":"temprature","above":1,"hysteresis":0,"severity":"info"}]})").message(),

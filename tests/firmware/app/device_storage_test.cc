@@ -80,6 +80,11 @@ class FlakyStorage final : public Storage {
     if (full) return ResourceExhausted("cannot write '/state/" + name + ".tmp': No space left on device");
     return inner_.WriteAtomic(name, data);
   }
+  Status DoOverwrite(const std::string& name, const std::string& data) override {
+    if (full) return ResourceExhausted("cannot write '/state/" + name + "': No space left on device");
+    return inner_.Overwrite(name, data);
+  }
+  Result<std::string> DoReadOverwritten(const std::string& name) override { return inner_.ReadOverwritten(name); }
   MemoryStorage inner_;
 };
 

@@ -424,6 +424,24 @@ TEST(BoardI2c, Adxl345OnI2cUsesItsI2cAddresses) {
   EXPECT_EQ(b->devices[1].address, 0x53);
 }
 
+// The driver drains the 32-sample FIFO once per sample period: a longer period
+// would lose samples of every window silently, so the board is refused.
+TEST(BoardAdxl345, SamplePeriodLongerThanTheFifoHoldsIsRefused) {
+  Json j = Factory();
+  j["devices"][1]["sample_ms"] = 500;  // 500 ms at 100 Hz = 50 samples
+  ExpectError(Parse(j),
+              "devices[1].sample_ms: 500 ms at params.odr_hz 100 is 50 samples, more than the ADXL345 "
+              "FIFO holds (32; it fills in 320 ms)");
+  j["devices"][1]["sample_ms"] = 320;  // exactly full
+  EXPECT_TRUE(Parse(j).ok());
+  j["devices"][1]["params"]["odr_hz"] = 200;  // 64 samples
+  ExpectError(Parse(j), "devices[1].sample_ms: 320 ms at params.odr_hz 200 is 64 samples");
+  j["devices"][1]["params"].erase("odr_hz");  // the driver's default, 100 Hz
+  EXPECT_TRUE(Parse(j).ok());
+  j["devices"][1]["sample_ms"] = 1000;
+  ExpectError(Parse(j), "devices[1].sample_ms: 1000 ms at params.odr_hz 100 is 100 samples");
+}
+
 // ---- spi ----
 
 TEST(BoardSpi, ChipSelectRange) {
