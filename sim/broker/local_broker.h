@@ -58,6 +58,10 @@ enum class BrokerPersistence {
   kEveryChange,  // database rewritten after every change; persistent sessions survive
 };
 
+/// What `edgeforge sim` starts its local broker with (measurement: see
+/// kFleetBrokerPersistence's comment in the file header).
+inline constexpr BrokerPersistence kFleetBrokerPersistence = BrokerPersistence::kEveryChange;
+
 struct BrokerOptions {
   std::string pki_dir;          // ca.crt, broker.crt, broker.key (certs/pki.h layout)
   std::string work_dir;         // mosquitto.conf, acl, mosquitto.log go here
