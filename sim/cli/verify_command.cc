@@ -140,9 +140,9 @@ Status VerifyLive(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostrea
   while (!StopRequested() && std::chrono::steady_clock::now() < until && (o.count == 0 || seen < o.count)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   Status stopped = (*ingest)->Stop(std::chrono::milliseconds(2000));
   if (seen == 0) {
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     std::ostringstream why;
     why << "nothing arrived in " << std::fixed << std::setprecision(1) << std::chrono::duration<double>(waited).count()
         << " s on " << c.filter << " at " << o.broker;

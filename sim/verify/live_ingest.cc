@@ -141,7 +141,30 @@ Status LiveIngest::Stop(std::chrono::milliseconds timeout) {
     verifier_.NoteOutage(outage, "the verifier was still disconnected at the end (" + std::to_string(outage.count()) +
                                      " ms): what was published meanwhile is unknown");
   }
-  return session_ ? session_->Disconnect(timeout) : Status::Ok();
+  Status s = session_ ? session_->Disconnect(timeout) : Status::Ok();
+  if (s.ok() && !open_outage) EndSession();
+  return s;
+}
+
+void LiveIngest::EndSession() {
+  // The broker would otherwise queue for this dead client id until the
+  // session expires (an hour): one clean-start connection ends it (MQTT 5.0
+  // section 3.1.2.4: Clean Start discards the existing session; expiry 0
+  // ends the new one at DISCONNECT).
+  link::SessionConfig c;
+  c.server_uri = options_.broker_uri;
+  c.client_id = options_.client_id;
+  c.tls = {options_.pki_dir + "/ca.crt", options_.pki_dir + "/ingest.crt", options_.pki_dir + "/ingest.key"};
+  c.connect_timeout = options_.connect_timeout;
+  c.clean_start = true;
+  c.session_expiry_s = 0;
+  auto session = link::MakePahoSession(c);
+  if (!session.ok() || !(*session)->Connect().ok()) {
+    Log("verifier: could not end its persistent session " + options_.client_id + "; the broker expires it in " +
+        std::to_string(options_.session_expiry_s) + " s");
+    return;
+  }
+  (void)(*session)->Disconnect(Millis(500));
 }
 
 LiveIngestStats LiveIngest::stats() const {

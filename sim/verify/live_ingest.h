@@ -66,8 +66,10 @@ class LiveIngest {
   LiveIngest(const LiveIngest&) = delete;
   LiveIngest& operator=(const LiveIngest&) = delete;
 
-  /// Ends reconnecting and disconnects. An outage still open is reported to
-  /// the verifier as one that did not end (a failure reason). Idempotent.
+  /// Ends reconnecting and disconnects, then ends the broker's session for
+  /// this client id (so nothing is queued for a verifier that is gone). An
+  /// outage still open is reported to the verifier as one that did not end
+  /// (a failure reason). Idempotent.
   Status Stop(std::chrono::milliseconds timeout);
   LiveIngestStats stats() const;
   bool connected() const;
@@ -76,6 +78,8 @@ class LiveIngest {
   LiveIngest(LiveIngestOptions options, link::Backoff backoff, TelemetryVerifier& verifier)
       : options_(std::move(options)), backoff_(std::move(backoff)), verifier_(verifier) {}
   void Supervise();
+  /// One clean-start, zero-expiry connection under our client id.
+  void EndSession();
   void OnLost(const std::string& cause);
   /// Waits `d` or until Stop(); false if stopped.
   bool WaitFor(std::chrono::milliseconds d);

@@ -167,5 +167,24 @@ TEST_F(LiveIngestTest, StillDisconnectedAtTheEndIsAFailureReason) {
   EXPECT_NE(r.failure_notes[0].find("still disconnected at the end"), std::string::npos) << r.failure_notes[0];
 }
 
+// A verifier that stopped leaves nothing queued for its client id on the
+// broker (else a shared broker would hoard messages for an hour per run).
+TEST_F(LiveIngestTest, StopEndsTheBrokerSession) {
+  StartBroker(BrokerPersistence::kOff);
+  {
+    auto ingest = StartIngest(broker_->uri());
+    ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
+    EXPECT_TRUE((*ingest)->Stop(2s).ok());
+  }
+  auto dev = Device();
+  ASSERT_NE(dev, nullptr);
+  Publish(*dev, 0, 2);                       // no session subscribed: dropped by the broker
+  auto again = StartIngest(broker_->uri());  // same client id, clean start off
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(verifier_->Report().received, 0u) << "the stopped verifier's session was still queueing";
+  EXPECT_TRUE((*again)->Stop(2s).ok());
+}
+
 }  // namespace
 }  // namespace edgeforge::sim
