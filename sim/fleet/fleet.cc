@@ -136,7 +136,11 @@ class FleetRun {
 
   const FleetOptions& o_;
   std::ostream& log_;
-  std::mutex log_mu_;  // the ingest logs from its own thread
+  /// The ingest's connection events arrive on its own thread: queued here and
+  /// written by the fleet thread (FlushIngestLog), so `log_` has one writer.
+  void FlushIngestLog();
+  std::mutex ingest_log_mu_;
+  std::vector<std::string> ingest_log_;  // guarded by ingest_log_mu_
   SystemClock clock_;
   std::vector<board::Board> boards_;
   double start_seconds_ = 0;  // physics time at t0: seconds since midnight UTC
@@ -265,8 +269,8 @@ Status FleetRun::StartVerifier() {
   c.client_id = std::string(kIngestIdentity) + "-" + std::to_string(::getpid());
   c.filter = "dt/" + o_.app + "/+/+/+";
   c.log = [this](const std::string& line) {
-    std::lock_guard<std::mutex> lock(log_mu_);
-    log_ << line << "\n" << std::flush;
+    std::lock_guard<std::mutex> lock(ingest_log_mu_);
+    ingest_log_.push_back(line);
   };
   auto ingest = LiveIngest::Start(
       c,
@@ -388,6 +392,7 @@ void FleetRun::Drive() {
       log_ << "stop requested: draining\n";
       break;
     }
+    FlushIngestLog();
     auto [when, i] = due.top();
     due.pop();
     std::this_thread::sleep_until(t0_ + when);
@@ -487,7 +492,17 @@ std::chrono::milliseconds FleetRun::ShortestWindow() const {
   return w;
 }
 
+void FleetRun::FlushIngestLog() {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(ingest_log_mu_);
+    lines.swap(ingest_log_);
+  }
+  for (const std::string& l : lines) log_ << l << "\n" << std::flush;
+}
+
 FleetReport FleetRun::Collect() {
+  FlushIngestLog();
   FleetReport r;
   r.devices = o_.devices;
   r.broker = broker_uri_;
