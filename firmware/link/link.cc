@@ -161,8 +161,10 @@ Micros Link::Pump(Micros now) {
       return std::max(now + Micros(1), governor_.NextAvailable(bytes, now));
     }
     const uint64_t id = q.id;
+    const uint64_t seq = q.seq;
     in_flight_.fetch_add(1);
-    Status handed = session_.Publish(std::move(q.message), [this, id](const Status& done) {
+    Status handed = session_.Publish(std::move(q.message), [this, id, seq](const Status& done) {
+      if (delivery_observer_) delivery_observer_(seq, done);
       if (done.ok()) {
         (void)outbox_.Ack(id);
         delivered_.fetch_add(1);

@@ -87,6 +87,13 @@ class Link {
   /// disconnects and syncs the outbox: what is left stays queued on disk.
   Status Stop(Millis timeout);
 
+  /// Called on a transport thread once per publish outcome: OK when the
+  /// broker PUBACKed `seq`, else why not (the message stays queued unless
+  /// refused). Lets a fleet tell device-side from broker-side loss. Set it
+  /// before Start().
+  using DeliveryObserver = std::function<void(uint64_t seq, const Status& result)>;
+  void set_delivery_observer(DeliveryObserver o) { delivery_observer_ = std::move(o); }
+
   State state() const { return state_; }
   LinkStats stats() const;
   const OutboxStats outbox_stats() const { return outbox_.stats(); }
@@ -119,6 +126,7 @@ class Link {
     MessageHandler handler;
   };
   std::vector<Subscription> subscriptions_;
+  DeliveryObserver delivery_observer_;
 
   // Set on transport threads, consumed by Poll on the device thread.
   mutable std::mutex mu_;

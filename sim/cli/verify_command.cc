@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iomanip>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -12,6 +13,8 @@
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
+#include "sim/verify/capture.h"
+#include "sim/verify/live_ingest.h"
 #include "sim/verify/verifier.h"
 
 namespace edgeforge::cli {
@@ -81,72 +84,94 @@ Status ParseOptions(const std::string& backend, VerifyOptions& o) {
 }
 
 Status VerifyCapture(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostream& err) {
-  std::ifstream in(o.capture);
-  if (!in) return NotFound("cannot read capture " + o.capture);
-  std::string line;
-  size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
+  size_t messages = 0;
+  EF_RETURN_IF_ERROR(sim::ForEachCaptureLine(o.capture, [&](size_t lineno, std::string_view line) -> Status {
+    if (line.empty()) return Status::Ok();
     const std::string where = o.capture + ":" + std::to_string(lineno);
-    if (!j.is_object() || !j.contains("topic") || !j["topic"].is_string() || !j.contains("payload") ||
-        !j["payload"].is_string() || (j.contains("jws") && !j["jws"].is_string())) {
-      return InvalidArgument(where + ": want {\"topic\":string,\"payload\":string[,\"jws\":string]}");
-    }
-    std::string jws_value = j.value("jws", "");
-    const auto c = v.Check(j["topic"].get<std::string>(), j["payload"].get<std::string>(),
-                           j.contains("jws") ? &jws_value : nullptr);
+    auto rec = sim::ParseCaptureLine(line);
+    if (!rec.ok()) return rec.status().WithContext(where);
+    ++messages;
+    const auto c = v.Check(rec->topic, rec->payload, rec->jws ? &*rec->jws : nullptr);
     if (c.verdict == sim::Verdict::kInvalid || c.verdict == sim::Verdict::kConflict) {
       err << where << ": " << sim::VerdictName(c.verdict) << ": " << c.why << "\n";
     }
-  }
+    return Status::Ok();
+  }));
+  if (messages == 0) v.NoteFailure("capture " + o.capture + " is empty: it holds no message");
   return Status::Ok();
 }
 
 Status VerifyLive(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostream& out) {
-  std::ofstream save;
+  std::unique_ptr<sim::CaptureWriter> save;
   if (!o.save.empty()) {
-    save.open(o.save, std::ios::trunc);
-    if (!save) return PermissionDenied("cannot write " + o.save);
+    auto w = sim::CaptureWriter::Open(o.save);
+    if (!w.ok()) return w.status();
+    save = std::move(*w);
   }
-  link::SessionConfig c;
-  c.server_uri = o.broker;
-  c.client_id = std::string(sim::kIngestIdentity) + "-verify-" + std::to_string(::getpid());
-  c.tls = {o.certs + "/ca.crt", o.certs + "/ingest.crt", o.certs + "/ingest.key"};
-  auto session = link::MakePahoSession(c);
-  if (!session.ok()) return session.status();
-  EF_RETURN_IF_ERROR((*session)->Connect());
-  std::mutex mu;
   std::atomic<long long> seen{0};
-  EF_RETURN_IF_ERROR((*session)->Subscribe("dt/" + o.app + "/+/+/+", 1, [&](const link::IncomingMessage& m) {
-    const std::string* jws_value = m.UserProperty("jws");
-    v.Check(m.topic, m.payload, jws_value);
-    if (save.is_open()) {
-      nlohmann::json j = {{"topic", m.topic}, {"payload", m.payload}};
-      if (jws_value) j["jws"] = *jws_value;
-      std::lock_guard<std::mutex> lock(mu);
-      save << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    }
-    ++seen;
-  }));
-  out << "verify: subscribed to dt/" << o.app << "/+/+/+ at " << o.broker << "\n" << std::flush;
-  const auto until = std::chrono::steady_clock::now() +
-                     (o.duration.count() ? o.duration : std::chrono::milliseconds(std::chrono::hours(24 * 365)));
+  std::atomic<bool> save_failed{false};
+  std::mutex out_mu;
+  sim::LiveIngestOptions c;
+  c.broker_uri = o.broker;
+  c.pki_dir = o.certs;
+  // One id for this verifier's life: the broker keeps its session by it.
+  c.client_id = std::string(sim::kIngestIdentity) + "-verify-" + std::to_string(::getpid());
+  c.filter = "dt/" + o.app + "/+/+/+";
+  c.log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(out_mu);
+    out << line << "\n" << std::flush;
+  };
+  auto ingest = sim::LiveIngest::Start(
+      c,
+      [&](const link::IncomingMessage& m) {
+        const std::string* jws_value = m.UserProperty("jws");
+        v.Check(m.topic, m.payload, jws_value);
+        if (save) {
+          if (Status s = save->Append(sim::CaptureLine(m.topic, m.payload, jws_value)); !s.ok()) {
+            if (!save_failed.exchange(true)) v.NoteFailure(s.ToString() + ": the capture is incomplete");
+          }
+        }
+        ++seen;
+      },
+      v);
+  if (!ingest.ok()) return ingest.status();
+  {
+    std::lock_guard<std::mutex> lock(out_mu);
+    out << "verify: subscribed to " << c.filter << " at " << o.broker << " (persistent session " << c.client_id << ")\n"
+        << std::flush;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto until =
+      start + (o.duration.count() ? o.duration : std::chrono::milliseconds(std::chrono::hours(24 * 365)));
   while (!StopRequested() && std::chrono::steady_clock::now() < until && (o.count == 0 || seen < o.count)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return (*session)->Disconnect(std::chrono::milliseconds(2000));
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  Status stopped = (*ingest)->Stop(std::chrono::milliseconds(2000));
+  if (seen == 0) {
+    std::ostringstream why;
+    why << "nothing arrived in " << std::fixed << std::setprecision(1) << std::chrono::duration<double>(waited).count()
+        << " s on " << c.filter << " at " << o.broker;
+    v.NoteFailure(why.str());
+  }
+  return stopped;
 }
 
 void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
   out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost " << r.lost
       << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts " << r.conflicts << "\n";
+  if (r.tail_lost > 0) out << "  lost at the tail of a boot: " << r.tail_lost << "\n";
+  if (r.device_reported_lost > 0) out << "  reported undeliverable by the devices: " << r.device_reported_lost << "\n";
+  if (r.disconnects > 0) {
+    out << "  verifier disconnected " << r.disconnects << " time(s), " << std::fixed << std::setprecision(2)
+        << r.disconnected_s << " s in total (reconnected with its persistent session)\n";
+  }
   for (const auto& [what, n] : r.alarms) out << "  alarm: " << what << " x" << n << "\n";
   if (r.status_messages > 0) out << "  last-will status notices: " << r.status_messages << "\n";
   for (const auto& [reason, n] : r.invalid_reasons) out << "  invalid: " << reason << " x" << n << "\n";
   for (const auto& e : r.examples) out << "  " << e << "\n";
-  out << "result: " << (r.Clean() ? "PASS" : "FAIL") << "\n";
+  for (const auto& w : r.FailureReasons()) out << "  FAIL: " << w << "\n";
+  out << "result: " << (r.Passed() ? "PASS" : "FAIL") << "\n";
 }
 
 }  // namespace
@@ -184,7 +209,7 @@ int RunVerify(const Argv& args, std::ostream& out, std::ostream& err) {
   }
   const auto report = v.Report();
   PrintVerifyReport(report, out);
-  return report.Clean() ? 0 : 1;
+  return report.Passed() ? 0 : 1;
 }
 
 }  // namespace edgeforge::cli

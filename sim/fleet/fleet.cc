@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <queue>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -32,6 +33,7 @@
 #include "sim/broker/local_broker.h"
 #include "sim/node/sim_buses.h"
 #include "sim/node/sim_world.h"
+#include "sim/verify/live_ingest.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -95,6 +97,9 @@ struct VirtualDevice {
   bool any_published = false;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
+  std::set<uint64_t> published;  // telemetry and alarm seqs (fleet thread)
+  std::mutex acked_mu;
+  std::set<uint64_t> acked;  // of any message, PUBACKed (transport threads; guarded by acked_mu)
 
   VirtualDevice(std::string name, const board::Board& b, int64_t wall_start_ms, std::string state_dir, uint64_t seed)
       : thing(std::move(name)),
@@ -124,8 +129,18 @@ class FleetRun {
   void Drain();
   FleetReport Collect();
 
+  /// Splits what the verifier never got into device side (never PUBACKed)
+  /// and broker side (PUBACKed, never received).
+  void Attribute(FleetReport& r);
+  std::chrono::milliseconds ShortestWindow() const;
+
   const FleetOptions& o_;
   std::ostream& log_;
+  /// The ingest's connection events arrive on its own thread: queued here and
+  /// written by the fleet thread (FlushIngestLog), so `log_` has one writer.
+  void FlushIngestLog();
+  std::mutex ingest_log_mu_;
+  std::vector<std::string> ingest_log_;  // guarded by ingest_log_mu_
   SystemClock clock_;
   std::vector<board::Board> boards_;
   double start_seconds_ = 0;  // physics time at t0: seconds since midnight UTC
@@ -140,13 +155,43 @@ class FleetRun {
   // Sessions call back into the verifier, the recorder and the devices from
   // Paho's threads: declared last, so they are destroyed (disconnected) first.
   std::vector<std::unique_ptr<VirtualDevice>> devices_;
-  std::unique_ptr<link::Session> ingest_;
+  std::unique_ptr<LiveIngest> ingest_;
 };
+
+/// With an external broker the PKI is the broker's: it must exist already.
+/// Creating a CA here would give devices identities that broker cannot know.
+Status CheckProvisioned(const std::string& pki, const std::vector<std::string>& things, const FleetOptions& o) {
+  const std::string provision =
+      "provision it with 'edgeforge certs init --dir " + pki + "' and 'edgeforge certs devices --dir " + pki +
+      " --count " + std::to_string(o.devices) + " --prefix " + o.prefix + "' (and give the broker its ca.crt)";
+  std::vector<std::string> files = {pki + "/ca.crt"};
+  if (o.verify) {
+    for (const char* f : {"/jwks.json", "/ingest.crt", "/ingest.key"}) files.push_back(pki + f);
+  }
+  for (const std::string& thing : things) {
+    const certs::DevicePaths p = certs::PathsFor(pki, thing);
+    files.insert(files.end(), {p.cert, p.tls_key, p.sign_key});
+  }
+  for (const std::string& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) {
+      return NotFound(f + " missing: --broker " + o.broker_uri + " needs an existing PKI in --certs; " + provision);
+    }
+    if (!S_ISREG(st.st_mode)) return InvalidArgument(f + " is not a regular file");
+  }
+  return Status::Ok();
+}
 
 Status FleetRun::Prepare() {
   pki_dir_ = o_.pki_dir.empty() ? o_.work_dir + "/pki" : o_.pki_dir;
-  EF_RETURN_IF_ERROR(fs::MakeDirs(o_.work_dir, 0755));
   things_ = certs::FleetDeviceNames(o_.prefix, o_.devices);
+  if (!o_.broker_uri.empty()) {
+    EF_RETURN_IF_ERROR(CheckProvisioned(pki_dir_, things_, o_));
+    EF_RETURN_IF_ERROR(fs::MakeDirs(o_.work_dir, 0755));
+    log_ << "pki: " << pki_dir_ << " (provisioned; external broker)\n";
+    return Status::Ok();
+  }
+  EF_RETURN_IF_ERROR(fs::MakeDirs(o_.work_dir, 0755));
   const auto t = SteadyClock::now();
   EF_RETURN_IF_ERROR(certs::EnsurePki(pki_dir_, things_));
   const double s = std::chrono::duration<double>(SteadyClock::now() - t).count();
@@ -201,6 +246,7 @@ Status FleetRun::StartBroker() {
   BrokerOptions b;
   b.pki_dir = pki_dir_;
   b.work_dir = o_.work_dir + "/broker";
+  b.persistence = o_.broker_persistence;
   auto started = LocalBroker::Start(b);
   if (!started.ok()) return started.status();
   broker_ = std::move(*started);
@@ -217,20 +263,26 @@ Status FleetRun::StartVerifier() {
   auto keys = jws::JwkSetFromJson(*jwks_text);
   if (!keys.ok()) return keys.status().WithContext(pki_dir_ + "/jwks.json");
   verifier_ = std::make_unique<TelemetryVerifier>(std::move(*keys), jws::Backend::kOpenSsl);
-  link::SessionConfig c;
-  c.server_uri = broker_uri_;
+  LiveIngestOptions c;
+  c.broker_uri = broker_uri_;
+  c.pki_dir = pki_dir_;
   c.client_id = std::string(kIngestIdentity) + "-" + std::to_string(::getpid());
-  c.tls = {pki_dir_ + "/ca.crt", pki_dir_ + "/ingest.crt", pki_dir_ + "/ingest.key"};
-  auto session = link::MakePahoSession(c);
-  if (!session.ok()) return session.status().WithContext("verifier (--no-verify skips it)");
-  ingest_ = std::move(*session);
-  EF_RETURN_IF_ERROR(ingest_->Connect().WithContext("verifier (ingest identity; --no-verify skips it)"));
-  const std::string filter = "dt/" + o_.app + "/+/+/+";
-  return ingest_->Subscribe(filter, 1, [this](const link::IncomingMessage& m) {
-    const Micros now = clock_.Monotonic();
-    const auto checked = verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
-    if (checked.verdict == Verdict::kVerified) latency_.Received(checked.dev, checked.seq, now);
-  });
+  c.filter = "dt/" + o_.app + "/+/+/+";
+  c.log = [this](const std::string& line) {
+    std::lock_guard<std::mutex> lock(ingest_log_mu_);
+    ingest_log_.push_back(line);
+  };
+  auto ingest = LiveIngest::Start(
+      c,
+      [this](const link::IncomingMessage& m) {
+        const Micros now = clock_.Monotonic();
+        const auto checked = verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
+        if (checked.verdict == Verdict::kVerified) latency_.Received(checked.dev, checked.seq, now);
+      },
+      *verifier_);
+  if (!ingest.ok()) return ingest.status().WithContext("verifier (ingest identity; --no-verify skips it)");
+  ingest_ = std::move(*ingest);
+  return Status::Ok();
 }
 
 Status FleetRun::BuildDevices() {
@@ -273,10 +325,16 @@ Status FleetRun::BuildDevices() {
     d->link = std::move(*lnk);
     d->device = std::make_unique<app::Device>(opts, d->clock, d->storage, *d->signer, *d->link, *d->pipeline);
     VirtualDevice* raw = d.get();
+    d->link->set_delivery_observer([raw](uint64_t seq, const Status& result) {
+      if (!result.ok()) return;
+      std::lock_guard<std::mutex> lock(raw->acked_mu);
+      raw->acked.insert(seq);
+    });
     d->device->set_publish_observer([this, raw](uint64_t seq, Micros) {
       if (!raw->any_published) raw->first_seq = seq;
       raw->any_published = true;
       raw->last_seq = seq;
+      raw->published.insert(seq);
       latency_.Sent(raw->thing, seq, clock_.Monotonic());  // the verifier's time base, not the device's
     });
     devices_.push_back(std::move(d));
@@ -334,6 +392,7 @@ void FleetRun::Drive() {
       log_ << "stop requested: draining\n";
       break;
     }
+    FlushIngestLog();
     auto [when, i] = due.top();
     due.pop();
     std::this_thread::sleep_until(t0_ + when);
@@ -393,10 +452,57 @@ void FleetRun::Drain() {
   // Also persists the seq of devices that never connected; what could not be
   // sent stays in each device's outbox for its next run.
   for (auto& d : devices_) (void)d->device->Stop(Millis(0));
-  if (ingest_) (void)ingest_->Disconnect(Millis(2000));
+  if (ingest_) (void)ingest_->Stop(Millis(2000));
+}
+
+void FleetRun::Attribute(FleetReport& r) {
+  size_t examples = 0;
+  for (auto& d : devices_) {
+    std::set<uint64_t> acked;
+    {
+      std::lock_guard<std::mutex> lock(d->acked_mu);
+      acked = d->acked;
+    }
+    const uint64_t boot = d->device->boot();
+    uint64_t unacked = 0;
+    uint64_t after_ack = 0;
+    for (uint64_t seq : d->published) {
+      if (verifier_->Seen(d->thing, boot, seq)) continue;
+      if (acked.count(seq) != 0) {
+        ++after_ack;
+        if (examples++ < 10) {
+          r.verify.examples.push_back(d->thing + " seq " + std::to_string(seq) +
+                                      ": PUBACKed by the broker, never received by the verifier (broker side)");
+        }
+      } else {
+        ++unacked;
+      }
+    }
+    r.lost_unacked += unacked;
+    r.lost_after_ack += after_ack;
+  }
+}
+
+std::chrono::milliseconds FleetRun::ShortestWindow() const {
+  std::chrono::milliseconds w{0};
+  for (const board::Board& b : boards_) {
+    const std::chrono::milliseconds m(b.report_ms);
+    if (w.count() == 0 || m < w) w = m;
+  }
+  return w;
+}
+
+void FleetRun::FlushIngestLog() {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(ingest_log_mu_);
+    lines.swap(ingest_log_);
+  }
+  for (const std::string& l : lines) log_ << l << "\n" << std::flush;
 }
 
 FleetReport FleetRun::Collect() {
+  FlushIngestLog();
   FleetReport r;
   r.devices = o_.devices;
   r.broker = broker_uri_;
@@ -415,11 +521,13 @@ FleetReport FleetRun::Collect() {
   if (verifier_) {
     r.verified_run = true;
     r.verify = verifier_->Report();
+    Attribute(r);
   }
   r.latency_p50_ms = latency_.Percentile(0.50);
   r.latency_p99_ms = latency_.Percentile(0.99);
   r.latency_max_ms = latency_.Percentile(1.0);
   r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0_).count();
+  r.failures = FleetFailureReasons(r, o_.duration, ShortestWindow());
   return r;
 }
 
@@ -461,10 +569,48 @@ Status ValidateFleetOptions(const FleetOptions& o) {
   return Status::Ok();
 }
 
-bool FleetReport::Passed() const {
-  if (connected != devices || delivered == 0) return false;
-  if (!verified_run) return dropped == 0;
-  return verify.Clean() && verify.verified > 0;
+std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::milliseconds duration,
+                                             std::chrono::milliseconds shortest_window) {
+  std::vector<std::string> why;
+  auto secs = [](std::chrono::milliseconds d) {
+    std::ostringstream s;
+    s << static_cast<double>(d.count()) / 1000.0 << " s";
+    return s.str();
+  };
+  if (r.connected == 0) {
+    why.push_back("no device connected to " + r.broker + " (see the 'connect failed' lines)");
+  } else if (r.connected < r.devices) {
+    why.push_back(std::to_string(r.devices - r.connected) + " of " + std::to_string(r.devices) +
+                  " devices did not connect");
+  }
+  if (r.connected > 0 && r.sampled == 0) {
+    if (shortest_window.count() > 0 && duration < shortest_window) {
+      why.push_back("nothing was published: the run (" + secs(duration) +
+                    ") is shorter than the first report window (" + secs(shortest_window) +
+                    "); use a longer --duration or a shorter --interval");
+    } else {
+      why.push_back("nothing was published");
+    }
+  } else if (r.connected > 0 && r.delivered == 0) {
+    why.push_back("nothing was delivered: " + std::to_string(r.sampled) + " published, none PUBACKed");
+  }
+  if (!r.verified_run) {
+    if (r.dropped > 0) why.push_back(std::to_string(r.dropped) + " dropped by the devices");
+    return why;
+  }
+  // Nothing published is already said above; "nothing arrived" adds nothing then.
+  for (const std::string& w : r.verify.FailureReasons()) {
+    if (r.sampled == 0 && w.rfind("nothing arrived", 0) == 0) continue;
+    why.push_back(w);
+  }
+  if (r.lost_unacked > 0) {
+    why.push_back(std::to_string(r.lost_unacked) +
+                  " published but never acknowledged by the broker (device side: still queued or dropped)");
+  }
+  if (r.lost_after_ack > 0) {
+    why.push_back(std::to_string(r.lost_after_ack) + " acknowledged by the broker but never received (broker side)");
+  }
+  return why;
 }
 
 Result<FleetReport> RunFleet(const FleetOptions& options, std::ostream& log) {
@@ -485,7 +631,17 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
     out << "  received     " << v.received << "\n";
     out << "  verified     " << v.verified << " (devices " << v.devices << "; alarms " << v.alarm_messages << ")\n";
     for (const auto& [what, n] : v.alarms) out << "    alarm: " << what << " x" << n << "\n";
-    out << "  lost         " << v.lost << "\n";
+    out << "  lost         " << v.lost;
+    if (v.lost > 0 || r.lost_unacked > 0 || r.lost_after_ack > 0) {
+      out << " (never acknowledged " << r.lost_unacked << ", acknowledged but not received " << r.lost_after_ack
+          << ", tail " << v.tail_lost << ")";
+    }
+    out << "\n";
+    if (v.device_reported_lost > 0) out << "  device-reported lost " << v.device_reported_lost << "\n";
+    if (v.disconnects > 0) {
+      out << "  verifier     disconnected " << v.disconnects << " time(s), " << v.disconnected_s
+          << " s in total (reconnected with its persistent session)\n";
+    }
     out << "  duplicated   " << v.duplicates << "\n";
     out << "  invalid      " << v.invalid << "\n";
     out << "  conflicts    " << v.conflicts << "\n";
@@ -496,6 +652,7 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
   } else {
     out << "  verification off (--no-verify): lost/invalid not checked\n";
   }
+  for (const auto& w : r.failures) out << "  FAIL: " << w << "\n";
   out << "result: " << (r.Passed() ? "PASS" : "FAIL") << "\n";
 }
 

@@ -13,6 +13,7 @@
 #include "firmware/link/outbox.h"
 #include "firmware/telemetry/jws.h"
 #include "hal/status.h"
+#include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
 
 namespace edgeforge::sim {
@@ -28,9 +29,12 @@ struct FleetOptions {
   size_t queue_bytes = size_t{1} << 20;              // each device's durable outbox bound
   link::SyncPolicy sync = link::SyncPolicy::kBatch;  // outbox durability (group commit)
   std::string broker_uri;                            // empty: start a local mosquitto
-  std::string work_dir = "edgeforge-run";            // device state, broker files
-  std::string pki_dir;                               // empty: <work_dir>/pki (created as needed)
-  std::string prefix = "edge-";                      // thing names: <prefix>00001...
+  /// The local broker's persistence (see BrokerPersistence): what lets the
+  /// verifier's session, and what is queued for it, survive a kill -9.
+  BrokerPersistence broker_persistence = kFleetBrokerPersistence;
+  std::string work_dir = "edgeforge-run";  // device state, broker files
+  std::string pki_dir;                     // empty: <work_dir>/pki (created as needed)
+  std::string prefix = "edge-";            // thing names: <prefix>00001...
   std::string app = "edgeforge";
   std::string site = "site-1";
   jws::Backend signer = jws::Backend::kOpenSsl;
@@ -61,14 +65,24 @@ struct FleetReport {
   double latency_p99_ms = 0;
   double latency_max_ms = 0;
   double elapsed_s = 0;
-  /// Every device connected, something was delivered, and (when verifying)
-  /// nothing lost, invalid or conflicting.
-  bool Passed() const;
+  /// Loss attribution (verified runs), over the seqs the devices published:
+  uint64_t lost_unacked = 0;    // never PUBACKed by the broker (device side: still queued or dropped)
+  uint64_t lost_after_ack = 0;  // PUBACKed, never received by the verifier (broker side)
+  /// Why the run is not a PASS; empty when it is (filled by RunFleet).
+  std::vector<std::string> failures;
+  /// No failure reasons: every device connected, something was published
+  /// and delivered, and (when verifying) nothing lost, invalid or conflicting.
+  bool Passed() const { return failures.empty(); }
 };
 
 /// Runs the fleet; progress lines go to `log`. Errors are set-up failures
 /// (PKI, broker start); device failures are counted in the report.
 Result<FleetReport> RunFleet(const FleetOptions& options, std::ostream& log);
+
+/// The reasons `r` is not a PASS (what RunFleet puts in r.failures).
+/// `shortest_window` is the shortest report window of the run's boards.
+std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::milliseconds duration,
+                                             std::chrono::milliseconds shortest_window);
 
 /// Human-readable summary (the demo's output).
 void PrintReport(const FleetReport& r, std::ostream& out);

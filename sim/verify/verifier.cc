@@ -157,6 +157,8 @@ Verdict TelemetryVerifier::Track(Checked& c, std::string_view payload) {
     return Verdict::kDuplicate;
   }
   s.seen[idx] = true;
+  s.seen_hi = s.any_seen ? std::max(s.seen_hi, seq) : seq;
+  s.any_seen = true;
   s.hashes.emplace(seq, h);
   if (s.hashes.size() > kHashWindow) s.hashes.erase(s.hashes.begin());
   ++counts_.verified;
@@ -169,6 +171,40 @@ void TelemetryVerifier::Expect(const std::string& dev, uint64_t boot, uint64_t f
   Stream& s = streams_[{dev, boot}];
   Cover(s, first);
   Cover(s, last);
+  s.noted_last = s.end_noted ? std::max(s.noted_last, last) : last;
+  s.end_noted = true;
+}
+
+void TelemetryVerifier::NoteBootEnd(const std::string& dev, uint64_t boot, uint64_t last_seq, uint64_t device_lost) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find({dev, boot});
+  if (it == streams_.end() || it->second.lo > it->second.hi) {
+    // Nothing of this boot arrived: its seqs follow the earlier boots' (seq is
+    // monotonic across boots, DESIGN.md "Signed telemetry").
+    uint64_t after = 0;
+    bool earlier = false;
+    for (auto e = streams_.lower_bound({dev, 0}); e != streams_.end() && e->first.first == dev; ++e) {
+      if (e->first.second < boot && e->second.any_seen) {
+        after = std::max(after, e->second.seen_hi + 1);
+        earlier = true;
+      }
+    }
+    const uint64_t first = earlier && after <= last_seq ? after : last_seq;
+    Stream& s = streams_[{dev, boot}];
+    Cover(s, first);
+  }
+  Stream& s = streams_[{dev, boot}];
+  Cover(s, last_seq);
+  s.noted_last = s.end_noted ? std::max(s.noted_last, last_seq) : last_seq;
+  s.end_noted = true;
+  s.device_lost = std::max(s.device_lost, device_lost);
+}
+
+void TelemetryVerifier::NoteOutage(std::chrono::milliseconds duration, const std::string& note) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counts_.disconnects;
+  counts_.disconnected_s += std::chrono::duration<double>(duration).count();
+  if (!note.empty()) counts_.failure_notes.push_back(note);
 }
 
 VerifyReport TelemetryVerifier::Report() const {
@@ -180,15 +216,67 @@ VerifyReport TelemetryVerifier::Report() const {
     for (uint64_t q = s.lo; s.lo <= s.hi && q <= s.hi; ++q) {
       if (!s.seen[q - s.base]) ++missing;
     }
-    if (missing < s.hi - s.lo + 1) devices.insert(key.first);
+    uint64_t tail = 0;
+    if (s.end_noted && s.lo <= s.hi) {
+      for (uint64_t q = s.any_seen ? s.seen_hi + 1 : s.lo; q <= s.noted_last && q <= s.hi; ++q) {
+        if (!s.seen[q - s.base]) ++tail;
+      }
+    }
+    if (s.any_seen) devices.insert(key.first);
     if (missing > 0 && r.examples.size() < kMaxExamples) {
-      r.examples.push_back(key.first + " boot " + std::to_string(key.second) + ": " + std::to_string(missing) +
-                           " of seq " + std::to_string(s.lo) + ".." + std::to_string(s.hi) + " never arrived");
+      std::string e = key.first + " boot " + std::to_string(key.second) + ": " + std::to_string(missing) + " of seq " +
+                      std::to_string(s.lo) + ".." + std::to_string(s.hi) + " never arrived";
+      if (tail > 0) e += " (" + std::to_string(tail) + " at the tail, after seq " + std::to_string(s.seen_hi) + ")";
+      r.examples.push_back(std::move(e));
+    }
+    if (s.device_lost > 0 && r.examples.size() < kMaxExamples) {
+      r.examples.push_back(key.first + " boot " + std::to_string(key.second) + ": the device reported " +
+                           std::to_string(s.device_lost) + " seqs undeliverable");
     }
     r.lost += missing;
+    r.tail_lost += tail;
+    r.device_reported_lost += s.device_lost;
   }
   r.devices = devices.size();
   return r;
+}
+
+std::vector<std::string> VerifyReport::FailureReasons() const {
+  std::vector<std::string> why;
+  if (verified == 0) {
+    why.push_back(received == 0
+                      ? "nothing arrived: no message was received"
+                      : "nothing arrived: no authentic message among " + std::to_string(received) + " received");
+  }
+  if (lost > 0) {
+    std::string w = std::to_string(lost) + " lost";
+    if (tail_lost > 0) w += " (" + std::to_string(tail_lost) + " at the tail of a boot)";
+    if (disconnects > 0) {
+      w += "; the verifier was disconnected " + std::to_string(disconnects) + " time(s), " +
+           std::to_string(static_cast<long long>(disconnected_s * 1000)) + " ms in total";
+    }
+    why.push_back(std::move(w));
+  }
+  if (device_reported_lost > 0) {
+    why.push_back(std::to_string(device_reported_lost) + " reported undeliverable by the devices themselves");
+  }
+  if (invalid > 0) why.push_back(std::to_string(invalid) + " received but invalid");
+  if (conflicts > 0) why.push_back(std::to_string(conflicts) + " conflicting");
+  for (const auto& n : failure_notes) why.push_back(n);
+  return why;
+}
+
+void TelemetryVerifier::NoteFailure(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counts_.failure_notes.push_back(why);
+}
+
+bool TelemetryVerifier::Seen(const std::string& dev, uint64_t boot, uint64_t seq) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find({dev, boot});
+  if (it == streams_.end()) return false;
+  const Stream& s = it->second;
+  return !s.seen.empty() && seq >= s.base && seq - s.base < s.seen.size() && s.seen[seq - s.base];
 }
 
 uint64_t TelemetryVerifier::verified() const {

@@ -6,8 +6,15 @@
 // all message types (they share one counter) to count lost, duplicated
 // (byte-identical: QoS 1 retransmits, accepted) and conflicting (same seq,
 // different bytes: flagged) messages.
+//
+// Loss is seen in three ways: a gap inside a (device, boot) range; a range
+// extended by what the sender knows (Expect(): the fleet saw each device
+// publish; NoteBootEnd(): a later message of the device names the last seq
+// its earlier boot issued, so a missing tail counts); and nothing at all
+// arriving, which is never a PASS (FailureReasons()).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,11 +46,30 @@ struct VerifyReport {
   uint64_t lost = 0;                                // seqs missing inside each (device, boot) range
   uint64_t devices = 0;                             // devices with at least one verified message
   std::map<std::string, uint64_t> invalid_reasons;  // reason class -> count
-  uint64_t status_messages = 0;  // last-will "offline" notices (not in verified)
+  uint64_t status_messages = 0;                     // last-will "offline" notices (not in verified)
   uint64_t alarm_messages = 0;                      // verified alarm messages (included in verified)
   std::map<std::string, uint64_t> alarms;           // "<channel> <state>" -> verified alarm messages
   std::vector<std::string> examples;                // first few invalid/lost details
+  /// Of `lost`: seqs after the last one received of a boot, up to the last
+  /// seq that boot issued (known from NoteBootEnd or Expect).
+  uint64_t tail_lost = 0;
+  /// Seqs the devices themselves reported undeliverable (NoteBootEnd's
+  /// device_lost, summed over (device, boot)): the device's own accounting,
+  /// reported apart; the same seqs also show up in `lost` if they never arrived.
+  uint64_t device_reported_lost = 0;
+  /// Live verifiers: connections to the broker lost, and for how long in
+  /// total the verifier was not subscribed (NoteOutage).
+  uint64_t disconnects = 0;
+  double disconnected_s = 0;
+  /// Set by the live verifier when a reconnect did not resume the broker
+  /// session (or had not succeeded when the run ended): what was published
+  /// meanwhile may be missing without a gap to show it.
+  std::vector<std::string> failure_notes;
   bool Clean() const { return invalid == 0 && lost == 0 && conflicts == 0; }
+  /// Why this verification is not a PASS; empty when it is. Nothing verified
+  /// is a failure ("nothing arrived"), and so is any outage note.
+  std::vector<std::string> FailureReasons() const;
+  bool Passed() const { return FailureReasons().empty(); }
 };
 
 class TelemetryVerifier {
@@ -69,6 +95,27 @@ class TelemetryVerifier {
   /// messages missing at either end also count as lost.
   void Expect(const std::string& dev, uint64_t boot, uint64_t first, uint64_t last);
 
+  /// A later message of `dev` says that its boot `boot` issued seqs up to
+  /// `last_seq` and that the device itself found `device_lost` of them
+  /// undeliverable (e.g. after a crash). Extends that stream's expected range
+  /// to `last_seq`, so a missing tail counts as lost (reported as tail_lost),
+  /// and records device_lost (the largest value noted per stream: every later
+  /// message may repeat it). A boot of which nothing arrived starts its range
+  /// after the highest seq received from an earlier boot of `dev` (seqs never
+  /// go back across boots), or at `last_seq` if there is none.
+  void NoteBootEnd(const std::string& dev, uint64_t boot, uint64_t last_seq, uint64_t device_lost);
+
+  /// A live verifier was not subscribed for `duration` (one lost connection).
+  /// `note` (may be empty) says why something published meanwhile may be
+  /// missing without a gap showing it; a non-empty note fails the report.
+  void NoteOutage(std::chrono::milliseconds duration, const std::string& note);
+  /// A reason this verification cannot PASS that the counters do not show
+  /// (an empty capture, a --save that failed).
+  void NoteFailure(const std::string& why);
+
+  /// Whether an authentic message (dev, boot, seq) arrived.
+  bool Seen(const std::string& dev, uint64_t boot, uint64_t seq) const;
+
   VerifyReport Report() const;
   /// Authentic distinct messages received so far (cheap; for progress and drains).
   uint64_t verified() const;
@@ -79,6 +126,11 @@ class TelemetryVerifier {
     std::vector<bool> seen;    // one bit per seq from base
     uint64_t lo = UINT64_MAX;  // expected or seen range
     uint64_t hi = 0;
+    bool any_seen = false;     // a message of this stream arrived
+    uint64_t seen_hi = 0;      // highest seq that arrived
+    uint64_t device_lost = 0;  // NoteBootEnd: the device's own count
+    bool end_noted = false;    // NoteBootEnd or Expect gave the last seq
+    uint64_t noted_last = 0;
     std::map<uint64_t, uint64_t> hashes;  // seq -> payload hash, last kHashWindow
   };
   struct Invalid {

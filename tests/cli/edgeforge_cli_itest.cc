@@ -49,7 +49,8 @@ TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
 }
 
 TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
-  const std::string pki = MakePki({}, "named");
+  // An external broker's PKI is provisioned beforehand (sim creates none for it).
+  const std::string pki = MakePki({"edge-00001", "edge-00002", "edge-00003", "edge-00004", "edge-00005"}, "named");
   sim::BrokerOptions o;
   o.pki_dir = pki;
   o.work_dir = MakeTempDir("namedbroker");
@@ -82,7 +83,7 @@ TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
 }
 
 TEST(EdgeforgeCliTest, UnreachableBrokerFailsWithAClearMessage) {
-  const std::string pki = MakePki({}, "unreach");
+  const std::string pki = MakePki({"edge-00001", "edge-00002"}, "unreach");
   // Port 1 on loopback: nothing listens there.
   const CliRun r = Edgeforge("sim --devices 2 --duration 1s --broker ssl://localhost:1 --certs " + pki + " --work " +
                              MakeTempDir("unreachwork"));

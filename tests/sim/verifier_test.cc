@@ -234,5 +234,102 @@ TEST_F(VerifierTest, OldV1TelemetryStillVerifies) {
   EXPECT_TRUE(verifier_->Report().Clean());
 }
 
+// Issue 8 (3): the tail of a boot that never arrived was invisible; a later
+// message's prev_boot note makes it count, apart from the device's own count.
+TEST_F(VerifierTest, NoteBootEndCountsTheMissingTailAsLost) {
+  for (uint64_t s : {10, 11, 12}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  EXPECT_EQ(verifier_->Report().lost, 0u);  // nothing shows the tail yet
+  // Boot 2 says: boot 1 issued seqs up to 18, and the device itself found 2
+  // of them undeliverable after its crash.
+  verifier_->NoteBootEnd("dev-a", 1, 18, 2);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 6u);  // 13..18
+  EXPECT_EQ(r.tail_lost, 6u);
+  EXPECT_EQ(r.device_reported_lost, 2u);
+  EXPECT_FALSE(r.Passed());
+  // Every later message repeats the note: counted once.
+  verifier_->NoteBootEnd("dev-a", 1, 18, 2);
+  r = verifier_->Report();
+  EXPECT_EQ(r.lost, 6u);
+  EXPECT_EQ(r.device_reported_lost, 2u);
+  // The tail arriving late (a retransmit after reconnect) clears it.
+  for (uint64_t s = 13; s <= 18; ++s) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  r = verifier_->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.tail_lost, 0u);
+}
+
+TEST_F(VerifierTest, NoteBootEndGapAndTailAreReportedApart) {
+  for (uint64_t s : {0, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  verifier_->NoteBootEnd("dev-a", 1, 4, 0);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 3u);       // 1, 3, 4
+  EXPECT_EQ(r.tail_lost, 2u);  // 3, 4
+  EXPECT_EQ(r.device_reported_lost, 0u);
+}
+
+TEST_F(VerifierTest, NoteBootEndForABootOfWhichNothingArrived) {
+  for (uint64_t s : {0, 1, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  // Boot 2 issued 3..7 (seq continues across boots) and none arrived.
+  verifier_->NoteBootEnd("dev-a", 2, 7, 0);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 5u);
+  EXPECT_EQ(r.tail_lost, 5u);
+  EXPECT_EQ(r.devices, 1u);
+}
+
+TEST_F(VerifierTest, NoteBootEndInsideWhatArrivedChangesNothing) {
+  for (uint64_t s : {0, 1, 2, 3}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  verifier_->NoteBootEnd("dev-a", 1, 3, 0);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.tail_lost, 0u);
+  EXPECT_TRUE(r.Passed());
+}
+
+// Issue 8 (4): received 0 ... PASS.
+TEST_F(VerifierTest, NothingReceivedIsNotAPass) {
+  const auto r = verifier_->Report();
+  EXPECT_TRUE(r.Clean());    // no loss counted...
+  EXPECT_FALSE(r.Passed());  // ...but nothing to vouch for
+  ASSERT_FALSE(r.FailureReasons().empty());
+  EXPECT_NE(r.FailureReasons()[0].find("nothing arrived"), std::string::npos);
+}
+
+TEST_F(VerifierTest, OnlyInvalidMessagesAreNotAPass) {
+  verifier_->Check(Topic("dev-a"), Payload("dev-a", 1), nullptr);
+  EXPECT_FALSE(verifier_->Report().Passed());
+}
+
+TEST_F(VerifierTest, OutageIsReportedAndAnUnresolvedOneFails) {
+  Send(Topic("dev-a"), Payload("dev-a", 0), *signer_a_);
+  verifier_->NoteOutage(std::chrono::milliseconds(3200), "");
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.disconnects, 1u);
+  EXPECT_DOUBLE_EQ(r.disconnected_s, 3.2);
+  EXPECT_TRUE(r.Passed());  // reconnected, nothing missing
+  verifier_->NoteOutage(std::chrono::milliseconds(800), "still disconnected at the end");
+  r = verifier_->Report();
+  EXPECT_EQ(r.disconnects, 2u);
+  EXPECT_FALSE(r.Passed());
+}
+
+TEST_F(VerifierTest, LossAfterAnOutageNamesTheOutage) {
+  for (uint64_t s : {0, 3}) Send(Topic("dev-a"), Payload("dev-a", s), *signer_a_);
+  verifier_->NoteOutage(std::chrono::milliseconds(5000), "");
+  const auto why = verifier_->Report().FailureReasons();
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_NE(why[0].find("2 lost"), std::string::npos) << why[0];
+  EXPECT_NE(why[0].find("disconnected 1 time(s), 5000 ms"), std::string::npos) << why[0];
+}
+
+TEST_F(VerifierTest, SeenAnswersPerDeviceBootAndSeq) {
+  Send(Topic("dev-a"), Payload("dev-a", 5, 2), *signer_a_);
+  EXPECT_TRUE(verifier_->Seen("dev-a", 2, 5));
+  EXPECT_FALSE(verifier_->Seen("dev-a", 2, 4));
+  EXPECT_FALSE(verifier_->Seen("dev-a", 1, 5));
+  EXPECT_FALSE(verifier_->Seen("dev-b", 2, 5));
+}
+
 }  // namespace
 }  // namespace edgeforge::sim
