@@ -38,7 +38,9 @@ std::string ReasonText(int reason) {
 }
 
 Status FromPahoFailure(const std::string& what, int rc, int reason) {
-  std::string m = what + " failed: " + mqtt::exception::error_str(rc);
+  // Paho C leaves rc at 0 ("Success") when the broker's reason code is the failure.
+  std::string m = reason > 0 && rc == MQTTASYNC_SUCCESS ? what + " refused by the broker"
+                                                        : what + " failed: " + mqtt::exception::error_str(rc);
   if (reason > 0) m += " (" + ReasonText(reason) + ")";
   if (reason == kNotAuthorized || reason == kBadUserNameOrPassword) return PermissionDenied(m);
   return Unavailable(m);
