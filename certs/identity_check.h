@@ -50,12 +50,24 @@ struct IdentityReport {
   std::string issuer;       // issuer DN, as mbedTLS prints it
   int64_t not_before = 0;   // unix seconds
   int64_t not_after = 0;
-  bool chain_verified = false;        // signatures checked up to a cert of the CA file
+  bool chain_verified = false;        // signatures checked up to a cert of the CA file (kFull)
   std::vector<std::string> warnings;  // what could not be checked locally, and why
 
   /// "CN=dev-a, valid 2026-12-02 15:59:13 UTC to 2029-03-06 15:59:13 UTC,
   /// issued by O=edgeforge, CN=edgeforge dev root CA (chain verified)".
   std::string Summary() const;
+};
+
+/// How much crypto a check does. Measured per identity on the 2-core dev box
+/// (bench/identity_check_bench.cc, README there): kFull is dominated by one
+/// ECDSA verify (the chain) and one P-256 scalar multiplication (key pair).
+enum class IdentityCheckDepth {
+  kFull,  // everything in the file comment: for a device, once at start
+  kFast,  // no signature verification (the issuer is matched by name and its
+          // validity checked) and, for EC keys, the key file's public point
+          // compared with the certificate's instead of recomputed from the
+          // private scalar: for a simulator checking thousands of identities
+          // from a PKI it made itself
 };
 
 /// Checks `files` for thing `thing` at wall-clock time `now_unix` (see the file
@@ -65,7 +77,8 @@ struct IdentityReport {
 /// parseable), DATA_LOSS (truncated PEM), FAILED_PRECONDITION (key of another
 /// certificate, CN != thing, outside the validity period, not a client
 /// certificate), UNAUTHENTICATED (does not chain to the CA file).
-Result<IdentityReport> CheckDeviceIdentity(const IdentityFiles& files, const std::string& thing, int64_t now_unix);
+Result<IdentityReport> CheckDeviceIdentity(const IdentityFiles& files, const std::string& thing, int64_t now_unix,
+                                           IdentityCheckDepth depth = IdentityCheckDepth::kFull);
 
 /// PERMISSION_DENIED naming `path` and `chmod 600` when the private key file
 /// at `path` has any group or other permission bits; NOT_FOUND if missing.

@@ -227,5 +227,37 @@ TEST_F(IdentityCheckTest, ServerCertificateAsDeviceCertificateIsNamed) {
   EXPECT_HAS(s, "not a TLS client certificate");
 }
 
+// kFast (the simulator's subset): no signature checks, but every fault that
+// does not need one is still named, including another thing's key.
+TEST_F(IdentityCheckTest, FastDepthStillNamesKeyCnValidityAndModeFaults) {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto fast = [&](const IdentityFiles& f, const std::string& thing = "dev-a", int64_t at = 0) {
+    auto r = CheckDeviceIdentity(f, thing, at == 0 ? now : at, IdentityCheckDepth::kFast);
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  auto good = CheckDeviceIdentity(FilesOf(*pki_, "dev-a"), "dev-a", now, IdentityCheckDepth::kFast);
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_FALSE(good->chain_verified);
+  EXPECT_NE(good->Summary().find("signatures not checked"), std::string::npos) << good->Summary();
+
+  IdentityFiles f = FilesOf(*pki_, "dev-a");
+  f.tls_key = FilesOf(*pki_, "dev-b").tls_key;
+  Status s = fast(f);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_HAS(s, "is not the key of certificate");
+  s = fast(FilesOf(*pki_, "dev-b"));
+  EXPECT_HAS(s, "is for CN 'dev-b', not thing 'dev-a'");
+  s = fast(FilesOf(*pki_, "dev-a"), "dev-a", now + int64_t{kLeafDays + 1} * 86400);
+  EXPECT_HAS(s, "expired");
+  f = FilesOf(*pki_, "dev-a");
+  f.tls_key = Copy(f.tls_key, "device.key", 0604);
+  s = fast(f);
+  EXPECT_HAS(s, "chmod 600 " + f.tls_key);
+  // What kFast gives up: another CA with the same name passes.
+  f = FilesOf(*pki_, "dev-a");
+  f.ca = *other_pki_ + "/ca.crt";
+  EXPECT_TRUE(fast(f).ok());
+}
+
 }  // namespace
 }  // namespace edgeforge::certs
