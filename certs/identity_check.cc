@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "certs/pki.h"
 #include "certs/x509_writer.h"
 #include "hal/linux/fs.h"
 
@@ -338,6 +339,20 @@ Result<IdentityReport> CheckDeviceIdentity(const IdentityFiles& files, const std
   EF_RETURN_IF_ERROR(CheckValidity(leaf, files.cert, "certificate", now_unix));
   EF_RETURN_IF_ERROR(CheckChain(leaf, *ca.get(), files, now_unix, depth, report));
   return report;
+}
+
+Status CheckFleetIdentities(const std::string& pki_dir, const std::vector<std::string>& things, int64_t now_unix,
+                            IdentityCheckDepth depth) {
+  for (const char* stem : {"ca", "broker", "ingest", "shadow"}) {
+    const std::string key = pki_dir + "/" + stem + ".key";
+    if (fs::IsRegularFile(key)) EF_RETURN_IF_ERROR(CheckPrivateKeyMode(key, std::string(stem) + " key"));
+  }
+  for (const std::string& thing : things) {
+    const DevicePaths p = PathsFor(pki_dir, thing);
+    auto r = CheckDeviceIdentity({pki_dir + "/ca.crt", p.cert, p.tls_key, p.sign_key}, thing, now_unix, depth);
+    if (!r.ok()) return r.status().WithContext("device " + thing);
+  }
+  return Status::Ok();
 }
 
 }  // namespace edgeforge::certs

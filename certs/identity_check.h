@@ -80,6 +80,14 @@ enum class IdentityCheckDepth {
 Result<IdentityReport> CheckDeviceIdentity(const IdentityFiles& files, const std::string& thing, int64_t now_unix,
                                            IdentityCheckDepth depth = IdentityCheckDepth::kFull);
 
+/// For a simulator about to run `things` from the PKI directory `pki_dir`
+/// (certs/pki.h layout): CheckPrivateKeyMode on the PKI's own keys that exist
+/// (ca.key, broker.key, ingest.key, shadow.key), then CheckDeviceIdentity at
+/// `depth` for each thing (DIR/ca.crt, DIR/devices/<thing>/...). The first
+/// error, prefixed with the thing's name.
+Status CheckFleetIdentities(const std::string& pki_dir, const std::vector<std::string>& things, int64_t now_unix,
+                            IdentityCheckDepth depth = IdentityCheckDepth::kFast);
+
 /// PERMISSION_DENIED naming `path` and `chmod 600` when the private key file
 /// at `path` has any group or other permission bits; NOT_FOUND if missing.
 /// `what` names the file's role in messages ("TLS key").

@@ -259,5 +259,27 @@ TEST_F(IdentityCheckTest, FastDepthStillNamesKeyCnValidityAndModeFaults) {
   EXPECT_TRUE(fast(f).ok());
 }
 
+// What the simulator calls for its PKI before it starts a fleet.
+TEST_F(IdentityCheckTest, FleetCheckNamesTheThingAndRefusesOpenPkiKeys) {
+  const std::string pki = MakePki({"fleet-1", "fleet-2"}, "identity-fleet");
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  Status s = CheckFleetIdentities(pki, {"fleet-1", "fleet-2"}, now);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  const std::string key = PathsFor(pki, "fleet-2").tls_key;
+  ASSERT_EQ(::chmod(key.c_str(), 0640), 0);
+  s = CheckFleetIdentities(pki, {"fleet-1", "fleet-2"}, now);
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+  EXPECT_HAS(s, "device fleet-2: TLS key '" + key + "' has mode 0640");
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  ASSERT_EQ(::chmod((pki + "/ca.key").c_str(), 0644), 0);
+  s = CheckFleetIdentities(pki, {"fleet-1"}, now);
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+  EXPECT_HAS(s, "chmod 600 " + pki + "/ca.key");
+  ASSERT_EQ(::chmod((pki + "/ca.key").c_str(), 0600), 0);
+  s = CheckFleetIdentities(pki, {"fleet-3"}, now);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.ToString();
+  EXPECT_HAS(s, "device fleet-3: TLS key");
+}
+
 }  // namespace
 }  // namespace edgeforge::certs
