@@ -85,7 +85,7 @@ Status PemProblem(const std::string& content, const std::string& path, const std
   if (!want_key && is_key) {
     return InvalidArgument(where + " holds a private key, not a certificate (--cert and --key swapped?)");
   }
-  if (want_key && Contains(found, "ENCRYPTED")) {
+  if (want_key && Contains(content, "ENCRYPTED")) {  // PKCS#8 label or a legacy Proc-Type header
     return InvalidArgument(where +
                            " is encrypted; the device has no passphrase for it: decrypt it with "
                            "`openssl pkey -in FILE -out FILE.plain` (then mode 600)");
@@ -94,8 +94,11 @@ Status PemProblem(const std::string& content, const std::string& path, const std
     return DataLoss(where + " is truncated: '-----BEGIN " + found + "-----' without its '-----END " + found +
                     "-----' line (" + std::to_string(content.size()) + " bytes; copy the file again)");
   }
-  return InvalidArgument(where + " is not a valid PEM " + (want_key ? "private key" : "certificate") + " (" +
-                         MbedTlsText(mbedtls_ret) + ")");
+  const std::string expected = want_key ? "private key" : "certificate";
+  if (mbedtls_ret == 0) {  // not even tried: the file holds PEM of another type
+    return InvalidArgument(where + " holds '-----BEGIN " + found + "-----', not a " + expected);
+  }
+  return InvalidArgument(where + " is not a valid PEM " + expected + " (" + MbedTlsText(mbedtls_ret) + ")");
 }
 
 Status ParseCertificates(const std::string& content, const std::string& path, const std::string& what,

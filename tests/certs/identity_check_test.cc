@@ -216,6 +216,16 @@ TEST_F(IdentityCheckTest, MissingAndSwappedFilesAreNamed) {
   f.tls_key = Copy(f.cert, "as-key.pem", 0600);
   s = Check(f);
   EXPECT_HAS(s, "TLS key '" + f.tls_key + "' holds a certificate, not a private key");
+  f = FilesOf(*pki_, "dev-a");
+  f.cert = dir_ + "/public.pem";
+  WriteFile(f.cert, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 0644);
+  s = Check(f);
+  EXPECT_HAS(s, "certificate '" + f.cert + "' holds '-----BEGIN PUBLIC KEY-----', not a certificate");
+  f = FilesOf(*pki_, "dev-a");
+  f.tls_key = dir_ + "/encrypted.key";
+  WriteFile(f.tls_key, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", 0600);
+  s = Check(f);
+  EXPECT_HAS(s, "TLS key '" + f.tls_key + "' is encrypted");
 }
 
 TEST_F(IdentityCheckTest, ServerCertificateAsDeviceCertificateIsNamed) {
