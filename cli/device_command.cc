@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "certs/identity_check.h"
 #include "certs/pki.h"
 #include "cli/command_line.h"
 #include "cli/signals.h"
@@ -258,12 +259,27 @@ Result<link::SessionConfig> SessionFor(const Options& o) {
   return c;
 }
 
+/// The identity checked locally before any connection (certs/identity_check.h):
+/// a fault is named with its file here instead of a TLS alert and a retry loop.
+Status CheckIdentity(const Options& o, Clock& clock, std::ostream& out) {
+  auto config = SessionFor(o);
+  if (!config.ok()) return config.status();
+  const certs::IdentityFiles files{config->tls.ca_file, config->tls.cert_file, config->tls.key_file,
+                                   o.sign_key.empty() ? certs::PathsFor(o.certs, o.thing).sign_key : o.sign_key};
+  auto report = certs::CheckDeviceIdentity(files, o.thing, clock.WallMillis() / 1000);
+  if (!report.ok()) return report.status().WithContext("identity of " + o.thing);
+  out << "edgeforge-device: identity " << report->Summary() << "\n";
+  for (const std::string& w : report->warnings) out << "edgeforge-device: identity warning: " << w << "\n";
+  return Status::Ok();
+}
+
 int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream& err) {
   auto fail = [&](const Status& s) {
     err << "edgeforge-device: " << s.ToString() << "\n";
     return 1;
   };
   SystemClock clock;
+  if (Status s = CheckIdentity(o, clock, out); !s.ok()) return fail(s);
   Hardware hw(clock);
   if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
   const std::string state = o.state.empty() ? "edgeforge-state/" + o.thing : o.state;

@@ -120,6 +120,11 @@ void Link::OnConnectResult(const Status& s, Micros now) {
       }
     }
     state_ = State::kConnected;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      refused_topics_.clear();  // a new connection starts new refusal episodes
+      refusal_episodes_.store(0);
+    }
     backoff_.OnConnected(now);
     ++stats_.connects;
     if (stats_.connects > 1) ++stats_.reconnects;
@@ -150,6 +155,45 @@ void Link::OnLost(const std::string& cause, Micros now) {
   ScheduleRetry(FailureKind::kNetwork, now);
 }
 
+void Link::OnPublishDone(uint64_t id, const std::string& topic, const Status& result) {
+  if (result.ok()) {
+    (void)outbox_.Ack(id);
+    delivered_.fetch_add(1);
+    if (refusal_episodes_.load() > 0) {  // a success ends that topic's refusal episode
+      std::lock_guard<std::mutex> lock(mu_);
+      refused_topics_.erase(topic);
+      refusal_episodes_.store(refused_topics_.size());
+    }
+  } else if (result.code() == StatusCode::kPermissionDenied) {
+    // The broker refused this message for good (MQTT 5 0x87): resending
+    // would jam the queue. Removed and counted, never silently; logged once
+    // per topic and episode so that a fleet of refusals is not a log flood.
+    (void)outbox_.Ack(id);
+    rejected_.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refused_topics_.insert(topic).second) {
+      refusal_episodes_.store(refused_topics_.size());
+      refusal_log_.push_back("link: publish to " + topic + " refused: " + result.message() +
+                             "; not granted to this identity by the broker's policy (IoT policy / ACL): removed, "
+                             "counted as refused, not retried; more refusals on this topic are counted, not logged, "
+                             "until a publish to it succeeds or the link reconnects");
+    }
+  } else {
+    outbox_.Nack(id);
+    republished_.fetch_add(1);
+  }
+  in_flight_.fetch_sub(1);
+}
+
+void Link::LogRefusals() {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines.swap(refusal_log_);
+  }
+  for (const std::string& line : lines) Log(line);
+}
+
 Micros Link::Pump(Micros now) {
   while (in_flight_.load() < options_.max_in_flight) {
     std::vector<QueuedMessage> next = outbox_.TakeForSend(1);
@@ -162,23 +206,13 @@ Micros Link::Pump(Micros now) {
     }
     const uint64_t id = q.id;
     const uint64_t seq = q.seq;
+    std::string topic = q.message.topic;  // copied first: the message is moved into the call
     in_flight_.fetch_add(1);
-    Status handed = session_.Publish(std::move(q.message), [this, id, seq](const Status& done) {
-      if (delivery_observer_) delivery_observer_(seq, done);
-      if (done.ok()) {
-        (void)outbox_.Ack(id);
-        delivered_.fetch_add(1);
-      } else if (done.code() == StatusCode::kPermissionDenied) {
-        // The broker refused this message for good (MQTT 5 0x87): resending
-        // would jam the queue. Removed and counted, never silently.
-        (void)outbox_.Ack(id);
-        rejected_.fetch_add(1);
-      } else {
-        outbox_.Nack(id);
-        republished_.fetch_add(1);
-      }
-      in_flight_.fetch_sub(1);
-    });
+    Status handed =
+        session_.Publish(std::move(q.message), [this, id, seq, topic = std::move(topic)](const Status& done) {
+          if (delivery_observer_) delivery_observer_(seq, done);
+          OnPublishDone(id, topic, done);
+        });
     if (!handed.ok()) {
       in_flight_.fetch_sub(1);
       outbox_.Nack(id);
@@ -200,6 +234,7 @@ Micros Link::Poll() {
     lost.swap(lost_);
   }
   (void)outbox_.SyncIfDue();
+  LogRefusals();
   switch (state_) {
     case State::kIdle:
       return now + kIdlePoll;
@@ -236,6 +271,7 @@ Status Link::Stop(Millis timeout) {
     ++generation_;  // a CONNACK still on its way is for nobody
   }
   state_ = State::kIdle;
+  LogRefusals();  // refusals that arrived while disconnecting
   outbox_.RequeueInFlight();
   Status synced = outbox_.Sync();
   return disconnected.ok() ? synced : disconnected;

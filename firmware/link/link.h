@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,7 +39,10 @@ struct LinkOptions {
   GovernorOptions governor;
   size_t max_in_flight = 20;  // QoS 1 publishes awaiting PUBACK
   /// One line per connection event (connected, lost, attempt failed with the
-  /// delay before the next): once per attempt, never in a tight loop.
+  /// delay before the next): once per attempt, never in a tight loop. Also
+  /// one line per topic whose publish the broker refused (MQTT 5 0x87), once
+  /// per episode (see refused_topics_). Always called on the thread that
+  /// calls Poll() / Stop(), never on a transport thread.
   std::function<void(const std::string&)> log;
 };
 
@@ -110,6 +114,10 @@ class Link {
   Micros Pump(Micros now);
   uint64_t RandomBits();
   void Log(const std::string& line);
+  /// Transport thread: a publish to `topic` ended with `result`.
+  void OnPublishDone(uint64_t id, const std::string& topic, const Status& result);
+  /// Device thread: logs the refusals recorded since the last call.
+  void LogRefusals();
 
   Session& session_;
   Outbox& outbox_;
@@ -133,6 +141,15 @@ class Link {
   std::optional<Status> connect_result_;  // guarded by mu_
   std::optional<std::string> lost_;       // guarded by mu_
   uint64_t generation_ = 0;               // guarded by mu_: connection attempt number, drops stale callbacks
+
+  // Refusals (MQTT 5 PUBACK 0x87): removed from the outbox, never retried,
+  // counted in rejected_ (not as drops), logged with the topic once per
+  // episode; an episode ends when a publish to that topic succeeds or the
+  // connection is re-established.
+  std::set<std::string> refused_topics_;     // guarded by mu_: topics in an episode (already logged)
+  std::vector<std::string> refusal_log_;     // guarded by mu_: lines for LogRefusals()
+  std::atomic<size_t> refusal_episodes_{0};  // refused_topics_.size(), read without mu_ on each PUBACK
+
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> rejected_{0};

@@ -38,7 +38,9 @@ std::string ReasonText(int reason) {
 }
 
 Status FromPahoFailure(const std::string& what, int rc, int reason) {
-  std::string m = what + " failed: " + mqtt::exception::error_str(rc);
+  // Paho C leaves rc at 0 ("Success") when the broker's reason code is the failure.
+  std::string m = reason > 0 && rc == MQTTASYNC_SUCCESS ? what + " refused by the broker"
+                                                        : what + " failed: " + mqtt::exception::error_str(rc);
   if (reason > 0) m += " (" + ReasonText(reason) + ")";
   if (reason == kNotAuthorized || reason == kBadUserNameOrPassword) return PermissionDenied(m);
   return Unavailable(m);
@@ -541,8 +543,34 @@ void PublishListener::on_failure(const mqtt::token& tok) {
 
 }  // namespace
 
+/// What a refusal reason means for a device, where the spec or IoT Core's
+/// docs say more than the reason's name (OASIS MQTT 5.0 section 3.2.2.2).
+std::string ConnackHint(int reason) {
+  switch (reason) {
+    case 0x85:
+      return ": the broker does not accept this client id (IoT Core: the policy's iot:Connect resource "
+             "client/<thing> must match it)";
+    case 0x86:
+    case 0x8C:
+      return ": the broker did not accept this identity's credentials";
+    case 0x87:
+      return ": the broker knows this identity but its policy does not allow it to connect with this client id "
+             "(IoT Core: iot:Connect in the certificate's policy; a local mosquitto: its ACL / plugin)";
+    case 0x8A:
+      return ": the broker banned this client";
+    case 0x89:
+    case 0x88:
+      return ": the broker is busy or unavailable; retry later";
+    case 0x9F:
+      return ": too many CONNECTs (IoT Core allows 1 per second per client id)";
+    default:
+      return "";
+  }
+}
+
 Status ConnackRefusalStatus(const std::string& where, int reason) {
-  const std::string m = where + ": broker refused the connection (CONNACK " + ReasonText(reason) + ")";
+  const std::string m =
+      where + ": broker refused the connection (CONNACK " + ReasonText(reason) + ")" + ConnackHint(reason);
   switch (reason) {
     case 0x86:  // bad user name or password
     case 0x8C:  // bad authentication method
@@ -575,12 +603,19 @@ Status ConnectFailureStatus(const std::string& where, int rc, int reason, const 
     return DeadlineExceeded(where + ": no CONNACK within the connect timeout" + detail);
   }
   if (paho_message == kPahoTcpTlsFailure && probe == TcpProbe::kTcpConnects) {
+    // Paho C 1.3 passes up neither OpenSSL's verify result nor the alert
+    // received, so which side refused is not known here.
     return Unauthenticated(where + ": TCP connects but the TLS handshake failed: a certificate was rejected" +
-                           " (by the broker, or ours: untrusted CA, or not naming the host)" + detail);
+                           " and Paho does not say which side refused. The local identity check covers our own" +
+                           " files; what it cannot see: the broker does not trust the CA that issued" +
+                           " our certificate, or the certificate is revoked or not registered/active there" +
+                           " (IoT Core), or the broker's certificate is not signed by our CA file or does not" +
+                           " name the host in the URI" + detail);
   }
   if (paho_message == kPahoClosedBeforeConnack) {
-    return Unauthenticated(where + ": the broker closed the connection after TLS, before CONNACK" +
-                           " (TLS 1.3 shows a rejected client certificate only then)" + detail);
+    return Unauthenticated(where + ": the broker closed the connection after TLS, before CONNACK, without a" +
+                           " reason: under TLS 1.3 that is how a broker refuses a client certificate (its CA not" +
+                           " trusted there, revoked, or not registered/active on IoT Core)" + detail);
   }
   switch (rc) {
     case MQTTASYNC_NULL_PARAMETER:
