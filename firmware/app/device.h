@@ -67,7 +67,7 @@ struct DeviceCounters {
 struct CrashLoss {
   uint64_t boot = 0;        // the previous boot
   bool any_issued = false;  // a seq was issued before this boot (else last_seq means nothing)
-  uint64_t last_seq = 0;    // the last seq issued before this boot
+  uint64_t last_seq = 0;    // the last seq issued before this boot (by `boot` or, if it issued none, earlier)
   bool exact = false;       // last_seq from the issued mark; false: the lease limit, an upper bound
   uint64_t lost = 0;        // seqs <= last_seq that can no longer be delivered
   std::vector<link::crash_loss::SeqRange> ranges;  // those seqs

@@ -10,15 +10,19 @@
 // (crash-loss accounting, issue 8), every Next() also overwrites the record
 // kIssuedRecord in place, without fsync (Storage::Overwrite): survives kill -9,
 // not a power cut. Its content is one fixed-width line
-//   "edgeforge-seq v1 boot=<20 digits> next=<20 digits> sum=<16 hex>\n"
+//   "edgeforge-seq v1 boot=<20 digits> next=<20 digits> exact=<0|1> sum=<16 hex>\n"
 // where sum is FNV-1a 64 of the bytes before " sum=". On Open the previous
 // boot's issued high-water is that `next` when the record is exact
 // (Storage::ReadOverwritten: no machine restart since), well-formed, of the
 // previous boot and inside its lease; otherwise the lease limit, an upper
 // bound (previous_boot()->exact false). If writing the mark fails, the lease
 // record says so ("issued_mark":false, fsync'd) before any number is issued
-// past it, so a stale mark is never trusted. Close() marks the lease record
-// "closed":true: its seq_mark is then exact by itself.
+// past it, so a stale mark is never trusted. Close() records the figure in the
+// lease record itself ("closed":true, "issued_below", "issued_exact"), which
+// also survives a power cut. `next` is one above the last seq issued, by this
+// boot or, if it issued none, by an earlier one: never the lease limit of a
+// boot that did not use it, so a boot's tail is never padded with numbers that
+// nobody issued.
 #pragma once
 
 #include <cstdint>
@@ -33,15 +37,17 @@ namespace edgeforge::telemetry {
 /// What the boot before this one left behind.
 struct PreviousBoot {
   uint64_t boot = 0;          // its boot number
-  uint64_t issued_below = 0;  // every seq issued before this boot is below this
+  uint64_t issued_below = 0;  // one above the last seq issued before this boot (0: none ever)
   bool exact = false;         // true: the issued mark; false: the lease limit (after a power cut: an upper bound)
 };
 
-/// Parses an issued-mark line; nullopt if torn, garbage or its sum does not match.
+/// The issued mark: after boot `boot`'s last Next(), or at its Open.
 struct IssuedMark {
   uint64_t boot = 0;
-  uint64_t next = 0;  // every seq below it was issued in `boot` or earlier
+  uint64_t next = 0;  // one above the last seq issued (by `boot` or an earlier boot)
+  bool exact = true;  // false: inherited from an Open whose previous boot was not exact
 };
+/// One line; DecodeIssuedMark gives nullopt if torn, garbage or its sum does not match.
 std::string EncodeIssuedMark(const IssuedMark& m);
 std::optional<IssuedMark> DecodeIssuedMark(const std::string& line);
 
@@ -74,7 +80,9 @@ class SequenceCounter {
     kOff,      // the lease record says the mark is not to be trusted
   };
   Status Persist(uint64_t limit, bool closed = false);
-  std::optional<uint64_t> ReadIssuedMark(uint64_t prev_boot, uint64_t prev_limit);
+  std::optional<IssuedMark> ReadIssuedMark(uint64_t prev_boot, uint64_t prev_limit);
+  /// The previous boot from its lease record (valid JSON), the issued mark or the lease limit.
+  PreviousBoot PreviousFrom(const std::string& record, uint64_t boot, uint64_t limit);
 
   Storage& storage_;
   uint64_t block_;
@@ -83,6 +91,8 @@ class SequenceCounter {
   uint64_t boot_ = 0;
   bool open_ = false;
   Mark mark_ = Mark::kOn;
+  uint64_t issued_below_ = 0;  // one above the last seq issued before now (this boot or an earlier one)
+  bool issued_exact_ = true;
   std::optional<PreviousBoot> previous_;
 };
 
