@@ -44,7 +44,8 @@ TelemetryVerifier::TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend ba
 
 Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std::string_view payload,
                                                     const std::string* jws_value, uint64_t* seq, uint64_t* boot,
-                                                    std::string* reason_class, std::string* alarm) {
+                                                    std::string* reason_class, std::string* alarm,
+                                                    std::optional<telemetry::PrevBoot>* prev_boot) {
   auto fail = [&](const char* cls, const Status& s) {
     *reason_class = cls;
     return s;
@@ -68,8 +69,10 @@ Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std:
     auto a = telemetry::ParseAlarm(payload);
     if (!a.ok()) return fail("bad payload", a.status());
     *alarm = a->alarm.channel + " " + telemetry::AlarmStateName(a->alarm.state);
-  } else if (Status body = telemetry::Parse(payload).status(); !body.ok()) {
-    return fail("bad payload", body);
+  } else {
+    auto body = telemetry::Parse(payload);
+    if (!body.ok()) return fail("bad payload", body.status());
+    *prev_boot = body->status.prev_boot;
   }
   if (parts->type != telemetry::MessageTypeName(msg->type)) {
     return fail("type/topic mismatch",
@@ -104,7 +107,8 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
     return c;
   }
   std::string alarm;
-  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class, &alarm);
+  std::optional<telemetry::PrevBoot> prev_boot;
+  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class, &alarm, &prev_boot);
   ++counts_.received;
   if (!dev.ok()) {
     ++counts_.invalid;
@@ -116,6 +120,12 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
   }
   c.dev = std::move(*dev);
   c.verdict = Track(c, payload);
+  // An authentic window of a later boot says where the earlier boot's seqs
+  // ended and what the device itself lost in a crash (docs/telemetry.md,
+  // status.prev_boot): a missing tail of that boot now counts as lost.
+  if (prev_boot && c.verdict != Verdict::kConflict) {
+    NoteBootEndLocked(c.dev, prev_boot->boot, prev_boot->last_seq, prev_boot->lost);
+  }
   if (c.verdict == Verdict::kVerified && !alarm.empty()) {
     ++counts_.alarm_messages;
     ++counts_.alarms[alarm];
@@ -177,6 +187,22 @@ void TelemetryVerifier::Expect(const std::string& dev, uint64_t boot, uint64_t f
 
 void TelemetryVerifier::NoteBootEnd(const std::string& dev, uint64_t boot, uint64_t last_seq, uint64_t device_lost) {
   std::lock_guard<std::mutex> lock(mu_);
+  NoteBootEndLocked(dev, boot, last_seq, device_lost);
+}
+
+void TelemetryVerifier::NoteBootEndLocked(const std::string& dev, uint64_t boot, uint64_t last_seq,
+                                          uint64_t device_lost) {
+  // A boot that issued nothing names the last seq of an earlier boot (seq is
+  // monotonic across boots): if that seq already arrived, there is no tail to
+  // look for, only the device's own count to keep.
+  for (auto e = streams_.lower_bound({dev, 0}); e != streams_.end() && e->first.first == dev; ++e) {
+    Stream& s = e->second;
+    if (e->first.second == boot || s.seen.empty() || last_seq < s.base || last_seq - s.base >= s.seen.size()) continue;
+    if (s.seen[last_seq - s.base]) {
+      s.device_lost = std::max(s.device_lost, device_lost);
+      return;
+    }
+  }
   auto it = streams_.find({dev, boot});
   if (it == streams_.end() || it->second.lo > it->second.hi) {
     // Nothing of this boot arrived: its seqs follow the earlier boots' (seq is

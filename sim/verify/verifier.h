@@ -19,12 +19,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "firmware/telemetry/jws.h"
+#include "firmware/telemetry/telemetry.h"
 
 namespace edgeforge::sim {
 
@@ -139,8 +141,11 @@ class TelemetryVerifier {
   };
 
   /// `alarm` is set to "<channel> <state>" for an authentic alarm message.
+  /// `prev_boot` is set when an authentic telemetry message carries status.prev_boot.
   Result<std::string> Authenticate(std::string_view topic, std::string_view payload, const std::string* jws,
-                                   uint64_t* seq, uint64_t* boot, std::string* reason_class, std::string* alarm);
+                                   uint64_t* seq, uint64_t* boot, std::string* reason_class, std::string* alarm,
+                                   std::optional<telemetry::PrevBoot>* prev_boot);
+  void NoteBootEndLocked(const std::string& dev, uint64_t boot, uint64_t last_seq, uint64_t device_lost);
   Verdict Track(Checked& c, std::string_view payload);
   static void Cover(Stream& s, uint64_t seq);
 

@@ -259,6 +259,35 @@ TEST_F(VerifierTest, NoteBootEndCountsTheMissingTailAsLost) {
   EXPECT_EQ(r.tail_lost, 0u);
 }
 
+TEST_F(VerifierTest, APrevBootInATelemetryWindowShowsTheEarlierBootsLostTail) {
+  // What a capture holds after a crash: boot 1's seqs 0..2 arrived, 3..5 did
+  // not, and boot 2's first window says boot 1 issued up to 5 and the device
+  // itself found 1 of them undeliverable (issue 8, item 3).
+  for (uint64_t s : {0, 1, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  EXPECT_EQ(verifier_->Report().lost, 0u);
+  auto t = telemetry::ParseTelemetry(Payload("dev-a", 1000, 2));
+  ASSERT_TRUE(t.ok());
+  t->status.prev_boot = telemetry::PrevBoot{1, 5, true, 1};
+  EXPECT_EQ(Send(Topic("dev-a"), telemetry::Serialize(*t), *signer_a_), Verdict::kVerified);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 3u);
+  EXPECT_EQ(r.tail_lost, 3u);
+  EXPECT_EQ(r.device_reported_lost, 1u);
+  EXPECT_FALSE(r.Passed());
+}
+
+TEST_F(VerifierTest, APrevBootNamingASeqOfAnEarlierBootThatArrivedIsNoLoss) {
+  // Boot 2 issued nothing, so boot 3 names boot 2 with boot 1's last seq.
+  for (uint64_t s : {0, 1, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
+  auto t = telemetry::ParseTelemetry(Payload("dev-a", 1000, 3));
+  ASSERT_TRUE(t.ok());
+  t->status.prev_boot = telemetry::PrevBoot{2, 2, true, 0};
+  EXPECT_EQ(Send(Topic("dev-a"), telemetry::Serialize(*t), *signer_a_), Verdict::kVerified);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_TRUE(r.Passed()) << r.FailureReasons().size();
+}
+
 TEST_F(VerifierTest, NoteBootEndGapAndTailAreReportedApart) {
   for (uint64_t s : {0, 2}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
   verifier_->NoteBootEnd("dev-a", 1, 4, 0);
