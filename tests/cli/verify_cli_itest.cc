@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -338,6 +339,29 @@ TEST(SimFailureReasonTest, AnExternalBrokerWithAMissingDeviceIdentityNamesIt) {
   EXPECT_TRUE(r.Has(pki + "/devices/edge-00002/device.crt missing")) << r.output;
   EXPECT_TRUE(r.Has("edgeforge certs devices --dir " + pki + " --count 2")) << r.output;
   EXPECT_FALSE(std::filesystem::exists(pki + "/devices/edge-00002"));
+}
+
+TEST(SimFailureReasonTest, AnIdentityFaultIsNamedBeforeAnyDeviceConnects) {
+  // Issue 8 item 6: the simulator checks every identity locally first. A
+  // device key readable by others, and another device's certificate.
+  const std::string pki = MakePki({"edge-00001", "edge-00002"}, "simidentity");
+  const std::string key = pki + "/devices/edge-00002/device.key";
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  CliRun r = Edgeforge("sim --devices 2 --duration 2s --broker ssl://localhost:1 --certs " + pki + " --work " +
+                       MakeTempDir("simidentitywork"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.Has("device edge-00002")) << r.output;
+  EXPECT_TRUE(r.Has(key)) << r.output;
+  EXPECT_TRUE(r.Has("chmod 600")) << r.output;
+  EXPECT_FALSE(r.Has("connected")) << r.output;
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  std::filesystem::copy_file(pki + "/devices/edge-00001/device.crt", pki + "/devices/edge-00002/device.crt",
+                             std::filesystem::copy_options::overwrite_existing);
+  r = Edgeforge("sim --devices 2 --duration 2s --broker ssl://localhost:1 --certs " + pki + " --work " +
+                MakeTempDir("simidentitywork2"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.Has("device edge-00002")) << r.output;
+  EXPECT_TRUE(r.Has("edge-00001")) << r.output;  // the CN it found instead
 }
 
 }  // namespace
