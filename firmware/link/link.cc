@@ -126,6 +126,7 @@ void Link::OnConnectResult(const Status& s, Micros now) {
       refusal_episodes_.store(0);
     }
     backoff_.OnConnected(now);
+    tls_failures_in_a_row_ = 0;
     ++stats_.connects;
     if (stats_.connects > 1) ++stats_.reconnects;
     Log("link: connected" +
@@ -134,7 +135,25 @@ void Link::OnConnectResult(const Status& s, Micros now) {
   }
   ++stats_.connect_failures;
   stats_.last_error = s.ToString();
-  ScheduleRetry(IsAuthFailure(s) ? FailureKind::kAuthorization : FailureKind::kNetwork, now);
+  ScheduleRetry(ClassifyFailure(s), now);
+}
+
+FailureKind Link::ClassifyFailure(const Status& s) {
+  if (!IsAuthFailure(s)) {
+    tls_failures_in_a_row_ = 0;
+    return FailureKind::kNetwork;
+  }
+  // A CONNACK refusal comes from the broker itself: believed at once. A TLS
+  // failure (UNAUTHENTICATED without a CONNACK) can also be a broker that was
+  // down when the CONNECT was tried and back when the session's TCP probe
+  // ran (paho_session.h: the probe tells "TLS failed" from "TCP refused"):
+  // seen after a broker kill -9 + restart, when devices then sat in the
+  // 10-120 s authorization backoff. The first one retries at the network
+  // pace; a second in a row is an authorization failure.
+  if (s.code() == StatusCode::kPermissionDenied || ++tls_failures_in_a_row_ >= 2) {
+    return FailureKind::kAuthorization;
+  }
+  return FailureKind::kNetwork;
 }
 
 void Link::ScheduleRetry(FailureKind kind, Micros now) {

@@ -110,6 +110,9 @@ class Link {
   void BeginConnect(Micros now);
   void OnConnectResult(const Status& s, Micros now);
   void OnLost(const std::string& cause, Micros now);
+  /// The backoff a failed connect gets (see link.cc: a first TLS failure is
+  /// retried at the network pace).
+  FailureKind ClassifyFailure(const Status& s);
   void ScheduleRetry(FailureKind kind, Micros now);
   Micros Pump(Micros now);
   uint64_t RandomBits();
@@ -127,6 +130,7 @@ class Link {
   Backoff backoff_;
   Governor governor_;
   State state_ = State::kIdle;
+  int tls_failures_in_a_row_ = 0;  // UNAUTHENTICATED connect failures since the last other outcome
   Micros next_attempt_{0};
   struct Subscription {
     std::string filter;
