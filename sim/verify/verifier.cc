@@ -215,7 +215,10 @@ void TelemetryVerifier::NoteBootEndLocked(const std::string& dev, uint64_t boot,
         earlier = true;
       }
     }
-    const uint64_t first = earlier && after <= last_seq ? after : last_seq;
+    // A verifier that saw nothing of this device before that boot never
+    // watched it (it started later): it has nothing to judge there.
+    if (!earlier) return;
+    const uint64_t first = after <= last_seq ? after : last_seq;
     Stream& s = streams_[{dev, boot}];
     Cover(s, first);
   }

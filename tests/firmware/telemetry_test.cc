@@ -225,7 +225,7 @@ TEST(TelemetryV2Test, PrevBootRoundTripsIsOptionalAndStrict) {
   EXPECT_EQ(Serialize(m).find("prev_boot"), std::string::npos);
   m.status.prev_boot = PrevBoot{4, 18, false, 7};
   const std::string json = Serialize(m);
-  EXPECT_NE(json.find(R"("link":{"reconnects":0},"prev_boot":{"boot":4,"last_seq":18,"exact":false,"lost":7}}})"),
+  EXPECT_NE(json.find(R"("link":{"reconnects":0},"storage_errors":0,"refused":0,"prev_boot":{"boot":4,"last_seq":18,"exact":false,"lost":7}}})"),
             std::string::npos)
       << json;
   auto p = ParseTelemetry(json);

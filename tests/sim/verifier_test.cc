@@ -307,6 +307,19 @@ TEST_F(VerifierTest, NoteBootEndForABootOfWhichNothingArrived) {
   EXPECT_EQ(r.devices, 1u);
 }
 
+TEST_F(VerifierTest, NoteBootEndForABootThisVerifierNeverWatchedIsNotJudged) {
+  // A verifier that starts during boot 2 (a second sim run, a live verify
+  // started later) never saw boot 1: its tail is none of its business.
+  auto t = telemetry::ParseTelemetry(Payload("dev-a", 40, 2));
+  ASSERT_TRUE(t.ok());
+  t->status.prev_boot = telemetry::PrevBoot{1, 39, true, 3};
+  EXPECT_EQ(Send(Topic("dev-a"), telemetry::Serialize(*t), *signer_a_), Verdict::kVerified);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.device_reported_lost, 0u);
+  EXPECT_TRUE(r.Passed());
+}
+
 TEST_F(VerifierTest, NoteBootEndInsideWhatArrivedChangesNothing) {
   for (uint64_t s : {0, 1, 2, 3}) Send(Topic("dev-a"), Payload("dev-a", s, 1), *signer_a_);
   verifier_->NoteBootEnd("dev-a", 1, 3, 0);

@@ -255,7 +255,7 @@ TEST(ReportedStateTest, CrashLossOfThePreviousBootIsReportedWhenKnown) {
   EXPECT_EQ(ReportedState(info).find("crash_loss"), std::string::npos);
   info.crash_loss = CrashLossReport{3, 7};
   const std::string doc = ReportedState(info);
-  EXPECT_NE(doc.find(R"("link":{"reconnects":0},"crash_loss":{"boot":3,"lost":7}}}})"), std::string::npos) << doc;
+  EXPECT_NE(doc.find(R"("link":{"reconnects":0},"storage_errors":0,"refused":0,"crash_loss":{"boot":3,"lost":7}}}})"), std::string::npos) << doc;
 }
 
 TEST(ReportedStateTest, ARejectionIsReportedWithItsVersionAndLongTextIsCut) {
