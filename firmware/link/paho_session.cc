@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "firmware/link/broker_uri.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::link {
@@ -54,40 +55,14 @@ bool FileExists(const std::string& path) {
 void* ToContext(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
 uint64_t FromContext(void* context) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(context)); }
 
-struct HostPort {
-  std::string host;
-  int port = -1;
-};
-
-/// "ssl://host:port", "mqtts://[::1]:port" -> host and port (-1 if none).
-HostPort SplitUri(const std::string& uri) {
-  HostPort out;
-  const size_t scheme = uri.find("://");
-  std::string rest = scheme == std::string::npos ? uri : uri.substr(scheme + 3);
-  rest = rest.substr(0, rest.find('/'));
-  const size_t colon = rest.rfind(':');
-  const size_t bracket = rest.rfind(']');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    int port = 0;
-    for (size_t i = colon + 1; i < rest.size() && port <= 65535; ++i) {
-      port = (rest[i] >= '0' && rest[i] <= '9') ? port * 10 + (rest[i] - '0') : 65536;
-    }
-    out.port = colon + 1 < rest.size() && port <= 65535 ? port : -1;
-    rest.resize(colon);
-  }
-  if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
-  out.host = rest;
-  return out;
-}
-
-/// Whether a TCP connection to `hp` opens within `limit` (closed at once).
-bool TcpConnects(const HostPort& hp, Millis limit) {
+/// Whether a TCP connection to `uri`'s host and port opens within `limit` (closed at once).
+bool TcpConnects(const BrokerUri& hp, Millis limit) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* list = nullptr;
-  if (hp.port < 0 || ::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &list) != 0) {
+  if (::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &list) != 0) {
     return false;
   }
   bool connected = false;
@@ -200,9 +175,9 @@ class PahoSession final : public Session {
       // Paho C 1.3 reports TCP refused and a failed TLS handshake alike
       // (MQTTAsync_connecting): one plain TCP connect tells them apart. It
       // blocks Paho's thread, bounded, as Paho's own DNS lookup and connect do.
-      probe = TcpConnects(SplitUri(config_.server_uri), std::min(config_.connect_timeout, Millis(2000)))
-                  ? TcpProbe::kTcpConnects
-                  : TcpProbe::kTcpFails;
+      auto uri = ParseBrokerUri(config_.server_uri);  // checked by ValidateSessionConfig
+      probe = uri.ok() && TcpConnects(*uri, std::min(config_.connect_timeout, Millis(2000))) ? TcpProbe::kTcpConnects
+                                                                                             : TcpProbe::kTcpFails;
     }
     Complete(attempt, ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()),
                                            message, probe));
@@ -633,9 +608,8 @@ Status ConnectFailureStatus(const std::string& where, int rc, int reason, const 
 }
 
 Status ValidateSessionConfig(const SessionConfig& c) {
-  if (c.server_uri.rfind("ssl://", 0) != 0 && c.server_uri.rfind("mqtts://", 0) != 0) {
-    return InvalidArgument("broker URI '" + c.server_uri + "' must start with ssl:// or mqtts:// (mutual TLS only)");
-  }
+  auto uri = ParseBrokerUri(c.server_uri);  // ssl:// or mqtts:// only: mutual TLS
+  if (!uri.ok()) return uri.status();
   if (c.client_id.empty() || c.client_id.size() > 128) {
     return InvalidArgument("client id '" + c.client_id + "' must be 1..128 bytes (AWS IoT Core)");
   }
@@ -649,7 +623,7 @@ Status ValidateSessionConfig(const SessionConfig& c) {
     // RFC 7301 section 3.1: each protocol name is 1..255 bytes.
     if (p.empty() || p.size() > 255) return InvalidArgument("ALPN protocol '" + p + "' must be 1..255 bytes");
   }
-  if (SplitUri(c.server_uri).port == 443 && c.alpn.empty()) {
+  if (uri->port == 443 && c.alpn.empty()) {
     return InvalidArgument("broker URI '" + c.server_uri +
                            "': MQTT on port 443 needs ALPN (AWS IoT Core: \"x-amzn-mqtt-ca\")");
   }
