@@ -1,6 +1,8 @@
 // The device's MQTT session, as device logic sees it. Paho lives behind this
-// interface (firmware/link/paho_session.*); an event-loop transport can plug in
-// here without touching device logic (DESIGN.md principle 1).
+// interface for the device binary (firmware/link/paho_session.*); the
+// simulator's event-loop transport (sim/transport/) plugs in here without
+// touching device logic (DESIGN.md principle 1). Nothing here blocks: every
+// call starts work and returns; outcomes come back through Dispatch().
 #pragma once
 
 #include <cstdint>
@@ -95,59 +97,93 @@ struct IncomingMessage {
   }
 };
 
-/// Called once per publish: OK on PUBACK (QoS 1) or hand-off (QoS 0), else why
-/// not (PERMISSION_DENIED for an MQTT 5 "not authorized" PUBACK, UNAVAILABLE
-/// if the connection dropped first).
+/// Completions (issue 9, "a session that never blocks"). Every callback a
+/// session is given runs on the thread that calls Session::Dispatch() (the
+/// device's own thread: Link::Poll calls it first thing), never on a
+/// transport thread. Transports queue outcomes as they happen and Dispatch()
+/// applies them, so device state (outbox, link, shadow) is only ever touched
+/// by its own thread and needs no lock against the network.
+
+/// Once per publish: OK on PUBACK (QoS 1) or hand-off (QoS 0), else why not
+/// (PERMISSION_DENIED for an MQTT 5 "not authorized" PUBACK, UNAVAILABLE if
+/// the connection dropped first or Disconnect() was called).
 using PublishDone = std::function<void(Status)>;
+/// Incoming PUBLISHes matching a subscription.
 using MessageHandler = std::function<void(const IncomingMessage&)>;
+/// Once per lost connection (never after Disconnect()).
 using ConnectionLost = std::function<void(const std::string& cause)>;
-/// OK once CONNACK accepted the session, else why not (see IsAuthFailure).
+/// Once per Connect(): OK once CONNACK accepted the session, else why not
+/// (see IsAuthFailure); CANCELLED if Disconnect() came first.
 using ConnectDone = std::function<void(Status)>;
+/// Once per Subscribe(): OK when SUBACK granted the filter, else why not
+/// (PERMISSION_DENIED for SUBACK 0x87, UNAVAILABLE if the connection dropped).
+using SubscribeDone = std::function<void(Status)>;
 
 class Session {
  public:
-  /// Implementations drop pending callbacks: none starts once destruction has
+  /// Implementations drop queued callbacks: none runs once destruction has
   /// begun, so callbacks may capture objects that die with the session's owner.
   virtual ~Session() = default;
-  /// Blocks until CONNACK or `config.connect_timeout`.
-  Status Connect() { return DoConnect(); }
-  /// Starts connecting and returns at once; `done` runs exactly once on a
-  /// transport thread, or with CANCELLED on the thread that calls Disconnect()
-  /// while the attempt is still open. FAILED_PRECONDITION (and no `done`) if
-  /// already connected or connecting. Automatic reconnect is off: after a lost
+
+  /// Starts connecting and returns at once; `done` runs exactly once, from a
+  /// later Dispatch(). FAILED_PRECONDITION (and no `done`) if already
+  /// connected or connecting. Automatic reconnect is off: after a lost
   /// connection the owner decides when to call this again.
-  Status ConnectAsync(ConnectDone done) { return DoConnectAsync(std::move(done)); }
-  /// Queues a publish; `done` runs later on a transport thread, exactly once.
-  /// While disconnected: UNAVAILABLE at once and `done` never runs (no
-  /// offline buffering: the durable outbox keeps the message). A publish in
-  /// flight when the connection drops completes with UNAVAILABLE.
-  Status Publish(OutgoingMessage message, PublishDone done) { return DoPublish(std::move(message), std::move(done)); }
-  /// Blocks until SUBACK; messages arrive on `handler` (transport thread).
-  /// A second call with the same filter replaces its handler (re-subscribe
-  /// after a reconnect with clean_start).
-  Status Subscribe(const std::string& filter, int qos, MessageHandler handler) {
-    return DoSubscribe(filter, qos, std::move(handler));
+  Status Connect(ConnectDone done) { return DoConnect(std::move(done)); }
+  /// While connected: sends SUBSCRIBE and returns at once; `done` runs once
+  /// from a later Dispatch(). Messages matching `filter` reach `handler`
+  /// from Dispatch(). A second call with the same filter replaces its handler
+  /// (re-subscribe after a reconnect with clean_start). UNAVAILABLE at once
+  /// (and no `done`) while disconnected.
+  Status Subscribe(const std::string& filter, int qos, MessageHandler handler, SubscribeDone done) {
+    return DoSubscribe(filter, qos, std::move(handler), std::move(done));
   }
-  /// Sends DISCONNECT (no will) after waiting up to `timeout` for PUBACKs;
-  /// publishes still in flight then complete with UNAVAILABLE.
-  Status Disconnect(Millis timeout) { return DoDisconnect(timeout); }
+  /// Queues a publish and returns at once; `done` runs exactly once from a
+  /// later Dispatch(). While disconnected: UNAVAILABLE at once and `done`
+  /// never runs (no offline buffering: the durable outbox keeps the message).
+  Status Publish(OutgoingMessage message, PublishDone done) { return DoPublish(std::move(message), std::move(done)); }
+  /// Starts a clean DISCONNECT (no will) and returns at once. Publishes still
+  /// in flight complete with UNAVAILABLE and an open Connect() with
+  /// CANCELLED, from later Dispatch() calls; no ConnectionLost follows.
+  /// Waiting for PUBACKs first is the owner's job (Link::Stop polls).
+  void Disconnect() { DoDisconnect(); }
+  /// True between an accepted CONNACK and a loss or Disconnect(), as far as
+  /// the events dispatched so far tell.
   bool IsConnected() const { return DoIsConnected(); }
-  /// `cb` runs once per lost connection (not after Disconnect()), on a
-  /// transport thread, after the in-flight publishes got their UNAVAILABLE.
+  /// `cb` runs once per lost connection (not after Disconnect()), from
+  /// Dispatch(), after the in-flight publishes got their UNAVAILABLE.
   void OnConnectionLost(ConnectionLost cb) { DoOnConnectionLost(std::move(cb)); }
+  /// Runs, on the calling thread, every callback queued since the last call,
+  /// in the order the transport saw the events. Returns how many ran. Cheap
+  /// when nothing is queued.
+  size_t Dispatch() { return DoDispatch(); }
+  /// Optional: `wake` is called (on a transport thread, possibly with
+  /// transport locks held: it must only signal, e.g. notify a condition
+  /// variable or write an eventfd) whenever a callback is queued, so that a
+  /// device loop can sleep until there is something to Dispatch().
+  void SetWakeup(std::function<void()> wake) { DoSetWakeup(std::move(wake)); }
 
  private:
-  virtual Status DoConnect() = 0;
-  /// Default for in-process fakes: a blocking Connect(), `done` called inline.
-  virtual Status DoConnectAsync(ConnectDone done) {
-    done(DoConnect());
-    return Status::Ok();
-  }
+  virtual Status DoConnect(ConnectDone done) = 0;
+  virtual Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler, SubscribeDone done) = 0;
   virtual Status DoPublish(OutgoingMessage message, PublishDone done) = 0;
-  virtual Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler) = 0;
-  virtual Status DoDisconnect(Millis timeout) = 0;
+  virtual void DoDisconnect() = 0;
   virtual bool DoIsConnected() const = 0;
   virtual void DoOnConnectionLost(ConnectionLost cb) = 0;
+  virtual size_t DoDispatch() = 0;
+  virtual void DoSetWakeup(std::function<void()> wake) { (void)wake; }
 };
+
+/// For tools and tests that have nothing else to do while connecting (the
+/// verifier's first connect, CLI probes): Connect(), then Dispatch() every
+/// millisecond on `clock` until `done` ran or `timeout` passed
+/// (DEADLINE_EXCEEDED, and the attempt is cancelled with Disconnect()).
+/// Device logic never calls these: Link drives the session from Poll().
+Status ConnectAndWait(Session& session, Clock& clock, Millis timeout);
+/// The same for one Subscribe().
+Status SubscribeAndWait(Session& session, Clock& clock, Millis timeout, const std::string& filter, int qos,
+                        MessageHandler handler);
+/// Publishes and waits for the outcome (QoS 1: the PUBACK).
+Status PublishAndWait(Session& session, Clock& clock, Millis timeout, OutgoingMessage message);
 
 }  // namespace edgeforge::link
