@@ -370,7 +370,7 @@ Result<Packet> DecodeConnect(Reader& r) {
   c.clean_start = cf & 0x02;
   EF_ASSIGN(c.keepalive_s, r.U16("keep alive"));
   Properties props;
-  EF_ASSIGN(props, ReadProperties(r, "CONNECT properties"));
+  EF_ASSIGN(props, ReadProperties(r, "properties"));
   c.session_expiry_s = props.session_expiry.value_or(0);
   EF_ASSIGN(c.client_id, r.Utf8("client id"));
   if (will) {
@@ -406,7 +406,7 @@ Result<Packet> DecodeConnack(Reader& r) {
   EF_ASSIGN(c.reason, r.U8("reason code"));
   if (c.reason != 0 && c.session_present) return r.Error("session present with a refusal (3.2.2.1.1)");
   Properties props;
-  EF_ASSIGN(props, ReadProperties(r, "CONNACK properties"));
+  EF_ASSIGN(props, ReadProperties(r, "properties"));
   if (!r.done()) return r.Error("trailing bytes");
   return Packet(c);
 }
@@ -426,7 +426,7 @@ Result<Packet> DecodePublish(Reader& r, uint8_t flags) {
     if (p.packet_id == 0) return r.Error("packet identifier: 0 (2.2.1)");
   }
   Properties props;
-  EF_ASSIGN(props, ReadProperties(r, "PUBLISH properties"));
+  EF_ASSIGN(props, ReadProperties(r, "properties"));
   p.user_properties = std::move(props.user);
   p.payload = r.Rest();
   return Packet(std::move(p));
@@ -439,7 +439,7 @@ Result<Packet> DecodePuback(Reader& r) {
   if (!r.done()) EF_ASSIGN(p.reason, r.U8("reason code"));
   if (!r.done()) {
     Properties props;
-    EF_ASSIGN(props, ReadProperties(r, "PUBACK properties"));
+    EF_ASSIGN(props, ReadProperties(r, "properties"));
   }
   if (!r.done()) return r.Error("trailing bytes");
   return Packet(p);
@@ -450,7 +450,7 @@ Result<Packet> DecodeSubscribe(Reader& r) {
   EF_ASSIGN(s.packet_id, r.U16("packet identifier"));
   if (s.packet_id == 0) return r.Error("packet identifier: 0 (2.2.1)");
   Properties props;
-  EF_ASSIGN(props, ReadProperties(r, "SUBSCRIBE properties"));
+  EF_ASSIGN(props, ReadProperties(r, "properties"));
   while (!r.done()) {
     Subscribe::Filter f;
     EF_ASSIGN(f.filter, r.Utf8("topic filter"));
@@ -470,7 +470,7 @@ Result<Packet> DecodeSuback(Reader& r) {
   EF_ASSIGN(s.packet_id, r.U16("packet identifier"));
   if (s.packet_id == 0) return r.Error("packet identifier: 0 (2.2.1)");
   Properties props;
-  EF_ASSIGN(props, ReadProperties(r, "SUBACK properties"));
+  EF_ASSIGN(props, ReadProperties(r, "properties"));
   const std::string rest = r.Rest();
   if (rest.empty()) return r.Error("payload: no reason code (3.9.3)");
   s.reasons.assign(rest.begin(), rest.end());
@@ -482,7 +482,7 @@ Result<Packet> DecodeDisconnect(Reader& r) {
   if (!r.done()) EF_ASSIGN(d.reason, r.U8("reason code"));
   if (!r.done()) {
     Properties props;
-    EF_ASSIGN(props, ReadProperties(r, "DISCONNECT properties"));
+    EF_ASSIGN(props, ReadProperties(r, "properties"));
   }
   if (!r.done()) return r.Error("trailing bytes");
   return Packet(d);
