@@ -247,10 +247,9 @@ size_t LoopbackBroker::Pump() {
         break;
       }
       if (!next->has_value()) break;
+      if (c->closed_by_broker) break;  // the broker closed it: later bytes are not read
       ++processed;
-      const bool was_open = c->open;
       Handle(*c, std::move(**next));
-      if (!was_open) break;  // a packet after our own close is not read
     }
     if (!c->open) {
       Closed(*c, false);
