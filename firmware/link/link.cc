@@ -150,7 +150,12 @@ FailureKind Link::ClassifyFailure(const Status& s) {
   // seen after a broker kill -9 + restart, when devices then sat in the
   // 10-120 s authorization backoff. The first one retries at the network
   // pace; a second in a row is an authorization failure.
-  if (s.code() == StatusCode::kPermissionDenied || ++tls_failures_in_a_row_ >= 2) {
+  // CONNACK 0x86 / 0x8C also arrive as UNAUTHENTICATED: session.h gives the
+  // code only, so the refusal is told from a TLS failure by the "(CONNACK "
+  // that PahoSession (ConnackRefusalStatus) and the test loopback put in its
+  // message (tests/firmware/link/link_test.cc found 0x86 retried at 1 s).
+  const bool connack_refusal = s.message().find("(CONNACK ") != std::string::npos;
+  if (s.code() == StatusCode::kPermissionDenied || connack_refusal || ++tls_failures_in_a_row_ >= 2) {
     return FailureKind::kAuthorization;
   }
   return FailureKind::kNetwork;
