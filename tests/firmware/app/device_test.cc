@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -184,6 +185,66 @@ TEST(DeviceTest, OfflineItStoresThenForwardsInSeqOrderAfterReconnecting) {
   EXPECT_EQ(c.delivered, telemetry.size());
   EXPECT_EQ(c.dropped, 0u);
   EXPECT_LE(c.queued, 1u);  // at most the window just closed
+}
+
+board::Board FactoryBoard() {
+  auto b = board::LoadBoardSpec("factory-node");
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  return b.ok() ? *b : board::Board{};
+}
+
+TEST(DeviceTest, AShadowDeltaIsAppliedOnTheDeviceThreadAndReported) {
+  Stack s;
+  testing_support::BareBuses buses(s.clock);
+  Bme280Model env;
+  env.SetAmbient(23.0, 100000, 40);
+  ASSERT_TRUE(buses.i2c("i2c1").Attach(0x76, env).ok());
+  const board::Board board = FactoryBoard();
+  auto node = BuildNode(board, buses, s.clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  pipeline::Pipeline pipe((*node)->Slots(), (*node)->report_period(), (*node)->alarm_rules());
+  MemoryStorage state;
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  opts.board = &(*node)->board();
+  opts.node = node->get();
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(2'000'000));
+  const std::string delta_topic = "$aws/things/dev-1/shadow/update/delta";
+  ASSERT_EQ(s.broker.Count(mqtt::PacketType::kSubscribe), 1u);
+  const auto& sub = std::get<mqtt::Subscribe>(
+      std::find_if(s.broker.received().begin(), s.broker.received().end(), [](const LoopbackBroker::Received& r) {
+        return mqtt::TypeOf(r.packet) == mqtt::PacketType::kSubscribe;
+      })->packet);
+  EXPECT_EQ(sub.filters.at(0).filter, delta_topic);
+  const size_t reports_before = s.PublishesTo("$aws/things/dev-1/shadow/update").size();
+  EXPECT_GE(reports_before, 1u);  // the state reported at start
+  ASSERT_NE(device.config(), nullptr);
+  ASSERT_NE(device.config()->sample_ms.at("env0"), 250u);
+
+  mqtt::Publish delta;
+  delta.topic = delta_topic;
+  delta.qos = 1;
+  delta.payload = R"({"version":12,"timestamp":1700000010,"state":{"config":{"sample_ms":{"env0":250}}},)"
+                  R"("metadata":{"config":{"sample_ms":{"env0":{"timestamp":1700000010}}}}})";
+  ASSERT_TRUE(s.broker.Deliver(delta).ok());
+  EXPECT_NE(device.config()->sample_ms.at("env0"), 250u);  // the bytes wait for the device's own Step
+  // Step 1's Poll dispatches the delta to the link's handler (queued for the
+  // device); step 2 applies it first thing, before sampling.
+  for (int step = 0; step < 2; ++step) {
+    s.clock.Advance(Millis(100));
+    (void)device.Step();
+  }
+  EXPECT_EQ(device.config()->sample_ms.at("env0"), 250u);
+  EXPECT_EQ(device.config()->version, 12u);
+  s.Run(device, Micros(1'000'000));
+  const auto reports = s.PublishesTo("$aws/things/dev-1/shadow/update");
+  ASSERT_GT(reports.size(), reports_before);
+  EXPECT_NE(reports.back().payload.find("\"env0\":250"), std::string::npos) << reports.back().payload;
+  EXPECT_EQ(s.broker.client_pubacks(), 1u);  // the QoS 1 delta was acknowledged
+  EXPECT_EQ(device.counters().shadow_reports, reports.size());
 }
 
 }  // namespace
