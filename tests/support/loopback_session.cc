@@ -278,7 +278,7 @@ LoopbackSession::LoopbackSession(LoopbackBroker& broker, Clock& clock, link::Ses
     : broker_(broker), clock_(clock), config_(std::move(config)) {}
 
 LoopbackSession::~LoopbackSession() {
-  queue_.clear();  // session.h: no callback runs once destruction has begun
+  queue_.clear();                              // session.h: no callback runs once destruction has begun
   if (connection_) connection_->open = false;  // no DISCONNECT: the broker publishes the will
 }
 
@@ -323,7 +323,8 @@ Status LoopbackSession::DoConnect(link::ConnectDone done) {
   connect.keepalive_s = static_cast<uint16_t>(config_.keepalive_s);
   connect.clean_start = config_.clean_start;
   connect.session_expiry_s = config_.session_expiry_s;
-  if (config_.will) connect.will = mqtt::Will{config_.will->topic, config_.will->payload, config_.will->qos, config_.will->retain};
+  if (config_.will)
+    connect.will = mqtt::Will{config_.will->topic, config_.will->payload, config_.will->qos, config_.will->retain};
   Status written = Write(connect);
   if (!written.ok()) {
     Ended(written.WithContext("loopback CONNECT"), "", false);

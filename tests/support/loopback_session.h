@@ -37,10 +37,10 @@ namespace edgeforge::testing {
 
 /// One in-process stream between a LoopbackSession and a LoopbackBroker.
 struct LoopbackConnection {
-  uint64_t id = 0;         // 1, 2, ... in the order the session opened them
-  std::string to_broker;   // bytes written by the session, not yet read by the broker
-  std::string to_client;   // bytes written by the broker, not yet read by the session
-  bool open = true;        // false once either side closed it
+  uint64_t id = 0;        // 1, 2, ... in the order the session opened them
+  std::string to_broker;  // bytes written by the session, not yet read by the broker
+  std::string to_client;  // bytes written by the broker, not yet read by the session
+  bool open = true;       // false once either side closed it
   bool closed_by_broker = false;
   mqtt::Decoder broker_decoder;  // the broker's view of to_broker
 };
@@ -144,9 +144,9 @@ class LoopbackBroker {
   std::vector<std::shared_ptr<LoopbackConnection>> connections_;  // not yet fully read
   std::shared_ptr<LoopbackConnection> current_;                   // the newest
   uint64_t next_connection_id_ = 1;
-  std::set<uint64_t> accepted_;                                   // connections whose CONNACK accepted
+  std::set<uint64_t> accepted_;  // connections whose CONNACK accepted
   std::map<uint64_t, std::optional<mqtt::Will>> wills_by_connection_;
-  std::map<uint64_t, std::vector<std::string>> subscriptions_;   // per connection
+  std::map<uint64_t, std::vector<std::string>> subscriptions_;  // per connection
   std::deque<HeldPuback> held_pubacks_;
   std::deque<HeldConnack> held_connacks_;
   uint16_t next_packet_id_ = 1;

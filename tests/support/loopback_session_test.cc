@@ -99,10 +99,12 @@ TEST_F(Fixture, DisconnectWhileConnectingCancelsOnce) {
   broker.HoldConnacks(true);
   int calls = 0;
   std::optional<Status> result;
-  ASSERT_TRUE(session.Connect([&](Status s) {
-                       ++calls;
-                       result = s;
-                     }).ok());
+  ASSERT_TRUE(session
+                  .Connect([&](Status s) {
+                    ++calls;
+                    result = s;
+                  })
+                  .ok());
   session.Dispatch();
   session.Disconnect();
   session.Dispatch();
@@ -119,9 +121,11 @@ TEST_F(Fixture, ADropFailsInFlightPublishesThenReportsTheLossAndTheWillIsPublish
   ASSERT_TRUE(Connect().ok());
   broker.HoldPubacks(true);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(session.Publish({"dt/a", std::to_string(i), 1, {}}, [&, i](Status s) {
-      events.push_back(std::to_string(i) + ": " + StatusCodeName(s.code()));
-    }).ok());
+    ASSERT_TRUE(
+        session
+            .Publish({"dt/a", std::to_string(i), 1, {}},
+                     [&, i](Status s) { events.push_back(std::to_string(i) + ": " + StatusCodeName(s.code())); })
+            .ok());
   }
   session.Dispatch();
   EXPECT_EQ(broker.held_pubacks(), 2u);
@@ -163,12 +167,17 @@ TEST_F(Fixture, PubackAndSubackRefusalsAndDeliveriesToSubscribers) {
   std::vector<std::string> got;
   ASSERT_TRUE(session.Publish({"dt/denied", "x", 1, {}}, record).ok());
   ASSERT_TRUE(session.Publish({"dt/ok", "x", 0, {}}, record).ok());
-  ASSERT_TRUE(session.Subscribe("$aws/denied", 1, [](const link::IncomingMessage&) {}, record).ok());
-  ASSERT_TRUE(session.Subscribe("$aws/things/thing-1/shadow/#", 1,
-                                [&](const link::IncomingMessage& m) { got.push_back(m.topic + "=" + m.payload); },
-                                record)
+  ASSERT_TRUE(session
+                  .Subscribe(
+                      "$aws/denied", 1, [](const link::IncomingMessage&) {}, record)
                   .ok());
-  EXPECT_EQ(broker.Deliver({"$aws/things/thing-1/shadow/update/delta", "{}", 1, false, false, 0, {}}).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(session
+                  .Subscribe(
+                      "$aws/things/thing-1/shadow/#", 1,
+                      [&](const link::IncomingMessage& m) { got.push_back(m.topic + "=" + m.payload); }, record)
+                  .ok());
+  EXPECT_EQ(broker.Deliver({"$aws/things/thing-1/shadow/update/delta", "{}", 1, false, false, 0, {}}).code(),
+            StatusCode::kNotFound);
   session.Dispatch();
   ASSERT_EQ(results.size(), 4u);
   EXPECT_EQ(results[0].code(), StatusCode::kOk);  // QoS 0: done at hand-off, before the QoS 1 PUBACK is read

@@ -225,7 +225,8 @@ class Reader {
   }
   Result<uint16_t> U16(const char* field) {
     if (left() < 2) return Error(std::string(field) + ": truncated");
-    const auto v = static_cast<uint16_t>((static_cast<uint8_t>(data_[pos_]) << 8) | static_cast<uint8_t>(data_[pos_ + 1]));
+    const auto v =
+        static_cast<uint16_t>((static_cast<uint8_t>(data_[pos_]) << 8) | static_cast<uint8_t>(data_[pos_ + 1]));
     pos_ += 2;
     return v;
   }
@@ -242,7 +243,8 @@ class Reader {
       const auto b = static_cast<uint8_t>(data_[pos_++]);
       value |= static_cast<uint32_t>(b & 0x7f) << (7 * i);
       if ((b & 0x80) == 0) {
-        if (i > 0 && b == 0) return Error(std::string(field) + ": variable byte integer not in its minimal form (1.5.5)");
+        if (i > 0 && b == 0)
+          return Error(std::string(field) + ": variable byte integer not in its minimal form (1.5.5)");
         return value;
       }
     }
@@ -303,13 +305,25 @@ Result<Properties> ReadProperties(Reader& r, const char* field) {
     if (!id.ok()) return id.status();
     Status st = Status::Ok();
     switch (*id) {
-      case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:  // byte
+      case 0x01:
+      case 0x17:
+      case 0x19:
+      case 0x24:
+      case 0x25:
+      case 0x28:
+      case 0x29:
+      case 0x2A:  // byte
         st = p.U8("property").status();
         break;
-      case 0x13: case 0x21: case 0x22: case 0x23:  // two-byte integer
+      case 0x13:
+      case 0x21:
+      case 0x22:
+      case 0x23:  // two-byte integer
         st = p.U16("property").status();
         break;
-      case 0x02: case 0x18: case 0x27:  // four-byte integer
+      case 0x02:
+      case 0x18:
+      case 0x27:  // four-byte integer
         st = p.U32("property").status();
         break;
       case kSessionExpiry: {
@@ -322,10 +336,17 @@ Result<Properties> ReadProperties(Reader& r, const char* field) {
       case 0x0B:  // subscription identifier
         st = p.VarInt("subscription identifier").status();
         break;
-      case 0x03: case 0x08: case 0x12: case 0x15: case 0x1A: case 0x1C: case 0x1F:  // UTF-8 string
+      case 0x03:
+      case 0x08:
+      case 0x12:
+      case 0x15:
+      case 0x1A:
+      case 0x1C:
+      case 0x1F:  // UTF-8 string
         st = p.Utf8("property").status();
         break;
-      case 0x09: case 0x16:  // binary data
+      case 0x09:
+      case 0x16:  // binary data
         st = p.Binary("property").status();
         break;
       case kUserProperty: {
@@ -344,11 +365,11 @@ Result<Properties> ReadProperties(Reader& r, const char* field) {
   return out;
 }
 
-#define EF_ASSIGN(lhs, expr)               \
-  do {                                     \
-    auto ef_r_ = (expr);                   \
+#define EF_ASSIGN(lhs, expr)                \
+  do {                                      \
+    auto ef_r_ = (expr);                    \
     if (!ef_r_.ok()) return ef_r_.status(); \
-    lhs = std::move(*ef_r_);               \
+    lhs = std::move(*ef_r_);                \
   } while (0)
 
 Result<Packet> DecodeConnect(Reader& r) {
@@ -366,7 +387,8 @@ Result<Packet> DecodeConnect(Reader& r) {
   const int will_qos = (cf >> 3) & 0x03;
   const bool will_retain = cf & 0x20;
   if (will_qos == 3) return r.Error("connect flags: will QoS 3 (3.1.2.6)");
-  if (!will && (will_qos != 0 || will_retain)) return r.Error("connect flags: will QoS/retain without a will (3.1.2.6)");
+  if (!will && (will_qos != 0 || will_retain))
+    return r.Error("connect flags: will QoS/retain without a will (3.1.2.6)");
   c.clean_start = cf & 0x02;
   EF_ASSIGN(c.keepalive_s, r.U16("keep alive"));
   Properties props;
@@ -501,13 +523,20 @@ Result<Packet> DecodeBody(uint8_t first, std::string_view body) {
     return r.Error("fixed header: flags " + std::to_string(flags) + " are reserved (2.1.3)");
   }
   switch (type) {
-    case PacketType::kConnect: return DecodeConnect(r);
-    case PacketType::kConnack: return DecodeConnack(r);
-    case PacketType::kPublish: return DecodePublish(r, flags);
-    case PacketType::kPuback: return DecodePuback(r);
-    case PacketType::kSubscribe: return DecodeSubscribe(r);
-    case PacketType::kSuback: return DecodeSuback(r);
-    case PacketType::kDisconnect: return DecodeDisconnect(r);
+    case PacketType::kConnect:
+      return DecodeConnect(r);
+    case PacketType::kConnack:
+      return DecodeConnack(r);
+    case PacketType::kPublish:
+      return DecodePublish(r, flags);
+    case PacketType::kPuback:
+      return DecodePuback(r);
+    case PacketType::kSubscribe:
+      return DecodeSubscribe(r);
+    case PacketType::kSuback:
+      return DecodeSuback(r);
+    case PacketType::kDisconnect:
+      return DecodeDisconnect(r);
     case PacketType::kPingreq:
     case PacketType::kPingresp:
       if (!r.done()) return r.Error("remaining length: must be 0 (3.12.1)");
@@ -519,8 +548,14 @@ Result<Packet> DecodeBody(uint8_t first, std::string_view body) {
 
 bool KnownType(uint8_t t) {
   switch (static_cast<PacketType>(t)) {
-    case PacketType::kConnect: case PacketType::kConnack: case PacketType::kPublish: case PacketType::kPuback:
-    case PacketType::kSubscribe: case PacketType::kSuback: case PacketType::kPingreq: case PacketType::kPingresp:
+    case PacketType::kConnect:
+    case PacketType::kConnack:
+    case PacketType::kPublish:
+    case PacketType::kPuback:
+    case PacketType::kSubscribe:
+    case PacketType::kSuback:
+    case PacketType::kPingreq:
+    case PacketType::kPingresp:
     case PacketType::kDisconnect:
       return true;
   }
@@ -539,23 +574,32 @@ void AppendVarInt(uint32_t value, std::string& out) {
 }
 
 PacketType TypeOf(const Packet& p) {
-  static constexpr PacketType kTypes[] = {PacketType::kConnect, PacketType::kConnack, PacketType::kPublish,
-                                          PacketType::kPuback, PacketType::kSubscribe, PacketType::kSuback,
-                                          PacketType::kPingreq, PacketType::kPingresp, PacketType::kDisconnect};
+  static constexpr PacketType kTypes[] = {PacketType::kConnect, PacketType::kConnack,   PacketType::kPublish,
+                                          PacketType::kPuback,  PacketType::kSubscribe, PacketType::kSuback,
+                                          PacketType::kPingreq, PacketType::kPingresp,  PacketType::kDisconnect};
   return kTypes[p.index()];
 }
 
 const char* PacketName(PacketType t) {
   switch (t) {
-    case PacketType::kConnect: return "CONNECT";
-    case PacketType::kConnack: return "CONNACK";
-    case PacketType::kPublish: return "PUBLISH";
-    case PacketType::kPuback: return "PUBACK";
-    case PacketType::kSubscribe: return "SUBSCRIBE";
-    case PacketType::kSuback: return "SUBACK";
-    case PacketType::kPingreq: return "PINGREQ";
-    case PacketType::kPingresp: return "PINGRESP";
-    case PacketType::kDisconnect: return "DISCONNECT";
+    case PacketType::kConnect:
+      return "CONNECT";
+    case PacketType::kConnack:
+      return "CONNACK";
+    case PacketType::kPublish:
+      return "PUBLISH";
+    case PacketType::kPuback:
+      return "PUBACK";
+    case PacketType::kSubscribe:
+      return "SUBSCRIBE";
+    case PacketType::kSuback:
+      return "SUBACK";
+    case PacketType::kPingreq:
+      return "PINGREQ";
+    case PacketType::kPingresp:
+      return "PINGRESP";
+    case PacketType::kDisconnect:
+      return "DISCONNECT";
   }
   return "packet";
 }
@@ -565,7 +609,8 @@ Result<std::string> Encode(const Packet& packet) {
   uint8_t flags = 0;
   Status st = std::visit([&](const auto& p) { return EncodeBody(p, body, flags); }, packet);
   if (!st.ok()) return st;
-  if (body.size() > kMaxVarInt) return InvalidArgument(std::string(PacketName(TypeOf(packet))) + ": larger than 268435455 bytes");
+  if (body.size() > kMaxVarInt)
+    return InvalidArgument(std::string(PacketName(TypeOf(packet))) + ": larger than 268435455 bytes");
   std::string out;
   out.push_back(static_cast<char>((static_cast<uint8_t>(TypeOf(packet)) << 4) | flags));
   AppendVarInt(static_cast<uint32_t>(body.size()), out);
@@ -578,7 +623,8 @@ Result<std::optional<Packet>> Decoder::Next() {
   if (buffer_.empty()) return std::optional<Packet>();
   const auto first = static_cast<uint8_t>(buffer_[0]);
   if (!KnownType(static_cast<uint8_t>(first >> 4))) {
-    error_ = DataLoss("fixed header: packet type " + std::to_string(first >> 4) + " is not one this codec knows (2.1.2)");
+    error_ =
+        DataLoss("fixed header: packet type " + std::to_string(first >> 4) + " is not one this codec knows (2.1.2)");
     return *error_;
   }
   // Remaining length (1.5.5); partial: wait for more bytes.

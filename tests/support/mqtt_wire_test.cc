@@ -59,8 +59,8 @@ TEST(MqttWire, ConnectVariableHeaderMatchesTheExampleIn3_1_2_11) {
   c.user_name = "user";
   c.password = std::string("pw\0x", 4);
   const std::string bytes = MustEncode(c);
-  const std::string header = Bytes({0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0xce, 0x00, 0x0a, 0x05, 0x11, 0x00, 0x00,
-                                    0x00, 0x0a});
+  const std::string header =
+      Bytes({0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0xce, 0x00, 0x0a, 0x05, 0x11, 0x00, 0x00, 0x00, 0x0a});
   ASSERT_GT(bytes.size(), 2 + header.size());
   EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 0x10);  // CONNECT, flags 0
   EXPECT_EQ(bytes.substr(2, header.size()), header);
@@ -75,19 +75,19 @@ TEST(MqttWire, ConnectWithoutWillOrCredentials) {
   c.keepalive_s = 30;
   c.clean_start = false;
   // 10 bytes variable header (no properties) + client id "a".
-  EXPECT_EQ(MustEncode(c), Bytes({0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x00, 0x00, 0x1e, 0x00, 0x00,
-                                  0x01, 'a'}));
+  EXPECT_EQ(MustEncode(c),
+            Bytes({0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x00, 0x00, 0x1e, 0x00, 0x00, 0x01, 'a'}));
 }
 
 TEST(MqttWire, SmallPacketsAreTheBytesTheSpecDescribes) {
-  EXPECT_EQ(MustEncode(Connack{false, 0x00}), Bytes({0x20, 0x03, 0x00, 0x00, 0x00}));              // 3.2
+  EXPECT_EQ(MustEncode(Connack{false, 0x00}), Bytes({0x20, 0x03, 0x00, 0x00, 0x00}));  // 3.2
   EXPECT_EQ(MustEncode(Connack{true, 0x00}), Bytes({0x20, 0x03, 0x01, 0x00, 0x00}));
   EXPECT_EQ(MustEncode(Connack{false, 0x87}), Bytes({0x20, 0x03, 0x00, 0x87, 0x00}));
   EXPECT_EQ(MustEncode(Puback{1, 0x00}), Bytes({0x40, 0x02, 0x00, 0x01}));  // 3.4.2.1: reason 0 omitted
   EXPECT_EQ(MustEncode(Puback{0x1234, 0x87}), Bytes({0x40, 0x03, 0x12, 0x34, 0x87}));
-  EXPECT_EQ(MustEncode(Pingreq{}), Bytes({0xc0, 0x00}));      // 3.12
-  EXPECT_EQ(MustEncode(Pingresp{}), Bytes({0xd0, 0x00}));     // 3.13
-  EXPECT_EQ(MustEncode(Disconnect{}), Bytes({0xe0, 0x00}));   // 3.14.2.1: 0x00 omitted
+  EXPECT_EQ(MustEncode(Pingreq{}), Bytes({0xc0, 0x00}));     // 3.12
+  EXPECT_EQ(MustEncode(Pingresp{}), Bytes({0xd0, 0x00}));    // 3.13
+  EXPECT_EQ(MustEncode(Disconnect{}), Bytes({0xe0, 0x00}));  // 3.14.2.1: 0x00 omitted
   EXPECT_EQ(MustEncode(Disconnect{0x8e}), Bytes({0xe0, 0x01, 0x8e}));
   Subscribe s{1, {{"a/#", 1}}};
   EXPECT_EQ(MustEncode(s), Bytes({0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, 'a', '/', '#', 0x01}));  // 3.8.1: 0010
@@ -103,8 +103,8 @@ TEST(MqttWire, PublishQos1WithUserPropertyAndTheLongerPubackForms) {
   EXPECT_EQ(MustEncode(p), Bytes({0x32, 0x0a, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x0a, 0x00, 'h', 'i'}));
   p.user_properties = {{"k", "v"}};
   // Property 0x26: two UTF-8 strings (2.2.2.2), property length 7.
-  EXPECT_EQ(MustEncode(p), Bytes({0x32, 0x11, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x0a, 0x07, 0x26, 0x00, 0x01, 'k',
-                                  0x00, 0x01, 'v', 'h', 'i'}));
+  EXPECT_EQ(MustEncode(p), Bytes({0x32, 0x11, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x0a, 0x07, 0x26, 0x00, 0x01, 'k', 0x00,
+                                  0x01, 'v', 'h', 'i'}));
   auto back = DecodeOne(MustEncode(p));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(std::get<Publish>(*back), p);
@@ -120,8 +120,8 @@ TEST(MqttWire, PublishQos1WithUserPropertyAndTheLongerPubackForms) {
 TEST(MqttWire, UnmodelledPropertiesAreReadByTypeAndSkipped) {
   // CONNACK with Receive Maximum (0x21, two bytes), Assigned Client Identifier
   // (0x12, string) and a user property.
-  const std::string bytes = Bytes({0x20, 0x11, 0x00, 0x00, 0x0e, 0x21, 0x00, 0x14, 0x12, 0x00, 0x01, 'x', 0x26,
-                                   0x00, 0x01, 'k', 0x00, 0x01, 'v'});
+  const std::string bytes = Bytes(
+      {0x20, 0x11, 0x00, 0x00, 0x0e, 0x21, 0x00, 0x14, 0x12, 0x00, 0x01, 'x', 0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v'});
   auto p = DecodeOne(bytes);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(std::get<Connack>(*p), (Connack{false, 0}));

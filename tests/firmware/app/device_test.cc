@@ -147,7 +147,7 @@ TEST(DeviceTest, RefusedPublishesAreCountedAsRefusedNotDelivered) {
   DeviceOptions opts;
   opts.thing = "dev-1";
   Device device(opts, s.clock, state, signer, *s.link, pipe);
-  ASSERT_TRUE(device.Start().ok());  // sets the topics; nothing is sent before Step
+  ASSERT_TRUE(device.Start().ok());                          // sets the topics; nothing is sent before Step
   s.broker.SetPubackReason(device.telemetry_topic(), 0x87);  // the policy lacks the telemetry topic
   s.Run(device, Micros(5'000'000));
   const size_t refused_on_wire = s.PublishesTo(device.telemetry_topic()).size();

@@ -95,8 +95,8 @@ class LinkTest : public ::testing::Test {
   }
 
   size_t CountLogs(const std::string& needle) const {
-    return static_cast<size_t>(
-        std::count_if(logs.begin(), logs.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; }));
+    return static_cast<size_t>(std::count_if(
+        logs.begin(), logs.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; }));
   }
 
   ManualClock clock;
