@@ -62,6 +62,16 @@ TEST_F(Fixture, ConnectSendsTheConfiguredConnectAndCallbacksRunOnlyFromDispatch)
   EXPECT_FALSE(session.Connect([](Status) {}).ok());  // FAILED_PRECONDITION while connected
 }
 
+TEST_F(Fixture, WakeupSignalsEveryQueuedCallback) {
+  int wakes = 0;
+  session.SetWakeup([&] { ++wakes; });
+  ASSERT_TRUE(Connect().ok());
+  EXPECT_EQ(wakes, 1);  // the CONNACK
+  ASSERT_TRUE(session.Publish({"dt/a", "x", 0, {}}, [](Status) {}).ok());
+  EXPECT_EQ(wakes, 2);  // QoS 0 hand-off, queued at once
+  EXPECT_EQ(session.Dispatch(), 1u);
+}
+
 TEST_F(Fixture, ConnackRefusalsMapAsSessionHDocuments) {
   broker.QueueConnackReasons({0x87, 0x86, 0x9b, 0x88});
   EXPECT_EQ(Connect().code(), StatusCode::kPermissionDenied);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,8 +70,8 @@ struct Stack {
   std::unique_ptr<link::Link> link;
   LoopbackSession session{broker, clock, Config("dev-1")};  // declared last: destroyed first
 
-  Stack() {
-    auto o = link::Outbox::Open(std::make_unique<SimAppendLog>(), link::OutboxOptions{}, clock);
+  explicit Stack(link::OutboxOptions outbox_options = {}) {
+    auto o = link::Outbox::Open(std::make_unique<SimAppendLog>(), outbox_options, clock);
     EXPECT_TRUE(o.ok()) << o.status().ToString();
     outbox = std::move(*o);
     auto l = link::Link::Create(session, *outbox, clock, entropy, link::LinkOptions{});
@@ -185,6 +186,40 @@ TEST(DeviceTest, OfflineItStoresThenForwardsInSeqOrderAfterReconnecting) {
   EXPECT_EQ(c.delivered, telemetry.size());
   EXPECT_EQ(c.dropped, 0u);
   EXPECT_LE(c.queued, 1u);  // at most the window just closed
+}
+
+TEST(DeviceTest, DropsByTheOutboxBoundAreCountedAndEveryReportIsDeliveredDroppedOrQueued) {
+  link::OutboxOptions small;
+  small.max_bytes = 1500;  // a few telemetry reports
+  Stack s(small);
+  MemoryStorage state;
+  ConstSource source(20.0);
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  s.broker.SetDown(true);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(20'000'000));
+  const DeviceCounters offline = device.counters();
+  ASSERT_GT(offline.dropped, 0u);
+  ASSERT_GT(offline.queued, 0u);
+  EXPECT_EQ(offline.dropped + offline.queued, offline.reports);
+
+  s.broker.SetDown(false);
+  s.Run(device, Micros(30'000'000));
+  const DeviceCounters c = device.counters();
+  const auto telemetry = s.PublishesTo(device.telemetry_topic());
+  EXPECT_EQ(c.delivered, telemetry.size());
+  EXPECT_GE(c.dropped, offline.dropped);  // more while the reconnect backoff runs out
+  EXPECT_EQ(c.delivered + c.dropped + c.queued, c.reports);
+  // Bulk is dropped oldest first: the broker got the newest reports of the
+  // offline time, in order, and then every later one.
+  for (size_t i = 1; i < telemetry.size(); ++i) EXPECT_LT(SeqOf(telemetry[i - 1]), SeqOf(telemetry[i])) << i;
+  std::set<uint64_t> seen;
+  for (const auto& p : telemetry) seen.insert(SeqOf(p));
+  EXPECT_EQ(seen.size(), telemetry.size());  // none twice
 }
 
 board::Board FactoryBoard() {
