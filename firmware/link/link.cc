@@ -299,6 +299,12 @@ Status Link::Stop(Millis timeout) {
     if (outbox_.depth() == 0 && in_flight_ == 0) break;
     clock_.SleepFor(Micros(10000));
   }
+  // An attempt still waiting for its CONNACK is abandoned, not failed: its
+  // CANCELLED (settled by the Dispatch below) must not count as a connect
+  // failure nor log a retry that Stop cancels (link_test.cc,
+  // AConnackForAnAttemptAbandonedByStopIsIgnored). No publish is in flight
+  // while connecting, so nothing else needs this generation.
+  if (state_ == State::kConnecting) ++generation_;
   if (state_ == State::kConnected || state_ == State::kConnecting || session_.IsConnected()) session_.Disconnect();
   // The outcomes Disconnect() settled (PUBACKs already received: OK; the
   // rest: UNAVAILABLE, Nacked) land now, while the generation still matches.
