@@ -23,7 +23,7 @@ link::SessionConfig Config() {
   return c;
 }
 
-struct Fixture : ::testing::Test {
+struct LoopbackSessionTest : ::testing::Test {
   ManualClock clock;
   LoopbackBroker broker;
   LoopbackSession session{broker, clock, Config()};
@@ -39,7 +39,7 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, ConnectSendsTheConfiguredConnectAndCallbacksRunOnlyFromDispatch) {
+TEST_F(LoopbackSessionTest, ConnectSendsTheConfiguredConnectAndCallbacksRunOnlyFromDispatch) {
   ASSERT_TRUE(Connect().ok());
   EXPECT_TRUE(session.IsConnected());
   ASSERT_EQ(broker.received().size(), 1u);
@@ -62,7 +62,7 @@ TEST_F(Fixture, ConnectSendsTheConfiguredConnectAndCallbacksRunOnlyFromDispatch)
   EXPECT_FALSE(session.Connect([](Status) {}).ok());  // FAILED_PRECONDITION while connected
 }
 
-TEST_F(Fixture, WakeupSignalsEveryQueuedCallback) {
+TEST_F(LoopbackSessionTest, WakeupSignalsEveryQueuedCallback) {
   int wakes = 0;
   session.SetWakeup([&] { ++wakes; });
   ASSERT_TRUE(Connect().ok());
@@ -72,7 +72,7 @@ TEST_F(Fixture, WakeupSignalsEveryQueuedCallback) {
   EXPECT_EQ(session.Dispatch(), 1u);
 }
 
-TEST_F(Fixture, ConnackRefusalsMapAsSessionHDocuments) {
+TEST_F(LoopbackSessionTest, ConnackRefusalsMapAsSessionHDocuments) {
   broker.QueueConnackReasons({0x87, 0x86, 0x9b, 0x88});
   EXPECT_EQ(Connect().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(Connect().code(), StatusCode::kUnauthenticated);
@@ -86,7 +86,7 @@ TEST_F(Fixture, ConnackRefusalsMapAsSessionHDocuments) {
   EXPECT_TRUE(Connect().ok());
 }
 
-TEST_F(Fixture, NoConnackTimesOutOnTheInjectedClockAndALateConnackIsStale) {
+TEST_F(LoopbackSessionTest, NoConnackTimesOutOnTheInjectedClockAndALateConnackIsStale) {
   broker.HoldConnacks(true);
   std::optional<Status> result;
   ASSERT_TRUE(session.Connect([&](Status s) { result = s; }).ok());
@@ -105,7 +105,7 @@ TEST_F(Fixture, NoConnackTimesOutOnTheInjectedClockAndALateConnackIsStale) {
   EXPECT_FALSE(session.IsConnected());
 }
 
-TEST_F(Fixture, DisconnectWhileConnectingCancelsOnce) {
+TEST_F(LoopbackSessionTest, DisconnectWhileConnectingCancelsOnce) {
   broker.HoldConnacks(true);
   int calls = 0;
   std::optional<Status> result;
@@ -125,7 +125,7 @@ TEST_F(Fixture, DisconnectWhileConnectingCancelsOnce) {
   EXPECT_EQ(result->code(), StatusCode::kCancelled);
 }
 
-TEST_F(Fixture, ADropFailsInFlightPublishesThenReportsTheLossAndTheWillIsPublished) {
+TEST_F(LoopbackSessionTest, ADropFailsInFlightPublishesThenReportsTheLossAndTheWillIsPublished) {
   std::vector<std::string> events;
   session.OnConnectionLost([&](const std::string& cause) { events.push_back("lost: " + cause); });
   ASSERT_TRUE(Connect().ok());
@@ -152,7 +152,7 @@ TEST_F(Fixture, ADropFailsInFlightPublishesThenReportsTheLossAndTheWillIsPublish
   EXPECT_FALSE(session.Publish({"dt/a", "", 1, {}}, [](Status) { ADD_FAILURE() << "done after UNAVAILABLE"; }).ok());
 }
 
-TEST_F(Fixture, CleanDisconnectFailsInFlightWithoutLossAndWithoutWill) {
+TEST_F(LoopbackSessionTest, CleanDisconnectFailsInFlightWithoutLossAndWithoutWill) {
   bool lost = false;
   session.OnConnectionLost([&](const std::string&) { lost = true; });
   ASSERT_TRUE(Connect().ok());
@@ -168,7 +168,7 @@ TEST_F(Fixture, CleanDisconnectFailsInFlightWithoutLossAndWithoutWill) {
   EXPECT_TRUE(broker.wills_published().empty());
 }
 
-TEST_F(Fixture, PubackAndSubackRefusalsAndDeliveriesToSubscribers) {
+TEST_F(LoopbackSessionTest, PubackAndSubackRefusalsAndDeliveriesToSubscribers) {
   ASSERT_TRUE(Connect().ok());
   broker.SetPubackReason("dt/denied", 0x87);
   broker.SetSubackReason("$aws/denied", 0x87);
@@ -203,7 +203,7 @@ TEST_F(Fixture, PubackAndSubackRefusalsAndDeliveriesToSubscribers) {
   EXPECT_EQ(broker.client_pubacks(), 1u);
 }
 
-TEST_F(Fixture, KeepAliveSendsPingreqOnlyWhenIdleForTheInterval) {
+TEST_F(LoopbackSessionTest, KeepAliveSendsPingreqOnlyWhenIdleForTheInterval) {
   ASSERT_TRUE(Connect().ok());
   clock.Advance(Micros(29'000'000));
   session.Dispatch();
