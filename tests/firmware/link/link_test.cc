@@ -238,6 +238,27 @@ TEST_F(LinkTest, PubackNotAuthorizedRemovesCountsAndLogsOncePerTopicAndEpisode) 
   EXPECT_EQ(CountLogs("publish to dt/denied refused"), 2u);
 }
 
+TEST_F(LinkTest, ASuccessfulPublishToTheTopicEndsItsRefusalEpisode) {
+  Make();
+  link->Start();
+  RunFor(100 * kMs);
+  broker.SetPubackReason("dt/flaky", 0x87);
+  ASSERT_TRUE(Send(1, "dt/flaky").ok());
+  ASSERT_TRUE(Send(2, "dt/flaky").ok());
+  RunFor(kSecond);
+  EXPECT_EQ(CountLogs("publish to dt/flaky refused"), 1u);
+  broker.SetPubackReason("dt/flaky", 0);  // the policy was fixed
+  ASSERT_TRUE(Send(3, "dt/flaky").ok());
+  RunFor(kSecond);
+  broker.SetPubackReason("dt/flaky", 0x87);  // and broken again: a new episode, logged again
+  ASSERT_TRUE(Send(4, "dt/flaky").ok());
+  RunFor(kSecond);
+  EXPECT_EQ(CountLogs("publish to dt/flaky refused"), 2u);
+  EXPECT_EQ(link->stats().rejected, 3u);
+  EXPECT_EQ(link->stats().delivered, 1u);
+  EXPECT_EQ(link->stats().connects, 1u);  // same connection throughout
+}
+
 TEST_F(LinkTest, AConnackForAnAttemptAbandonedByStopIsIgnored) {
   Make();
   broker.HoldConnacks(true);
@@ -372,6 +393,8 @@ TEST_F(LinkTest, ASubackRefusalIsNotIgnored) {
   EXPECT_GE(broker.Count(mqtt::PacketType::kSubscribe), 2u);
   EXPECT_GE(broker.Count(mqtt::PacketType::kConnect), 2u);
   EXPECT_NE(link->stats().last_error.find(filter), std::string::npos) << link->stats().last_error;
+  EXPECT_GE(link->stats().connect_failures,
+            1u);  // the attempt failed (link.cc: connected at CONNACK, failed at SUBACK)
   broker.SetSubackReason(filter, 0x01);
   RunFor(130 * kSecond);
   EXPECT_EQ(link->state(), Link::State::kConnected);
