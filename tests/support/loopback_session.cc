@@ -221,7 +221,8 @@ void LoopbackBroker::Handle(LoopbackConnection& c, mqtt::Packet packet) {
   }
 }
 
-void LoopbackBroker::Closed(LoopbackConnection& c, bool /*graceful*/) {
+void LoopbackBroker::Closed(LoopbackConnection& c) {
+  // A will is published unless a DISCONNECT removed it (3.1.2.5, 3.14.4).
   const auto it = wills_by_connection_.find(c.id);
   if (it != wills_by_connection_.end() && it->second && accepted_.count(c.id) > 0) wills_.push_back(*it->second);
   wills_by_connection_.erase(c.id);
@@ -252,7 +253,7 @@ size_t LoopbackBroker::Pump() {
       Handle(*c, std::move(**next));
     }
     if (!c->open) {
-      Closed(*c, false);
+      Closed(*c);
       connections_.erase(std::remove(connections_.begin(), connections_.end(), c), connections_.end());
     }
   }

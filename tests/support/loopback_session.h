@@ -121,7 +121,7 @@ class LoopbackBroker {
   std::shared_ptr<LoopbackConnection> Open();
   void Handle(LoopbackConnection& c, mqtt::Packet p);
   void Write(LoopbackConnection& c, const mqtt::Packet& p);
-  void Closed(LoopbackConnection& c, bool graceful);
+  void Closed(LoopbackConnection& c);
   uint8_t NextConnackReason();
 
   struct HeldPuback {
@@ -192,7 +192,8 @@ class LoopbackSession final : public link::Session {
   void DoSetWakeup(std::function<void()> wake) override { wake_ = std::move(wake); }
 
   void Queue(std::function<void()> cb);
-  /// Writes a packet to the current connection (encoding errors are test bugs: recorded and fatal to the link).
+  /// Writes a packet to the current connection; an encoding error (a field
+  /// MQTT cannot carry) is returned to the caller and nothing is written.
   Status Write(const mqtt::Packet& p);
   /// Reads what the broker wrote and turns it into queued callbacks.
   void Read();
