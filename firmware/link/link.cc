@@ -178,7 +178,12 @@ FailureKind Link::ClassifyFailure(const Status& s) {
   // seen after a broker kill -9 + restart, when devices then sat in the
   // 10-120 s authorization backoff. The first one retries at the network
   // pace; a second in a row is an authorization failure.
-  if (s.code() == StatusCode::kPermissionDenied || ++tls_failures_in_a_row_ >= 2) {
+  // CONNACK 0x86 / 0x8C also arrive as UNAUTHENTICATED: session.h gives the
+  // code only, so the refusal is told from a TLS failure by the "(CONNACK "
+  // that PahoSession (ConnackRefusalStatus) and the test loopback put in its
+  // message (tests/firmware/link/link_test.cc found 0x86 retried at 1 s).
+  const bool connack_refusal = s.message().find("(CONNACK ") != std::string::npos;
+  if (s.code() == StatusCode::kPermissionDenied || connack_refusal || ++tls_failures_in_a_row_ >= 2) {
     return FailureKind::kAuthorization;
   }
   return FailureKind::kNetwork;
@@ -294,6 +299,12 @@ Status Link::Stop(Millis timeout) {
     if (outbox_.depth() == 0 && in_flight_ == 0) break;
     clock_.SleepFor(Micros(10000));
   }
+  // An attempt still waiting for its CONNACK is abandoned, not failed: its
+  // CANCELLED (settled by the Dispatch below) must not count as a connect
+  // failure nor log a retry that Stop cancels (link_test.cc,
+  // AConnackForAnAttemptAbandonedByStopIsIgnored). No publish is in flight
+  // while connecting, so nothing else needs this generation.
+  if (state_ == State::kConnecting) ++generation_;
   if (state_ == State::kConnected || state_ == State::kConnecting || session_.IsConnected()) session_.Disconnect();
   // The outcomes Disconnect() settled (PUBACKs already received: OK; the
   // rest: UNAVAILABLE, Nacked) land now, while the generation still matches.

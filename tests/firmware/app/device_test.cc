@@ -1,0 +1,286 @@
+// Device over the in-process MQTT loopback (tests/support/loopback_session.h):
+// what the broker decodes from real MQTT 5 bytes is compared with the
+// device's own counters. ManualClock, SeededEntropy, the real outbox on a
+// SimAppendLog: deterministic (issue 9).
+#include "firmware/app/device.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "firmware/board/builtin.h"
+#include "firmware/link/link.h"
+#include "firmware/link/outbox.h"
+#include "firmware/pipeline/pipeline.h"
+#include "hal/sim/seeded_entropy.h"
+#include "hal/sim/sim_append_log.h"
+#include "sim/models/bme280_model.h"
+#include "tests/support/bare_buses.h"
+#include "tests/support/loopback_session.h"
+
+namespace edgeforge::app {
+namespace {
+
+using testing::LoopbackBroker;
+using testing::LoopbackSession;
+namespace mqtt = testing::mqtt;
+
+constexpr const char* kJws = "e30..c2ln";
+
+class FakeSigner final : public jws::Signer {
+ public:
+  FakeSigner() : Signer(jws::Backend::kMbedTls, jws::EcP256PublicKey{}) {}
+
+ private:
+  Result<std::string> DoSign(std::string_view) override { return std::string(kJws); }
+};
+
+class ConstSource final : public SensorSource {
+ public:
+  explicit ConstSource(double celsius) : SensorSource("env0"), celsius_(celsius) {}
+
+ private:
+  Status DoInit() override { return Status::Ok(); }
+  Status DoSample(std::vector<telemetry::Reading>& out) override {
+    out.push_back(telemetry::Reading{"temperature", celsius_, "Cel", "", telemetry::Aggregation::kMean});
+    return Status::Ok();
+  }
+  double celsius_;
+};
+
+link::SessionConfig Config(const std::string& thing) {
+  link::SessionConfig c;
+  c.server_uri = "ssl://loopback:8883";
+  c.client_id = thing;
+  c.keepalive_s = 1200;
+  return c;
+}
+
+/// The loopback, an outbox and a link for one device.
+struct Stack {
+  ManualClock clock;
+  SeededEntropy entropy{3};
+  LoopbackBroker broker;
+  std::unique_ptr<link::Outbox> outbox;
+  std::unique_ptr<link::Link> link;
+  LoopbackSession session{broker, clock, Config("dev-1")};  // declared last: destroyed first
+
+  explicit Stack(link::OutboxOptions outbox_options = {}) {
+    auto o = link::Outbox::Open(std::make_unique<SimAppendLog>(), outbox_options, clock);
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    outbox = std::move(*o);
+    auto l = link::Link::Create(session, *outbox, clock, entropy, link::LinkOptions{});
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    link = std::move(*l);
+  }
+
+  /// Steps `device` every 100 ms of the clock for `d`.
+  void Run(Device& device, Micros d) {
+    const Micros end = clock.Monotonic() + d;
+    while (clock.Monotonic() < end) {
+      clock.Advance(Millis(100));
+      (void)device.Step();
+    }
+  }
+
+  std::vector<mqtt::Publish> PublishesTo(const std::string& topic) const {
+    std::vector<mqtt::Publish> out;
+    for (const auto& p : broker.publishes()) {
+      if (p.topic == topic) out.push_back(p);
+    }
+    return out;
+  }
+};
+
+uint64_t SeqOf(const mqtt::Publish& p) { return nlohmann::json::parse(p.payload).at("seq").get<uint64_t>(); }
+
+TEST(DeviceTest, TelemetryAndAlarmsGoToTheirTopicsSignedAndTheCountersMatchTheBroker) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(30.0);
+  pipeline::AlarmRule hot;
+  hot.channel = "temperature";
+  hot.threshold = 25;
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {hot});
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  opts.site = "hall-2";
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  EXPECT_EQ(device.telemetry_topic(), "dt/edgeforge/hall-2/dev-1/telemetry");
+  EXPECT_EQ(device.alarm_topic(), "dt/edgeforge/hall-2/dev-1/alarm");
+  s.Run(device, Micros(5'000'000));
+
+  const auto telemetry = s.PublishesTo(device.telemetry_topic());
+  const auto alarms = s.PublishesTo(device.alarm_topic());
+  ASSERT_GE(telemetry.size(), 4u);
+  ASSERT_EQ(alarms.size(), 1u);  // raised once, stays raised
+  for (const auto& p : s.broker.publishes()) {
+    EXPECT_EQ(p.qos, 1) << p.topic;
+    EXPECT_EQ(p.user_properties, (mqtt::UserProperties{{"jws", kJws}})) << p.topic;
+  }
+  EXPECT_NE(alarms[0].payload.find("\"temperature\""), std::string::npos) << alarms[0].payload;
+  const DeviceCounters c = device.counters();
+  EXPECT_EQ(c.alarms, 1u);
+  EXPECT_EQ(c.reports, telemetry.size());
+  EXPECT_EQ(c.delivered, s.broker.publishes().size());
+  EXPECT_EQ(c.refused, 0u);
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_EQ(c.queued, 0u);
+  EXPECT_TRUE(s.broker.errors().empty());
+}
+
+TEST(DeviceTest, RefusedPublishesAreCountedAsRefusedNotDelivered) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(30.0);
+  pipeline::AlarmRule hot;
+  hot.channel = "temperature";
+  hot.threshold = 25;
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {hot});
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());                          // sets the topics; nothing is sent before Step
+  s.broker.SetPubackReason(device.telemetry_topic(), 0x87);  // the policy lacks the telemetry topic
+  s.Run(device, Micros(5'000'000));
+  const size_t refused_on_wire = s.PublishesTo(device.telemetry_topic()).size();
+  ASSERT_GE(refused_on_wire, 4u);
+  const DeviceCounters c = device.counters();
+  EXPECT_EQ(c.refused, refused_on_wire);
+  EXPECT_EQ(c.delivered, s.PublishesTo(device.alarm_topic()).size());
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_EQ(c.queued, 0u);
+}
+
+TEST(DeviceTest, OfflineItStoresThenForwardsInSeqOrderAfterReconnecting) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(20.0);
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  s.broker.SetDown(true);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(10'000'000));
+  EXPECT_TRUE(s.broker.publishes().empty());
+  const uint64_t stored = device.counters().queued;
+  ASSERT_GE(stored, 9u);
+  EXPECT_EQ(device.counters().reports, stored);
+
+  s.broker.SetDown(false);
+  s.Run(device, Micros(30'000'000));  // the backoff after several failed attempts is well under 30 s
+  const auto telemetry = s.PublishesTo(device.telemetry_topic());
+  ASSERT_GT(telemetry.size(), stored);
+  for (size_t i = 1; i < telemetry.size(); ++i) EXPECT_EQ(SeqOf(telemetry[i]), SeqOf(telemetry[i - 1]) + 1) << i;
+  const DeviceCounters c = device.counters();
+  EXPECT_EQ(c.delivered, telemetry.size());
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_LE(c.queued, 1u);  // at most the window just closed
+}
+
+TEST(DeviceTest, DropsByTheOutboxBoundAreCountedAndEveryReportIsDeliveredDroppedOrQueued) {
+  link::OutboxOptions small;
+  small.max_bytes = 1500;  // a few telemetry reports
+  Stack s(small);
+  MemoryStorage state;
+  ConstSource source(20.0);
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  s.broker.SetDown(true);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(20'000'000));
+  const DeviceCounters offline = device.counters();
+  ASSERT_GT(offline.dropped, 0u);
+  ASSERT_GT(offline.queued, 0u);
+  EXPECT_EQ(offline.dropped + offline.queued, offline.reports);
+
+  s.broker.SetDown(false);
+  s.Run(device, Micros(30'000'000));
+  const DeviceCounters c = device.counters();
+  const auto telemetry = s.PublishesTo(device.telemetry_topic());
+  EXPECT_EQ(c.delivered, telemetry.size());
+  EXPECT_GE(c.dropped, offline.dropped);  // more while the reconnect backoff runs out
+  EXPECT_EQ(c.delivered + c.dropped + c.queued, c.reports);
+  // Bulk is dropped oldest first: the broker got the newest reports of the
+  // offline time, in order, and then every later one.
+  for (size_t i = 1; i < telemetry.size(); ++i) EXPECT_LT(SeqOf(telemetry[i - 1]), SeqOf(telemetry[i])) << i;
+  std::set<uint64_t> seen;
+  for (const auto& p : telemetry) seen.insert(SeqOf(p));
+  EXPECT_EQ(seen.size(), telemetry.size());  // none twice
+}
+
+board::Board FactoryBoard() {
+  auto b = board::LoadBoardSpec("factory-node");
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  return b.ok() ? *b : board::Board{};
+}
+
+TEST(DeviceTest, AShadowDeltaIsAppliedOnTheDeviceThreadAndReported) {
+  Stack s;
+  testing_support::BareBuses buses(s.clock);
+  Bme280Model env;
+  env.SetAmbient(23.0, 100000, 40);
+  ASSERT_TRUE(buses.i2c("i2c1").Attach(0x76, env).ok());
+  const board::Board board = FactoryBoard();
+  auto node = BuildNode(board, buses, s.clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  pipeline::Pipeline pipe((*node)->Slots(), (*node)->report_period(), (*node)->alarm_rules());
+  MemoryStorage state;
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  opts.board = &(*node)->board();
+  opts.node = node->get();
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(2'000'000));
+  const std::string delta_topic = "$aws/things/dev-1/shadow/update/delta";
+  ASSERT_EQ(s.broker.Count(mqtt::PacketType::kSubscribe), 1u);
+  const auto& sub = std::get<mqtt::Subscribe>(
+      std::find_if(s.broker.received().begin(), s.broker.received().end(), [](const LoopbackBroker::Received& r) {
+        return mqtt::TypeOf(r.packet) == mqtt::PacketType::kSubscribe;
+      })->packet);
+  EXPECT_EQ(sub.filters.at(0).filter, delta_topic);
+  const size_t reports_before = s.PublishesTo("$aws/things/dev-1/shadow/update").size();
+  EXPECT_GE(reports_before, 1u);  // the state reported at start
+  ASSERT_NE(device.config(), nullptr);
+  ASSERT_NE(device.config()->sample_ms.at("env0"), 250u);
+
+  mqtt::Publish delta;
+  delta.topic = delta_topic;
+  delta.qos = 1;
+  delta.payload = R"({"version":12,"timestamp":1700000010,"state":{"config":{"sample_ms":{"env0":250}}},)"
+                  R"("metadata":{"config":{"sample_ms":{"env0":{"timestamp":1700000010}}}}})";
+  ASSERT_TRUE(s.broker.Deliver(delta).ok());
+  EXPECT_NE(device.config()->sample_ms.at("env0"), 250u);  // the bytes wait for the device's own Step
+  // Step 1's Poll dispatches the delta to the link's handler (queued for the
+  // device); step 2 applies it first thing, before sampling.
+  for (int step = 0; step < 2; ++step) {
+    s.clock.Advance(Millis(100));
+    (void)device.Step();
+  }
+  EXPECT_EQ(device.config()->sample_ms.at("env0"), 250u);
+  EXPECT_EQ(device.config()->version, 12u);
+  s.Run(device, Micros(1'000'000));
+  const auto reports = s.PublishesTo("$aws/things/dev-1/shadow/update");
+  ASSERT_GT(reports.size(), reports_before);
+  EXPECT_NE(reports.back().payload.find("\"env0\":250"), std::string::npos) << reports.back().payload;
+  EXPECT_EQ(s.broker.client_pubacks(), 1u);  // the QoS 1 delta was acknowledged
+  EXPECT_EQ(device.counters().shadow_reports, reports.size());
+}
+
+}  // namespace
+}  // namespace edgeforge::app
