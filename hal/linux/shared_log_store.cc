@@ -301,6 +301,20 @@ Status SharedLogStore::SyncLocked() {
   return Status::Ok();
 }
 
+Status SharedLogStore::SyncOrUndoLocked(uint64_t frame_at) {
+  Status st = SyncLocked();
+  if (st.ok()) return st;
+  // The contract of Replace and ReplaceRecord: on failure the old state stays.
+  // The frame is the last one (we hold mu_), so cutting it off restores it;
+  // if the cut fails too, a restart would see the new state: say so.
+  if (::ftruncate(fd_, static_cast<off_t>(frame_at)) == 0) {
+    end_ = frame_at;
+    return st;
+  }
+  return DataLoss(st.message() + "; the unsynced new state at offset " + std::to_string(frame_at) +
+                  " could not be cut off and may win at the next Open");
+}
+
 Status SharedLogStore::SyncAll() {
   std::lock_guard<std::mutex> lock(mu_);
   if (synced_seq_ != write_seq_) EF_RETURN_IF_ERROR(SyncLocked());
@@ -454,7 +468,7 @@ Status SharedLogStore::TenantReplace(const std::string& name, std::string_view c
   auto at = WriteFrame(kReplace, name, {}, content);
   if (!at.ok()) return at.status();
   // Durable on OK (the contract); also makes every earlier frame durable.
-  EF_RETURN_IF_ERROR(SyncLocked());
+  EF_RETURN_IF_ERROR(SyncOrUndoLocked(*at));
   TenantState& t = tenants_[name];
   t.extents.clear();
   if (!content.empty()) t.extents.push_back({*at + kHeader + name.size(), content.size()});
@@ -488,7 +502,7 @@ Status SharedLogStore::TenantReplaceRecord(const std::string& name, std::string_
   std::lock_guard<std::mutex> lock(mu_);
   auto at = WriteFrame(kRecord, name, record, content);
   if (!at.ok()) return at.status();
-  EF_RETURN_IF_ERROR(SyncLocked());
+  EF_RETURN_IF_ERROR(SyncOrUndoLocked(*at));
   TenantState& t = tenants_[name];
   const std::string key(record);
   t.records[key] = std::string(content);

@@ -46,6 +46,7 @@ struct StoreOptions {
   uint64_t compact_min_dead_bytes = 8u << 20;
   /// Recovery and compaction report here what they cut, skipped or
   /// quarantined (never silently); null: nothing is logged, stats still count.
+  /// Runs under the store's mutex: it must not call back into the store.
   std::function<void(const std::string&)> log;
 };
 
@@ -133,6 +134,8 @@ class SharedLogStore {
   /// again. Returns the frame's offset.
   Result<uint64_t> WriteFrame(uint8_t kind, const std::string& tenant, std::string_view record, std::string_view body);
   Status SyncLocked();
+  /// SyncLocked; on failure cuts the frame at `frame_at` (the last one) off again.
+  Status SyncOrUndoLocked(uint64_t frame_at);
   Status CompactLocked();
   bool CompactionDueLocked() const;
   uint64_t LiveBytesLocked() const;
