@@ -101,8 +101,7 @@ bool ParseFrame(std::string_view image, uint64_t at, StoreScan::Frame& out) {
 Status CheckName(std::string_view what, std::string_view name) {
   if (name.empty() || name.size() > kMaxName || name.find('/') != std::string_view::npos ||
       name.find('\0') != std::string_view::npos) {
-    return InvalidArgument(std::string(what) + " '" + std::string(name) +
-                           "': must be 1..255 bytes without '/' or NUL");
+    return InvalidArgument(std::string(what) + " '" + std::string(name) + "': must be 1..255 bytes without '/' or NUL");
   }
   return Status::Ok();
 }
@@ -245,7 +244,8 @@ Status SharedLogStore::Recover() {
     ++stats_.fdatasyncs;
     stats_.torn_tail_bytes = torn;
     Log("log store '" + path_ + "': cut a torn tail of " + std::to_string(torn) + " bytes at offset " +
-        std::to_string(scan.valid_end) + "; " + (copied.ok() ? "copied to '" + side + "'" : "copy failed: " + copied.message()));
+        std::to_string(scan.valid_end) + "; " +
+        (copied.ok() ? "copied to '" + side + "'" : "copy failed: " + copied.message()));
   }
   end_ = scan.valid_end;
   for (const auto& f : scan.frames) {
@@ -496,8 +496,7 @@ Result<std::string> SharedLogStore::TenantSideFile(const std::string& name, std:
   }
 }
 
-Status SharedLogStore::TenantReplaceRecord(const std::string& name, std::string_view record,
-                                           std::string_view content) {
+Status SharedLogStore::TenantReplaceRecord(const std::string& name, std::string_view record, std::string_view content) {
   EF_RETURN_IF_ERROR(CheckName("record name", record));
   std::lock_guard<std::mutex> lock(mu_);
   auto at = WriteFrame(kRecord, name, record, content);

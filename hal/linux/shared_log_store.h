@@ -51,16 +51,16 @@ struct StoreOptions {
 };
 
 struct StoreStats {
-  uint64_t fdatasyncs = 0;          // fdatasync(2) calls on the store file (compaction's tmp file included)
-  uint64_t writes = 0;              // write(2) calls of frames
-  uint64_t frames_recovered = 0;    // valid frames read at Open
-  uint64_t torn_tail_bytes = 0;     // bytes cut off the end at Open (a torn last write)
-  uint64_t corrupt_regions = 0;     // bad regions in the middle skipped at Open (quarantined)
-  uint64_t corrupt_bytes = 0;       // their bytes
-  uint64_t compactions = 0;         // completed rewrites
-  uint64_t file_bytes = 0;          // size of the store file
-  uint64_t live_bytes = 0;          // bytes of frames a compacted file would still hold
-  uint64_t tenants = 0;             // tenants with content or records
+  uint64_t fdatasyncs = 0;        // fdatasync(2) calls on the store file (compaction's tmp file included)
+  uint64_t writes = 0;            // write(2) calls of frames
+  uint64_t frames_recovered = 0;  // valid frames read at Open
+  uint64_t torn_tail_bytes = 0;   // bytes cut off the end at Open (a torn last write)
+  uint64_t corrupt_regions = 0;   // bad regions in the middle skipped at Open (quarantined)
+  uint64_t corrupt_bytes = 0;     // their bytes
+  uint64_t compactions = 0;       // completed rewrites
+  uint64_t file_bytes = 0;        // size of the store file
+  uint64_t live_bytes = 0;        // bytes of frames a compacted file would still hold
+  uint64_t tenants = 0;           // tenants with content or records
 };
 
 /// What the recovery scan found in a store image (pure; the fuzz target and
@@ -68,11 +68,11 @@ struct StoreStats {
 struct StoreScan {
   struct Frame {
     uint8_t kind = 0;
-    uint64_t offset = 0;      // of the frame header
-    uint64_t size = 0;        // header + names + body
+    uint64_t offset = 0;  // of the frame header
+    uint64_t size = 0;    // header + names + body
     std::string tenant;
-    std::string record;       // record frames only
-    uint64_t body_offset = 0; // absolute offset of the body
+    std::string record;        // record frames only
+    uint64_t body_offset = 0;  // absolute offset of the body
     uint64_t body_size = 0;
   };
   std::vector<Frame> frames;
@@ -158,9 +158,9 @@ class SharedLogStore {
   mutable std::mutex mu_;
   int fd_ = -1;
   int lock_fd_ = -1;
-  uint64_t end_ = 0;        // file size (valid frames end)
-  uint64_t write_seq_ = 0;  // frames written
-  uint64_t synced_seq_ = 0; // write_seq_ at the last successful fdatasync
+  uint64_t end_ = 0;         // file size (valid frames end)
+  uint64_t write_seq_ = 0;   // frames written
+  uint64_t synced_seq_ = 0;  // write_seq_ at the last successful fdatasync
   std::map<std::string, TenantState> tenants_;
   StoreStats stats_;
 };

@@ -36,7 +36,9 @@ std::string ReadAll(AppendLog& log) {
   return r.ok() ? *r : "<error>";
 }
 
-void Truncate(const std::string& path, uint64_t size) { ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(size)), 0); }
+void Truncate(const std::string& path, uint64_t size) {
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(size)), 0);
+}
 
 TEST(SharedLogStoreTest, TenantsAreIsolatedAndRoundTrip) {
   auto store = MustOpen(TempDir());
@@ -97,7 +99,9 @@ TEST(SharedLogStoreTest, ReopenRecoversEveryTenantExactly) {
     std::vector<std::unique_ptr<AppendLog>> logs;
     for (int i = 0; i < 20; ++i) logs.push_back(MustTenant(*store, "dev" + std::to_string(i)));
     for (int round = 0; round < 5; ++round) {
-      for (int i = 0; i < 20; ++i) ASSERT_TRUE(logs[static_cast<size_t>(i)]->Append("r" + std::to_string(round) + "d" + std::to_string(i) + ";").ok());
+      for (int i = 0; i < 20; ++i)
+        ASSERT_TRUE(
+            logs[static_cast<size_t>(i)]->Append("r" + std::to_string(round) + "d" + std::to_string(i) + ";").ok());
     }
     ASSERT_TRUE(logs[3]->Replace("replaced;").ok());
     ASSERT_TRUE(logs[3]->Append("after;").ok());

@@ -35,9 +35,7 @@ TEST(MemoryAppendLogTest, FollowsTheAppendLogContract) {
 }
 
 // The reason it exists (memory_append_log.h): far leaner than SimAppendLog.
-TEST(MemoryAppendLogTest, IsSmallerThanSimAppendLog) {
-  EXPECT_LT(sizeof(MemoryAppendLog) * 4, sizeof(SimAppendLog));
-}
+TEST(MemoryAppendLogTest, IsSmallerThanSimAppendLog) { EXPECT_LT(sizeof(MemoryAppendLog) * 4, sizeof(SimAppendLog)); }
 
 }  // namespace
 }  // namespace edgeforge
