@@ -338,6 +338,7 @@ uint64_t SharedLogStore::LiveBytesLocked() const {
 
 bool SharedLogStore::CompactionDueLocked() const {
   const uint64_t live = LiveBytesLocked();
+  if (live >= end_) return false;
   const uint64_t dead = end_ - live;
   return dead > live && dead > options_.compact_min_dead_bytes;
 }

@@ -150,6 +150,10 @@ TEST(SharedLogStoreTest, TornTailIsCutCountedAndLogged) {
   EXPECT_EQ(store->stats().file_bytes, good_end);
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_NE(logged[0].find("torn tail of 7 bytes"), std::string::npos) << logged[0];
+  auto torn = fs::ReadFileToString(dir + "/store.log.torn-" + std::to_string(good_end) + ".bin");
+  ASSERT_TRUE(torn.ok()) << torn.status().ToString();
+  EXPECT_EQ(torn->size(), 7u);
+  EXPECT_EQ(torn->substr(0, 4), "EFS1");
   struct stat st {};
   ASSERT_EQ(::stat((dir + "/store.log").c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), good_end);
