@@ -66,7 +66,8 @@ Status ValidateDeviceStackConfig(const DeviceStackConfig& c, bool outbox_dir_req
   EF_RETURN_IF_ERROR(topic::ValidateLevel(c.app, "app"));
   EF_RETURN_IF_ERROR(topic::ValidateLevel(c.site, "site"));
   // The longest topic the device publishes to; the others differ only in the last level.
-  if (auto t = topic::TelemetryTopic(c.app, c.site, c.thing); !t.ok()) return t.status().WithContext("app + site + thing");
+  if (auto t = topic::TelemetryTopic(c.app, c.site, c.thing); !t.ok())
+    return t.status().WithContext("app + site + thing");
   if (auto uri = link::ParseBrokerUri(c.broker_uri); !uri.ok()) return uri.status().WithContext("broker_uri");
   EF_RETURN_IF_ERROR(RequireFile(c.tls.ca_file, "tls.ca_file", "the CA certificate that signed the broker's"));
   EF_RETURN_IF_ERROR(RequireFile(c.tls.cert_file, "tls.cert_file", "the device's client certificate"));
@@ -142,7 +143,8 @@ Result<std::unique_ptr<DeviceStack>> DeviceStack::Build(const DeviceStackParts& 
   o.node = d->node_.get();
   o.firmware_version = c.firmware_version;
   o.storage_log = c.storage_log;
-  d->device_ = std::make_unique<Device>(std::move(o), parts.clock, parts.storage, *d->signer_, *d->link_, *d->pipeline_);
+  d->device_ =
+      std::make_unique<Device>(std::move(o), parts.clock, parts.storage, *d->signer_, *d->link_, *d->pipeline_);
   return d;
 }
 

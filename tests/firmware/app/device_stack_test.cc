@@ -40,7 +40,7 @@ class FakeSession final : public link::Session {
  public:
   explicit FakeSession(link::SessionConfig c) : config(std::move(c)) {}
 
-  link::SessionConfig config;                 // what the factory was given
+  link::SessionConfig config;                    // what the factory was given
   std::vector<link::OutgoingMessage> published;  // in publish order
   std::vector<std::string> subscribed;
   int connects = 0;
@@ -158,8 +158,7 @@ Status BuildError(Platform& p, const board::Board& b, const DeviceStackConfig& c
   return stack.ok() ? Status::Ok() : stack.status();
 }
 
-#define EXPECT_HAS(status, text) \
-  EXPECT_NE((status).message().find(text), std::string::npos) << (status).ToString()
+#define EXPECT_HAS(status, text) EXPECT_NE((status).message().find(text), std::string::npos) << (status).ToString()
 
 TEST(DeviceSessionConfig, CarriesTheIdentityAndTheLastWillOnTheStatusTopic) {
   DeviceStackConfig c = Config();
