@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <iomanip>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "certs/identity_check.h"
@@ -28,6 +30,31 @@
 
 namespace edgeforge::cli {
 namespace {
+
+/// Ends the device loop's sleep when the session queued something (PUBACKs,
+/// a shadow delta): Link::Poll() then applies it at once instead of after the
+/// rest of a report period. Set() runs on a Paho thread and only signals.
+class LoopWaker {
+ public:
+  void Set() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+  /// Sleeps up to `d` (real time) or until Set() was called since the last wait.
+  void WaitFor(Micros d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, d, [this] { return pending_; });
+    pending_ = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+};
 
 constexpr const char* kUsage = R"(usage: edgeforge-device --board B --thing NAME --broker URI --certs DIR [options]
        edgeforge-device --board B --check [--sim-sensors]
@@ -295,12 +322,15 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
   if (Status s = fs::MakeDirs(state, 0700); !s.ok()) return fail(s);
   FileStorage storage(state);
+  LoopWaker waker;  // before the stack: it must outlive the session's wakeup
   LinuxEntropy entropy;
   // The device binary's platform: Linux (or simulated) buses, the system
   // clock, the kernel's entropy, state files on disk, Paho as the transport.
   app::DeviceStackParts parts{b, hw.buses(), clock, entropy, storage, link::MakePahoSession};
   auto stack = app::DeviceStack::Build(parts, config);
   if (!stack.ok()) return fail(stack.status());
+  // Set before Start: nothing is queued until the device connects.
+  (*stack)->session().SetWakeup([&waker] { waker.Set(); });
   const link::OutboxStats recovered = (*stack)->outbox().stats();
   if (recovered.recovered > 0 || recovered.quarantined_records > 0) {
     out << "edgeforge-device: outbox " << config.outbox.dir << ": " << recovered.recovered
@@ -336,9 +366,10 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
     const Micros next = device.Step();
     const Micros now = clock.Monotonic();
     if (now >= end) break;
-    // Sleep to the next deadline in slices, so a signal ends the run promptly.
+    // Sleep to the next deadline in slices, so a signal ends the run
+    // promptly; a session wakeup (PUBACKs, a delta) ends it at once.
     const Micros wake = std::min(next, end);
-    if (wake > now) clock.SleepFor(std::min(wake - now, Micros(100'000)));
+    if (wake > now) waker.WaitFor(std::min(wake - now, Micros(100'000)));
   }
   // Drain what the link can send in a bounded time; the rest stays queued on
   // disk for the next start (a SIGTERM must not hang on a dead broker).
