@@ -136,6 +136,8 @@ class DeviceStack {
   pipeline::Pipeline& pipeline() { return *pipeline_; }
   link::Outbox& outbox() { return *outbox_; }
   const link::Outbox& outbox() const { return *outbox_; }
+  /// The factory's session; a device loop that sleeps sets its wakeup here
+  /// (Session::SetWakeup) before device().Start().
   link::Session& session() { return *session_; }
   /// The config the session was made from (DeviceSessionConfig).
   const link::SessionConfig& session_config() const { return session_config_; }
