@@ -1,0 +1,91 @@
+// A virtual device: the real firmware core (app::Device) built from a board,
+// on simulated buses whose register models a physical model (SimWorld)
+// drives, with its own identity, signing key, outbox and MQTT session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "firmware/app/device.h"
+#include "firmware/app/node.h"
+#include "firmware/board/board.h"
+#include "firmware/link/link.h"
+#include "firmware/link/outbox.h"
+#include "firmware/link/session.h"
+#include "firmware/pipeline/pipeline.h"
+#include "firmware/telemetry/jws.h"
+#include "hal/append_log.h"
+#include "hal/clock.h"
+#include "hal/sim/seeded_entropy.h"
+#include "hal/storage.h"
+#include "sim/fleet/fleet.h"
+#include "sim/fleet/provisioning.h"
+#include "sim/node/sim_buses.h"
+#include "sim/node/sim_world.h"
+
+namespace edgeforge::sim {
+
+/// Each device has its own clock: it follows the fleet's real time (its
+/// worker brings it up to date before each step), and a driver that waits (a
+/// conversion, a FIFO) advances it without blocking the worker.
+/// All of it is touched by its worker thread only (and by the fleet thread
+/// before the workers start and after they joined).
+struct VirtualDevice {
+  size_t index = 0;  // in the fleet: things[index], the connect ramp slot
+  std::string thing;
+  const board::Board* board;
+  ManualClock clock;
+  SimBuses buses;
+  std::unique_ptr<SimWorld> world;
+  std::unique_ptr<app::Node> node;
+  std::unique_ptr<pipeline::Pipeline> pipeline;
+  FileStorage storage;
+  SeededEntropy entropy;  // backoff jitter, reproducible per seed
+  std::unique_ptr<jws::Signer> signer;
+  std::unique_ptr<link::Outbox> outbox;
+  std::unique_ptr<link::Link> link;
+  std::unique_ptr<app::Device> device;
+  // Last: destroyed first, so no PUBACK or connection callback reaches a dead
+  // link, outbox or device.
+  std::unique_ptr<link::Session> session;
+  Micros report{0};  // its report window
+  // Scheduler state (its worker's):
+  bool started = false;       // Device::Start ran (its connect ramp slot came)
+  bool scheduled = false;     // in its worker's due-queue (runs Steps)
+  bool late = false;          // connected after the fleet was up
+  std::string start_error;    // Device::Start's error, if any
+  Micros connected_at{-1};    // fleet time of its first connect, -1: never
+  Micros first_step{-1};      // fleet time its due-queue entry first ran
+  // Publish bookkeeping (its worker's; read by the fleet thread after join):
+  bool any_published = false;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::set<uint64_t> published;  // telemetry and alarm seqs
+  std::mutex acked_mu;
+  std::set<uint64_t> acked;  // of any message, PUBACKed (guarded by acked_mu)
+
+  VirtualDevice(size_t i, std::string name, const board::Board& b, int64_t wall_start_ms, std::string state_dir,
+                uint64_t seed)
+      : index(i),
+        thing(std::move(name)),
+        board(&b),
+        clock(wall_start_ms),
+        buses(clock),
+        storage(std::move(state_dir)),
+        entropy(seed) {}
+  bool connected() const { return link && link->stats().connects > 0; }
+};
+
+/// Called right before a device hands a telemetry or alarm message to its
+/// link (on the device's worker thread): the verifier's latency clock.
+using PublishHook = std::function<void(const std::string& thing, uint64_t seq)>;
+
+/// Builds device `index` of the fleet against `broker_uri`.
+Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const Provisioned& p,
+                                                   const std::string& broker_uri, size_t index, PublishHook on_publish);
+
+}  // namespace edgeforge::sim
