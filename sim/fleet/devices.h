@@ -1,6 +1,7 @@
-// A virtual device: the real firmware core (app::Device) built from a board,
-// on simulated buses whose register models a physical model (SimWorld)
-// drives, with its own identity, signing key, outbox and MQTT session.
+// A virtual device: the firmware's one device assembly (app::DeviceStack, the
+// same as edgeforge-device's, last will included) built from a board, on
+// simulated buses whose register models a physical model (SimWorld) drives,
+// with its own identity, signing key, outbox and MQTT session.
 #pragma once
 
 #include <cstdint>
@@ -11,14 +12,9 @@
 #include <string>
 
 #include "firmware/app/device.h"
-#include "firmware/app/node.h"
+#include "firmware/app/device_stack.h"
 #include "firmware/board/board.h"
 #include "firmware/link/link.h"
-#include "firmware/link/outbox.h"
-#include "firmware/link/session.h"
-#include "firmware/pipeline/pipeline.h"
-#include "firmware/telemetry/jws.h"
-#include "hal/append_log.h"
 #include "hal/clock.h"
 #include "hal/sim/seeded_entropy.h"
 #include "hal/storage.h"
@@ -41,17 +37,13 @@ struct VirtualDevice {
   ManualClock clock;
   SimBuses buses;
   std::unique_ptr<SimWorld> world;
-  std::unique_ptr<app::Node> node;
-  std::unique_ptr<pipeline::Pipeline> pipeline;
   FileStorage storage;
   SeededEntropy entropy;  // backoff jitter, reproducible per seed
-  std::unique_ptr<jws::Signer> signer;
-  std::unique_ptr<link::Outbox> outbox;
-  std::unique_ptr<link::Link> link;
-  std::unique_ptr<app::Device> device;
-  // Last: destroyed first, so no PUBACK or connection callback reaches a dead
-  // link, outbox or device.
-  std::unique_ptr<link::Session> session;
+  // Last: destroyed first (its session first of all), so no callback
+  // reaches the world, buses or clock it was built on.
+  std::unique_ptr<app::DeviceStack> stack;
+  app::Device* device = nullptr;  // stack->device()
+  link::Link* link = nullptr;     // stack->link()
   Micros report{0};  // its report window
   // Scheduler state (its worker's):
   bool started = false;       // Device::Start ran (its connect ramp slot came)
