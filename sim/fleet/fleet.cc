@@ -65,7 +65,9 @@ void LogDeviceFailures(const std::vector<std::unique_ptr<VirtualDevice>>& device
       log << "start failed: " << d->thing << ": " << d->start_error << "\n";
       ++logged;
     } else if (d->started && !d->connected()) {
-      log << "connect failed: " << d->thing << ": " << d->link->stats().last_error << "\n";
+      const std::string error = d->link->stats().last_error;
+      log << "connect failed: " << d->thing << ": "
+          << (error.empty() ? "no CONNACK yet when the run ended (connect still in progress)" : error) << "\n";
       ++logged;
     }
   }
