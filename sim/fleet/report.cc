@@ -27,6 +27,15 @@ std::string WithThousands(uint64_t n) {
   return out;
 }
 
+std::string RateText(double per_second) {
+  if (per_second < 100) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << per_second;
+    return s.str();
+  }
+  return WithThousands(static_cast<uint64_t>(std::llround(per_second)));
+}
+
 std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::milliseconds duration,
                                              std::chrono::milliseconds shortest_window) {
   std::vector<std::string> why;
@@ -35,7 +44,6 @@ std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::
     s << static_cast<double>(d.count()) / 1000.0 << " s";
     return s.str();
   };
-  auto rate = [](double per_s) { return WithThousands(static_cast<uint64_t>(std::llround(per_s))); };
   if (r.connected == 0) {
     why.push_back("no device connected to " + r.broker + " (see the 'connect failed' lines)");
   } else if (r.connected < r.devices) {
@@ -69,7 +77,7 @@ std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::
       static_cast<double>(r.achieved) < kScheduleAchievedMin * static_cast<double>(r.scheduled)) {
     std::ostringstream s;
     s << (r.late > 0 || r.connected < r.devices ? "schedule missed" : "engine saturated") << " at "
-      << rate(r.AchievedRate()) << " msg/s of " << rate(r.ScheduledRate()) << " scheduled ("
+      << RateText(r.AchievedRate()) << " msg/s of " << RateText(r.ScheduledRate()) << " scheduled ("
       << WithThousands(r.achieved) << " of " << WithThousands(r.scheduled) << " messages in " << std::fixed
       << std::setprecision(1) << r.measured_s << " s; worst device lag " << r.worst_lag_ms << " ms)";
     why.push_back(s.str());
@@ -100,9 +108,8 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
   out << "  connected    " << r.connected << "/" << r.devices;
   if (r.late > 0) out << " (" << r.late << " late)";
   out << "; fleet up at " << r.up_s << " s\n";
-  out << "  rate         scheduled " << WithThousands(static_cast<uint64_t>(std::llround(r.ScheduledRate())))
-      << " msg/s, achieved " << WithThousands(static_cast<uint64_t>(std::llround(r.AchievedRate())))
-      << " msg/s (" << r.achieved << " of " << r.scheduled << " in " << r.measured_s
+  out << "  rate         scheduled " << RateText(r.ScheduledRate()) << " msg/s, achieved "
+      << RateText(r.AchievedRate()) << " msg/s (" << r.achieved << " of " << r.scheduled << " in " << r.measured_s
       << " s); worst device lag " << r.worst_lag_ms << " ms\n";
   out << "  published    " << r.sampled << " (telemetry " << r.reports << ", alarms " << r.alarms << ") + "
       << r.shadow_reports << " shadow updates; delivered " << r.delivered << ", dropped " << r.dropped << "\n";

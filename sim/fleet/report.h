@@ -80,8 +80,10 @@ constexpr double kScheduleAchievedMin = 0.99;
 std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::milliseconds duration,
                                              std::chrono::milliseconds shortest_window);
 
-/// 1093 -> "1,093" (the summary's message rates).
+/// 1093 -> "1,093" (the summary's message counts).
 std::string WithThousands(uint64_t n);
+/// A message rate: 1093.4 -> "1,093"; below 100 with one decimal (6.7 -> "6.7").
+std::string RateText(double per_second);
 
 /// Human-readable summary (the demo's output).
 void PrintReport(const FleetReport& r, std::ostream& out);

@@ -169,6 +169,8 @@ TEST(FleetReportTest, ThousandsSeparators) {
   EXPECT_EQ(WithThousands(999), "999");
   EXPECT_EQ(WithThousands(1093), "1,093");
   EXPECT_EQ(WithThousands(1234567), "1,234,567");
+  EXPECT_EQ(RateText(1093.4), "1,093");
+  EXPECT_EQ(RateText(6.66), "6.7") << "small rates keep a decimal";
 }
 
 TEST(FleetReportTest, TheSummaryStatesRatesLateDevicesAndLag) {
