@@ -46,11 +46,11 @@ options:
   --queue-bytes N    each device's durable outbox bound in bytes (default
                      1048576); when full, oldest telemetry is dropped first,
                      never an alarm while telemetry remains (counted)
-  --sync P           outbox durability: always (each device's own files,
-                     fdatasync per message: one disk flush per message, the
-                     slowest), batch (each device's own files, group commit
-                     every 200 ms; default) or never (in memory: nothing
-                     survives the run, no files)
+  --sync P           outbox durability: batch (default: every worker keeps
+                     its devices' outboxes in one store file and group-commits
+                     it every 200 ms), always (each device's own files, one
+                     fdatasync per message: the slowest) or never (in memory:
+                     no files, nothing survives the run)
   --workers N        worker threads running the devices (default: one per
                      core); devices are dealt to workers in turn, each worker
                      runs its own devices' steps and connects

@@ -3,25 +3,11 @@
 #include "certs/pki.h"
 #include "firmware/link/paho_session.h"
 #include "hal/linux/fs.h"
-#include "hal/sim/sim_append_log.h"
 
 namespace edgeforge::sim {
-namespace {
-
-/// --sync never: the outbox in memory (no files, nothing survives the run);
-/// otherwise each device's own files under its state directory (nullptr:
-/// DeviceStack's Linux file log in config.outbox.dir).
-app::OutboxLogFactory OutboxLog(const FleetOptions& o, const std::string& dir) {
-  if (o.sync != link::SyncPolicy::kNever) return nullptr;
-  return [dir]() -> Result<std::unique_ptr<AppendLog>> { 
-    return std::unique_ptr<AppendLog>(std::make_unique<SimAppendLog>("memory:" + dir));
-  };
-}
-
-}  // namespace
-
 Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const Provisioned& p,
-                                                   const std::string& broker_uri, size_t index, PublishHook on_publish) {
+                                                   const std::string& broker_uri, size_t index,
+                                                   const OutboxBackend& outbox, PublishHook on_publish) {
   const std::string& thing = p.things[index];
   const std::string state = o.work_dir + "/devices/" + thing;
   EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
@@ -48,9 +34,9 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   c.jws_backend = o.signer;
   c.outbox.dir = state + "/outbox";
   c.outbox.max_bytes = o.queue_bytes;
-  c.outbox.sync = o.sync;
+  c.outbox.sync = outbox.sync;
   app::DeviceStackParts parts{b, d->buses, d->clock, d->entropy, d->storage, link::MakePahoSession,
-                              OutboxLog(o, c.outbox.dir)};
+                              outbox.log};
   auto stack = app::DeviceStack::Build(parts, c);
   if (!stack.ok()) return stack.status();
   d->stack = std::move(*stack);

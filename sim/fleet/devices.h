@@ -76,8 +76,18 @@ struct VirtualDevice {
 /// link (on the device's worker thread): the verifier's latency clock.
 using PublishHook = std::function<void(const std::string& thing, uint64_t seq)>;
 
+/// Where a device's outbox log lives (chosen by RunFleet from --sync).
+struct OutboxBackend {
+  /// nullptr: the device's own files under <work>/devices/<thing>/outbox.
+  app::OutboxLogFactory log;
+  /// The outbox's own sync policy (kNever when its worker group-commits the
+  /// log's store instead).
+  link::SyncPolicy sync = link::SyncPolicy::kBatch;
+};
+
 /// Builds device `index` of the fleet against `broker_uri`.
 Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const Provisioned& p,
-                                                   const std::string& broker_uri, size_t index, PublishHook on_publish);
+                                                   const std::string& broker_uri, size_t index,
+                                                   const OutboxBackend& outbox, PublishHook on_publish);
 
 }  // namespace edgeforge::sim

@@ -2,9 +2,13 @@
 
 #include <iomanip>
 #include <memory>
+#include <mutex>
 
 #include "certs/pki.h"
 #include "firmware/telemetry/topic.h"
+#include "hal/linux/fs.h"
+#include "hal/linux/shared_log_store.h"
+#include "hal/sim/sim_append_log.h"
 #include "sim/fleet/devices.h"
 #include "sim/fleet/fleet_verifier.h"
 #include "sim/fleet/provisioning.h"
@@ -56,6 +60,78 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Sch
     r.dropped += c.dropped + c.refused;  // refused is apart from dropped in DeviceCounters (issue 8)
   }
 }
+
+/// Lines from other threads (the outbox stores' recovery and compaction
+/// notes), written to the log by the fleet thread only.
+class LogQueue {
+ public:
+  void Push(std::string line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(std::move(line));
+  }
+  void Flush(std::ostream& log) {
+    std::vector<std::string> lines;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines.swap(lines_);
+    }
+    for (const std::string& l : lines) log << l << "\n";
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;  // guarded by mu_
+};
+
+/// Where each device's outbox lives, by --sync (docs/reliability.md):
+///   never   in memory: no files, nothing survives the run
+///   batch   a tenant of its worker's SharedLogStore
+///           (<work>/devices/worker-<w>/store.log): the worker group-commits
+///           the whole store every 200 ms with one fdatasync, so the outbox
+///           itself never syncs; one file per worker instead of two per device
+///   always  its own files, one fdatasync per message (the device binary's way)
+class OutboxStores {
+ public:
+  Status Open(const FleetOptions& o, int workers, LogQueue& log) {
+    sync_ = o.sync;
+    if (o.sync != link::SyncPolicy::kBatch) return Status::Ok();
+    for (int w = 0; w < workers; ++w) {
+      StoreOptions so;
+      so.log = [&log, w](const std::string& line) { log.Push("outbox store " + std::to_string(w) + ": " + line); };
+      auto store = SharedLogStore::Open(o.work_dir + "/devices/worker-" + std::to_string(w) + "/store.log", so);
+      if (!store.ok()) return store.status().WithContext("--sync batch outbox store");
+      stores_.push_back(std::move(*store));
+    }
+    return Status::Ok();
+  }
+  OutboxBackend For(size_t device, const std::string& thing) {
+    OutboxBackend b;
+    b.sync = sync_;
+    if (sync_ == link::SyncPolicy::kNever) {
+      b.log = [thing]() -> Result<std::unique_ptr<AppendLog>> {
+        return std::unique_ptr<AppendLog>(std::make_unique<SimAppendLog>("memory:" + thing + "/outbox"));
+      };
+    } else if (!stores_.empty()) {
+      SharedLogStore* store = stores_[WorkerOf(device, static_cast<int>(stores_.size()))].get();
+      b.log = [store, thing] { return store->OpenTenant(thing); };
+      b.sync = link::SyncPolicy::kNever;  // the worker's SyncAll is the group commit
+    }
+    return b;
+  }
+  /// Worker w's group commit (on its thread; the store's mutex makes the
+  /// fleet thread's final SyncAll safe too).
+  void Commit(int w) {
+    if (static_cast<size_t>(w) < stores_.size()) (void)stores_[static_cast<size_t>(w)]->SyncAll();
+  }
+  void CommitAll() {
+    for (size_t w = 0; w < stores_.size(); ++w) Commit(static_cast<int>(w));
+  }
+  bool any() const { return !stores_.empty(); }
+
+ private:
+  link::SyncPolicy sync_ = link::SyncPolicy::kBatch;
+  std::vector<std::unique_ptr<SharedLogStore>> stores_;
+};
 
 void LogDeviceFailures(const std::vector<std::unique_ptr<VirtualDevice>>& devices, std::ostream& log) {
   int logged = 0;
@@ -125,27 +201,34 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     if (!v.ok()) return v.status();
     verifier = std::move(*v);
   }
+  const int workers = ResolveWorkers(o.workers, p.things.size());
+  LogQueue notes;
+  OutboxStores stores;  // outlives the devices: their outbox logs are its tenants
+  EF_RETURN_IF_ERROR(stores.Open(o, workers, notes));
+  notes.Flush(log);
   std::vector<std::unique_ptr<VirtualDevice>> devices;
   devices.reserve(p.things.size());
   FleetVerifier* v = verifier.get();
   PublishHook hook;
   if (v != nullptr) hook = [v](const std::string& thing, uint64_t seq) { v->Sent(thing, seq); };
   for (size_t i = 0; i < p.things.size(); ++i) {
-    auto d = BuildDevice(o, p, broker_uri, i, hook);
+    auto d = BuildDevice(o, p, broker_uri, i, stores.For(i, p.things[i]), hook);
     if (!d.ok()) return d.status();
     devices.push_back(std::move(*d));
   }
 
   SchedulerOptions s;
-  s.workers = ResolveWorkers(o.workers, devices.size());
+  s.workers = workers;
+  if (stores.any()) s.group_commit = [&stores](int w) { stores.Commit(w); };
   s.connect_rate = o.connect_rate;
   s.connect_window = o.connect_window.count() > 0 ? o.connect_window : DefaultConnectWindow(o.devices, o.connect_rate);
   s.duration = o.duration;
   s.stop_requested = o.stop_requested;
-  if (v != nullptr) {
-    s.flush_log = [v, &log] { v->FlushLog(log); };
-    s.verified = [v] { return v->verified(); };
-  }
+  s.flush_log = [v, &notes, &log] {
+    notes.Flush(log);
+    if (v != nullptr) v->FlushLog(log);
+  };
+  if (v != nullptr) s.verified = [v] { return v->verified(); };
   Scheduler scheduler(devices, s, log);
   const ScheduleOutcome run = scheduler.Run();
   LogDeviceFailures(devices, log);
@@ -163,11 +246,14 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     v->Settle(expected, devices);
   }
   // Also persists the seq of devices that never connected; what could not be
-  // sent stays in each device's outbox for its next run.
+  // sent stays in each device's outbox for its next run (one SyncAll per
+  // store first, so the devices' own syncs find nothing left to do).
+  stores.CommitAll();
   for (auto& d : devices) {
     if (d->started) (void)d->device->Stop(Millis(0));
   }
 
+  notes.Flush(log);
   FleetReport r;
   r.devices = o.devices;
   r.broker = broker_uri;

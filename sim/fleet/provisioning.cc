@@ -85,9 +85,10 @@ std::chrono::milliseconds Provisioned::ShortestWindow() const {
 
 uint64_t FileDescriptorsNeeded(const FleetOptions& o) {
   // Per device: its TLS socket, and with per-device outbox files (--sync
-  // always or batch) the log and its lock file. Plus the broker's and the
-  // verifier's sockets, the process's own files and the transport's pipes.
-  const uint64_t per_device = o.sync == link::SyncPolicy::kNever ? 1 : 3;
+  // always) the log and its lock file (batch: two per worker store, in the
+  // slack). Plus the broker's and the verifier's sockets, the process's own
+  // files and the transport's pipes.
+  const uint64_t per_device = o.sync == link::SyncPolicy::kAlways ? 3 : 1;
   return static_cast<uint64_t>(o.devices) * per_device + 256;
 }
 

@@ -32,7 +32,7 @@ int ResolveWorkers(int requested, size_t devices) {
 std::vector<std::vector<size_t>> PartitionDevices(size_t devices, int workers) {
   const size_t w = static_cast<size_t>(std::max(workers, 1));
   std::vector<std::vector<size_t>> parts(w);
-  for (size_t i = 0; i < devices; ++i) parts[i % w].push_back(i);
+  for (size_t i = 0; i < devices; ++i) parts[WorkerOf(i, workers)].push_back(i);
   return parts;
 }
 
@@ -61,6 +61,7 @@ Scheduler::Scheduler(std::vector<std::unique_ptr<VirtualDevice>>& devices, Sched
     : devices_(devices), o_(std::move(options)), log_(log), t0_(SteadyClock::now()), ramp_(o_.connect_rate, Micros(0)) {
   for (auto& part : PartitionDevices(devices_.size(), o_.workers)) {
     auto w = std::make_unique<Worker>();
+    w->index = static_cast<int>(workers_.size());
     w->devices = std::move(part);
     workers_.push_back(std::move(w));
   }
@@ -96,6 +97,8 @@ void Scheduler::WorkerLoop(Worker& w) {
   size_t next_start = 0;        // into w.devices
   const size_t n = devices_.size();
   Micros next_count = Micros(0);
+  const Micros commit_every = std::chrono::duration_cast<Micros>(o_.group_commit_every);
+  Micros next_commit = commit_every;
   for (;;) {
     Micros now = Elapsed();
     const int64_t up = up_us_.load();
@@ -157,6 +160,11 @@ void Scheduler::WorkerLoop(Worker& w) {
       }
       w.published = published;
       w.delivered = delivered;
+    }
+
+    if (o_.group_commit && now >= next_commit) {
+      o_.group_commit(w.index);
+      next_commit = now + commit_every;
     }
 
     Micros wake = now + kMaxIdle;

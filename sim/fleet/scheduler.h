@@ -26,6 +26,8 @@ int ResolveWorkers(int requested, size_t devices);
 /// Device indices per worker: device i runs on worker i % workers, so every
 /// worker gets each board in turn and its share of every connect ramp second.
 std::vector<std::vector<size_t>> PartitionDevices(size_t devices, int workers);
+/// The worker device i runs on (PartitionDevices' rule).
+inline size_t WorkerOf(size_t device, int workers) { return device % static_cast<size_t>(workers < 1 ? 1 : workers); }
 
 /// CONNECT pacing across the fleet: device i may start at start + i / rate.
 /// Link's backoff keeps any one client id to one CONNECT per second after
@@ -58,6 +60,10 @@ struct SchedulerOptions {
   /// For the progress line: messages the verifier has verified so far, or
   /// nothing when not verifying.
   std::function<uint64_t()> verified;
+  /// Called on worker w's own thread every `group_commit_every` while it
+  /// runs (--sync batch: its outbox store's SyncAll); null: nothing to commit.
+  std::function<void(int worker)> group_commit;
+  std::chrono::milliseconds group_commit_every{200};
 };
 
 /// What the run's timing was, in fleet time (Micros since the scheduler's
@@ -86,6 +92,7 @@ class Scheduler {
 
  private:
   struct Worker {
+    int index = 0;
     std::vector<size_t> devices;  // indices into devices_
     std::thread thread;
     Micros worst_lag{0};                  // its thread's; read after join

@@ -55,14 +55,17 @@ TEST(FleetFileLimitTest, AHardLimitTooLowNamesWhatIsNeededAndUlimit) {
             0);
 }
 
-TEST(FleetFileLimitTest, InMemoryOutboxesNeedFewerFiles) {
+TEST(FleetFileLimitTest, OnlyPerDeviceOutboxFilesCostFilesPerDevice) {
   FleetOptions o;
   o.devices = 1000;
-  o.sync = link::SyncPolicy::kBatch;
+  o.sync = link::SyncPolicy::kAlways;
   const uint64_t files = FileDescriptorsNeeded(o);
-  o.sync = link::SyncPolicy::kNever;
-  EXPECT_LT(FileDescriptorsNeeded(o), files);
-  EXPECT_GE(FileDescriptorsNeeded(o), 1000u) << "one socket per device at least";
+  EXPECT_GE(files, 3000u) << "socket, log and lock file per device";
+  for (auto shared : {link::SyncPolicy::kBatch, link::SyncPolicy::kNever}) {
+    o.sync = shared;
+    EXPECT_LT(FileDescriptorsNeeded(o), files);
+    EXPECT_GE(FileDescriptorsNeeded(o), 1000u) << "one socket per device at least";
+  }
 }
 
 }  // namespace

@@ -22,6 +22,9 @@ TEST(PartitionDevicesTest, EveryDeviceOnExactlyOneWorkerInTurn) {
   std::set<size_t> seen;
   for (const auto& p : parts) seen.insert(p.begin(), p.end());
   EXPECT_EQ(seen.size(), 10u);
+  for (size_t w = 0; w < parts.size(); ++w) {
+    for (size_t i : parts[w]) EXPECT_EQ(WorkerOf(i, 3), w) << "the outbox store of device " << i;
+  }
 }
 
 TEST(PartitionDevicesTest, SharesDifferByAtMostOne) {
