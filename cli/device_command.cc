@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <iomanip>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "certs/identity_check.h"
@@ -28,6 +30,31 @@
 
 namespace edgeforge::cli {
 namespace {
+
+/// Ends the device loop's sleep when the session queued something (PUBACKs,
+/// a shadow delta): Link::Poll() then applies it at once instead of after the
+/// rest of a report period. Set() runs on a Paho thread and only signals.
+class LoopWaker {
+ public:
+  void Set() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+  /// Sleeps up to `d` (real time) or until Set() was called since the last wait.
+  void WaitFor(Micros d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, d, [this] { return pending_; });
+    pending_ = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+};
 
 constexpr const char* kUsage = R"(usage: edgeforge-device --board B --thing NAME --broker URI --certs DIR [options]
        edgeforge-device --board B --check [--sim-sensors]
@@ -292,8 +319,10 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   if (!signer.ok()) return fail(signer.status().WithContext(sign_key));
   auto config = SessionFor(o);
   if (!config.ok()) return fail(config.status());
+  LoopWaker waker;  // before the session: it must outlive the session's wakeup
   auto session = link::MakePahoSession(*config);
   if (!session.ok()) return fail(session.status());
+  (*session)->SetWakeup([&waker] { waker.Set(); });
   link::OutboxOptions q;
   q.dir = state + "/outbox";
   q.max_bytes = static_cast<size_t>(o.queue_bytes);
@@ -350,9 +379,10 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
     const Micros next = device.Step();
     const Micros now = clock.Monotonic();
     if (now >= end) break;
-    // Sleep to the next deadline in slices, so a signal ends the run promptly.
+    // Sleep to the next deadline in slices, so a signal ends the run
+    // promptly; a session wakeup (PUBACKs, a delta) ends it at once.
     const Micros wake = std::min(next, end);
-    if (wake > now) clock.SleepFor(std::min(wake - now, Micros(100'000)));
+    if (wake > now) waker.WaitFor(std::min(wake - now, Micros(100'000)));
   }
   // Drain what the link can send in a bounded time; the rest stays queued on
   // disk for the next start (a SIGTERM must not hang on a dead broker).

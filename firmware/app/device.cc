@@ -75,8 +75,10 @@ Status Device::StartShadow() {
                          .WithContext(options_.thing + " config"));
   shadow_ = std::make_unique<link::ConfigShadow>(*options_.board, channels, config);
   if (load_error) shadow_->Fail(*load_error);
+  // Runs on the device thread, from Link::Poll(): no lock. Deltas are only
+  // queued here and applied by Step(), so a delta never reconfigures the
+  // pipeline in the middle of the link's Dispatch().
   link_.Subscribe(shadow_topics_.update_delta, 1, [this](const link::IncomingMessage& m) {
-    std::lock_guard<std::mutex> lock(deltas_mu_);
     if (deltas_.size() < 16)
       deltas_.push_back(m.payload);  // a flood of deltas: the newest are dropped, the shadow resends
   });
@@ -87,10 +89,7 @@ Status Device::StartShadow() {
 
 void Device::HandleDeltas(Micros now) {
   std::vector<std::string> deltas;
-  {
-    std::lock_guard<std::mutex> lock(deltas_mu_);
-    deltas.swap(deltas_);
-  }
+  deltas.swap(deltas_);
   for (const std::string& json : deltas) {
     link::DeltaDecision d = shadow_->OnDelta(json);
     if (d.action == link::DeltaAction::kIgnore) continue;

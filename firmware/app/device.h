@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -147,11 +146,11 @@ class Device {
   uint64_t alarms_ = 0;
   uint64_t dropped_ = 0;  // lost before the outbox: seq lease or signing failed
   std::array<uint64_t, link::kPriorityCount> dropped_by_class_{};  // the same, by class
-  // Shadow (with a board): deltas arrive on a transport thread.
+  // Shadow (with a board): deltas arrive from Link::Poll() on the device
+  // thread (Session::Dispatch()), so deltas_ needs no lock.
   std::unique_ptr<link::ConfigShadow> shadow_;
   link::ShadowTopics shadow_topics_;
-  std::mutex deltas_mu_;
-  std::vector<std::string> deltas_;             // guarded by deltas_mu_
+  std::vector<std::string> deltas_;             // queued by the delta handler, applied by Step()
   std::map<std::string, std::string> sensors_;  // last reported health, by device name
   uint64_t reported_reconnects_ = 0;
   uint64_t reported_storage_errors_ = 0;  // as last reported to the shadow

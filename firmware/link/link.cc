@@ -6,8 +6,9 @@
 namespace edgeforge::link {
 namespace {
 
-/// While connected with work queued, how soon Poll wants to run again (PUBACKs
-/// arrive on transport threads; the device thread picks up the freed window).
+/// While connected with work queued, how soon Poll wants to run again (its
+/// Dispatch() applies the PUBACKs queued meanwhile and refills the window; a
+/// session wakeup can bring the device loop back sooner).
 constexpr Micros kBusyPoll{10'000};
 /// Connected and idle, or connecting: nothing happens without an event, but
 /// Poll is cheap, so the device loop's own cadence is enough.
@@ -58,13 +59,15 @@ Link::Link(Session& session, Outbox& outbox, Clock& clock, Entropy& entropy, Lin
       options_(std::move(options)),
       backoff_(std::move(backoff)),
       governor_(std::move(governor)) {
-  session_.OnConnectionLost([this](const std::string& cause) {
-    std::lock_guard<std::mutex> lock(mu_);
-    lost_ = cause.empty() ? "connection lost" : cause;
+  session_.OnConnectionLost([this, alive = std::weak_ptr<bool>(alive_)](const std::string& cause) {
+    if (alive.expired()) return;
+    if (!lost_) lost_ = cause.empty() ? "connection lost" : cause;
   });
 }
 
-Link::~Link() = default;
+// The session may already be gone (owners used to destroy it first), so the
+// destructor does not touch it: callbacks it still holds see alive_ expired.
+Link::~Link() { alive_.reset(); }
 
 void Link::Log(const std::string& line) {
   if (options_.log) options_.log(line);
@@ -94,45 +97,70 @@ void Link::Subscribe(std::string filter, int qos, MessageHandler handler) {
 }
 
 void Link::BeginConnect(Micros now) {
-  uint64_t generation = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    connect_result_.reset();
-    lost_.reset();
-    generation = ++generation_;
-  }
+  lost_.reset();
+  const uint64_t generation = ++generation_;
   state_ = State::kConnecting;
-  Status started = session_.ConnectAsync([this, generation](Status s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (generation == generation_) connect_result_ = std::move(s);
+  Status started = session_.Connect([this, alive = std::weak_ptr<bool>(alive_), generation](Status s) {
+    // Runs from Dispatch() at the top of Poll() (or Stop()): a result for an
+    // attempt Stop() or a failed SUBACK already gave up on is for nobody.
+    if (alive.expired() || generation != generation_ || state_ != State::kConnecting) return;
+    OnConnectResult(s, clock_.Monotonic());
   });
   if (!started.ok()) OnConnectResult(started, now);
 }
 
 void Link::OnConnectResult(const Status& s, Micros now) {
-  if (s.ok()) {
-    for (const Subscription& sub : subscriptions_) {
-      Status sub_status = session_.Subscribe(sub.filter, sub.qos, sub.handler);
-      if (!sub_status.ok()) {
-        OnConnectResult(sub_status.WithContext("subscribe " + sub.filter), now);
-        (void)session_.Disconnect(Millis(1000));
-        return;
-      }
-    }
-    state_ = State::kConnected;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      refused_topics_.clear();  // a new connection starts new refusal episodes
-      refusal_episodes_.store(0);
-    }
-    backoff_.OnConnected(now);
-    tls_failures_in_a_row_ = 0;
-    ++stats_.connects;
-    if (stats_.connects > 1) ++stats_.reconnects;
-    Log("link: connected" +
-        std::string(stats_.connects > 1 ? " (reconnect " + std::to_string(stats_.reconnects) + ")" : ""));
+  if (!s.ok()) {
+    ++stats_.connect_failures;
+    stats_.last_error = s.ToString();
+    ScheduleRetry(ClassifyFailure(s), now);
     return;
   }
+  // Connected at CONNACK, before the SUBACKs: publishing starts at once.
+  // Fine for IoT Core: telemetry does not depend on any subscription, and
+  // the one the device makes (its shadow's update/delta) loses nothing in the
+  // gap, since IoT Core keeps desired state in the shadow document and sends
+  // the delta again on the next shadow update the device publishes. A SUBACK
+  // that fails later still fails the attempt (OnSubscribeFailed).
+  state_ = State::kConnected;
+  in_flight_ = 0;
+  refused_topics_.clear();  // a new connection starts new refusal episodes
+  backoff_.OnConnected(now);
+  tls_failures_in_a_row_ = 0;
+  ++stats_.connects;
+  if (stats_.connects > 1) ++stats_.reconnects;
+  Log("link: connected" +
+      std::string(stats_.connects > 1 ? " (reconnect " + std::to_string(stats_.reconnects) + ")" : ""));
+  (void)SubscribeAll(now);
+}
+
+bool Link::SubscribeAll(Micros now) {
+  const uint64_t generation = generation_;
+  for (const Subscription& sub : subscriptions_) {
+    Status started = session_.Subscribe(
+        sub.filter, sub.qos, sub.handler,
+        [this, alive = std::weak_ptr<bool>(alive_), generation, filter = sub.filter](Status s) {
+          if (alive.expired() || s.ok() || generation != generation_ || state_ != State::kConnected) return;
+          OnSubscribeFailed(s.WithContext("subscribe " + filter), clock_.Monotonic());
+        });
+    if (!started.ok()) {
+      OnSubscribeFailed(started.WithContext("subscribe " + sub.filter), now);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Link::OnSubscribeFailed(const Status& s, Micros now) {
+  // Without its subscriptions the device would miss commands for the whole
+  // connection: this attempt failed. A new generation makes every callback
+  // of this connection stale; the backoff keeps counting (the storm guard)
+  // because the connection was not up for stable_after.
+  ++generation_;
+  session_.Disconnect();
+  outbox_.RequeueInFlight();
+  in_flight_ = 0;
+  backoff_.OnDisconnected(now);
   ++stats_.connect_failures;
   stats_.last_error = s.ToString();
   ScheduleRetry(ClassifyFailure(s), now);
@@ -167,54 +195,42 @@ void Link::ScheduleRetry(FailureKind kind, Micros now) {
 void Link::OnLost(const std::string& cause, Micros now) {
   ++stats_.connections_lost;
   stats_.last_error = cause;
+  ++generation_;  // SUBACKs of the lost connection are for nobody
   backoff_.OnDisconnected(now);
   // In-flight messages go back to their place; a PUBACK that still arrives
   // for one acks it (Ack works on queued ids too), a failure Nacks a no-op.
   outbox_.RequeueInFlight();
+  in_flight_ = 0;
   ScheduleRetry(FailureKind::kNetwork, now);
 }
 
-void Link::OnPublishDone(uint64_t id, const std::string& topic, const Status& result) {
+void Link::OnPublishDone(uint64_t generation, uint64_t id, const std::string& topic, const Status& result) {
   if (result.ok()) {
     (void)outbox_.Ack(id);
-    delivered_.fetch_add(1);
-    if (refusal_episodes_.load() > 0) {  // a success ends that topic's refusal episode
-      std::lock_guard<std::mutex> lock(mu_);
-      refused_topics_.erase(topic);
-      refusal_episodes_.store(refused_topics_.size());
-    }
+    ++stats_.delivered;
+    refused_topics_.erase(topic);  // a success ends that topic's refusal episode
   } else if (result.code() == StatusCode::kPermissionDenied) {
     // The broker refused this message for good (MQTT 5 0x87): resending
     // would jam the queue. Removed and counted, never silently; logged once
     // per topic and episode so that a fleet of refusals is not a log flood.
     (void)outbox_.Ack(id);
-    rejected_.fetch_add(1);
-    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.rejected;
     if (refused_topics_.insert(topic).second) {
-      refusal_episodes_.store(refused_topics_.size());
-      refusal_log_.push_back("link: publish to " + topic + " refused: " + result.message() +
-                             "; not granted to this identity by the broker's policy (IoT policy / ACL): removed, "
-                             "counted as refused, not retried; more refusals on this topic are counted, not logged, "
-                             "until a publish to it succeeds or the link reconnects");
+      Log("link: publish to " + topic + " refused: " + result.message() +
+          "; not granted to this identity by the broker's policy (IoT policy / ACL): removed, "
+          "counted as refused, not retried; more refusals on this topic are counted, not logged, "
+          "until a publish to it succeeds or the link reconnects");
     }
   } else {
     outbox_.Nack(id);
-    republished_.fetch_add(1);
+    ++stats_.republished;
   }
-  in_flight_.fetch_sub(1);
-}
-
-void Link::LogRefusals() {
-  std::vector<std::string> lines;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines.swap(refusal_log_);
-  }
-  for (const std::string& line : lines) Log(line);
+  // A late outcome of an earlier connection does not free this one's window.
+  if (generation == generation_ && in_flight_ > 0) --in_flight_;
 }
 
 Micros Link::Pump(Micros now) {
-  while (in_flight_.load() < options_.max_in_flight) {
+  while (in_flight_ < options_.max_in_flight) {
     std::vector<QueuedMessage> next = outbox_.TakeForSend(1);
     if (next.empty()) return now + kIdlePoll;
     QueuedMessage& q = next.front();
@@ -226,49 +242,44 @@ Micros Link::Pump(Micros now) {
     const uint64_t id = q.id;
     const uint64_t seq = q.seq;
     std::string topic = q.message.topic;  // copied first: the message is moved into the call
-    in_flight_.fetch_add(1);
-    Status handed =
-        session_.Publish(std::move(q.message), [this, id, seq, topic = std::move(topic)](const Status& done) {
+    Status handed = session_.Publish(
+        std::move(q.message),
+        [this, alive = std::weak_ptr<bool>(alive_), generation = generation_, id, seq, topic = std::move(topic)](
+            const Status& done) {
+          if (alive.expired()) return;
           if (delivery_observer_) delivery_observer_(seq, done);
-          OnPublishDone(id, topic, done);
+          OnPublishDone(generation, id, topic, done);
         });
     if (!handed.ok()) {
-      in_flight_.fetch_sub(1);
       outbox_.Nack(id);
-      std::lock_guard<std::mutex> lock(mu_);
       if (!lost_) lost_ = handed.ToString();
       return now;
     }
+    ++in_flight_;
   }
   return now + kBusyPoll;
 }
 
 Micros Link::Poll() {
+  // First: every outcome the transport queued runs here, on this thread.
+  session_.Dispatch();
   const Micros now = clock_.Monotonic();
-  std::optional<Status> result;
-  std::optional<std::string> lost;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    result.swap(connect_result_);
-    lost.swap(lost_);
-  }
   (void)outbox_.SyncIfDue();
-  LogRefusals();
   switch (state_) {
     case State::kIdle:
       return now + kIdlePoll;
     case State::kWaiting:
       if (now < next_attempt_) return next_attempt_;
       BeginConnect(now);
+      if (state_ == State::kWaiting) return next_attempt_;  // Connect() failed at once
       return now + kBusyPoll;
     case State::kConnecting:
-      if (!result) return now + kBusyPoll;
-      OnConnectResult(*result, now);
-      if (state_ != State::kConnected) return next_attempt_;
-      return Pump(now);
+      return now + kBusyPoll;
     case State::kConnected:
-      if (lost) {
-        OnLost(*lost, now);
+      if (lost_) {
+        std::string cause = std::move(*lost_);
+        lost_.reset();
+        OnLost(cause, now);
         return next_attempt_;
       }
       return Pump(now);
@@ -280,28 +291,24 @@ Status Link::Stop(Millis timeout) {
   const Micros end = clock_.Monotonic() + std::chrono::duration_cast<Micros>(timeout);
   while (state_ == State::kConnected && clock_.Monotonic() < end) {
     (void)Poll();
-    if (outbox_.depth() == 0 && in_flight_.load() == 0) break;
+    if (outbox_.depth() == 0 && in_flight_ == 0) break;
     clock_.SleepFor(Micros(10000));
   }
-  Status disconnected = Status::Ok();
-  if (state_ == State::kConnected || session_.IsConnected()) disconnected = session_.Disconnect(Millis(2000));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++generation_;  // a CONNACK still on its way is for nobody
-  }
+  if (state_ == State::kConnected || state_ == State::kConnecting || session_.IsConnected()) session_.Disconnect();
+  // The outcomes Disconnect() settled (PUBACKs already received: OK; the
+  // rest: UNAVAILABLE, Nacked) land now, while the generation still matches.
+  session_.Dispatch();
+  ++generation_;  // a CONNACK or SUBACK still on its way is for nobody
   state_ = State::kIdle;
-  LogRefusals();  // refusals that arrived while disconnecting
+  lost_.reset();
   outbox_.RequeueInFlight();
-  Status synced = outbox_.Sync();
-  return disconnected.ok() ? synced : disconnected;
+  in_flight_ = 0;
+  return outbox_.Sync();
 }
 
 LinkStats Link::stats() const {
   LinkStats s = stats_;
   s.connected = state_ == State::kConnected;
-  s.delivered = delivered_.load();
-  s.rejected = rejected_.load();
-  s.republished = republished_.load();
   return s;
 }
 

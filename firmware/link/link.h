@@ -3,21 +3,22 @@
 // besides calling the session and the outbox it is given; time comes from the
 // injected clock and jitter from the injected entropy, and the device thread
 // drives it with Poll() (no thread of its own, so a process can hold
-// thousands of links).
+// thousands of links). Poll() first runs the session's Dispatch(), so every
+// outcome (CONNACK, SUBACK, PUBACK, incoming message, lost connection) is
+// applied on the device thread: the link has no lock.
 //
 // States (one at a time):
 //   kIdle        not started, or stopped
 //   kWaiting     disconnected, waiting out the backoff delay before a CONNECT
 //   kConnecting  a CONNECT is in progress (non-blocking)
 //   kConnected   CONNACK accepted: queued messages are published, paced by
-//                the governor, at most max_in_flight awaiting PUBACK
+//                the governor, at most max_in_flight awaiting PUBACK; the
+//                subscriptions' SUBACKs may still be on their way
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,8 +54,9 @@ Status ValidateLinkOptions(const LinkOptions& options);
 Result<SyncPolicy> ParseSyncPolicy(std::string_view name);
 
 // Lifetime: the session calls back into the link (PUBACKs, connection lost)
-// from its transport threads, so destroy (or disconnect) the session before
-// the link, and the link before the outbox.
+// only from Session::Dispatch(), which Poll() and Stop() call; callbacks that
+// a destroyed link left in the session do nothing. Destroy the link before
+// the outbox.
 
 struct LinkStats {
   bool connected = false;
@@ -83,7 +85,9 @@ class Link {
   /// Durably queues a message (the outbox applies its bound and drop policy);
   /// it is published when connected. Never blocks on the network.
   Status Send(Priority priority, uint64_t seq, const OutgoingMessage& m);
-  /// A subscription made on every (re)connect; `handler` runs on a transport thread.
+  /// A subscription made on every (re)connect; `handler` runs on the device
+  /// thread, from Poll() (Session::Dispatch()). A refused SUBACK fails the
+  /// connection attempt.
   void Subscribe(std::string filter, int qos, MessageHandler handler);
   /// Drives connects, reconnects and publishing. Returns when to call again.
   Micros Poll();
@@ -91,7 +95,7 @@ class Link {
   /// disconnects and syncs the outbox: what is left stays queued on disk.
   Status Stop(Millis timeout);
 
-  /// Called on a transport thread once per publish outcome: OK when the
+  /// Called on the device thread (from Poll()) once per publish outcome: OK when the
   /// broker PUBACKed `seq`, else why not (the message stays queued unless
   /// refused). Lets a fleet tell device-side from broker-side loss. Set it
   /// before Start().
@@ -109,6 +113,10 @@ class Link {
        Governor governor);
   void BeginConnect(Micros now);
   void OnConnectResult(const Status& s, Micros now);
+  /// Sends SUBSCRIBE for every subscription; false if one could not start.
+  bool SubscribeAll(Micros now);
+  /// A refused or failed SUBACK (or SUBSCRIBE): the attempt failed.
+  void OnSubscribeFailed(const Status& s, Micros now);
   void OnLost(const std::string& cause, Micros now);
   /// The backoff a failed connect gets (see link.cc: a first TLS failure is
   /// retried at the network pace).
@@ -117,10 +125,8 @@ class Link {
   Micros Pump(Micros now);
   uint64_t RandomBits();
   void Log(const std::string& line);
-  /// Transport thread: a publish to `topic` ended with `result`.
-  void OnPublishDone(uint64_t id, const std::string& topic, const Status& result);
-  /// Device thread: logs the refusals recorded since the last call.
-  void LogRefusals();
+  /// A publish to `topic`, sent on connection `generation`, ended with `result`.
+  void OnPublishDone(uint64_t generation, uint64_t id, const std::string& topic, const Status& result);
 
   Session& session_;
   Outbox& outbox_;
@@ -140,25 +146,20 @@ class Link {
   std::vector<Subscription> subscriptions_;
   DeliveryObserver delivery_observer_;
 
-  // Set on transport threads, consumed by Poll on the device thread.
-  mutable std::mutex mu_;
-  std::optional<Status> connect_result_;  // guarded by mu_
-  std::optional<std::string> lost_;       // guarded by mu_
-  uint64_t generation_ = 0;               // guarded by mu_: connection attempt number, drops stale callbacks
+  // Session callbacks hold a copy: false once the link is gone, so a
+  // callback the session still dispatches later does nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::optional<std::string> lost_;  // a loss seen while publishing or dispatching, handled by Poll
+  uint64_t generation_ = 0;          // connection attempt number: drops stale callbacks
 
   // Refusals (MQTT 5 PUBACK 0x87): removed from the outbox, never retried,
-  // counted in rejected_ (not as drops), logged with the topic once per
+  // counted in stats_.rejected (not as drops), logged with the topic once per
   // episode; an episode ends when a publish to that topic succeeds or the
   // connection is re-established.
-  std::set<std::string> refused_topics_;     // guarded by mu_: topics in an episode (already logged)
-  std::vector<std::string> refusal_log_;     // guarded by mu_: lines for LogRefusals()
-  std::atomic<size_t> refusal_episodes_{0};  // refused_topics_.size(), read without mu_ on each PUBACK
+  std::set<std::string> refused_topics_;  // topics in an episode (already logged)
 
-  std::atomic<size_t> in_flight_{0};
-  std::atomic<uint64_t> delivered_{0};
-  std::atomic<uint64_t> rejected_{0};
-  std::atomic<uint64_t> republished_{0};
-  LinkStats stats_;  // device-thread counters (connects, failures, ...)
+  size_t in_flight_ = 0;  // publishes of this connection awaiting their outcome
+  LinkStats stats_;  // counters (connects, failures, delivered, ...)
 };
 
 }  // namespace edgeforge::link

@@ -8,14 +8,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
-#include <future>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "firmware/link/broker_uri.h"
+#include "firmware/link/callback_queue.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::link {
@@ -24,10 +26,6 @@ namespace {
 // MQTT 5 reason codes (OASIS MQTT 5.0 section 2.4) that a broker uses to refuse.
 constexpr int kNotAuthorized = 0x87;
 constexpr int kBadUserNameOrPassword = 0x86;
-
-// Paho checks connect timeouts only every 3 s (MQTTAsync_checkTimeouts), so a
-// blocking Connect() waits that much past connect_timeout before giving up.
-constexpr Millis kPahoTimeoutSlack{4000};
 
 std::string Hex2(int v) {
   static const char kHex[] = "0123456789abcdef";
@@ -97,7 +95,7 @@ std::string FailureMessage(const mqtt::token& tok) {
 class PahoSession;
 
 /// Forwards Paho's per-operation results to the session; the token's user
-/// context carries the attempt or publish id, never a pointer.
+/// context carries the attempt, publish or subscribe id, never a pointer.
 class ConnectListener final : public mqtt::iaction_listener {
  public:
   explicit ConnectListener(PahoSession& s) : session_(s) {}
@@ -118,83 +116,111 @@ class PublishListener final : public mqtt::iaction_listener {
   PahoSession& session_;
 };
 
+class SubscribeListener final : public mqtt::iaction_listener {
+ public:
+  explicit SubscribeListener(PahoSession& s) : session_(s) {}
+  void on_success(const mqtt::token& tok) override;
+  void on_failure(const mqtt::token& tok) override;
+
+ private:
+  PahoSession& session_;
+};
+
+/// Two kinds of members: the transport side (Paho's threads) only reads the
+/// const config and Post()s into queue_; everything else (state_, pending
+/// completions, handlers) belongs to the thread that calls the Session's
+/// methods and Dispatch(), so it needs no lock.
 class PahoSession final : public Session {
  public:
   explicit PahoSession(SessionConfig config)
       : config_(std::move(config)),
         where_("mqtt " + config_.client_id + "@" + config_.server_uri),
         client_(config_.server_uri, config_.client_id, mqtt::create_options(MQTTVERSION_5)) {
-    client_.set_connection_lost_handler([this](const std::string& cause) { OnConnectionLost(cause); });
+    client_.set_connection_lost_handler([this](const std::string& cause) { PostLost(cause); });
     // Paho C reports a broker's DISCONNECT (e.g. 0x8E session taken over)
     // only here, not as a lost connection (MQTTAsync_receiveThread).
     client_.set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
-      OnConnectionLost("broker sent DISCONNECT, " + ReasonText(static_cast<int>(reason)));
+      PostLost("broker sent DISCONNECT, " + ReasonText(static_cast<int>(reason)));
     });
-    client_.set_message_callback([this](const mqtt::const_message_ptr& msg) { Dispatch(*msg); });
+    client_.set_message_callback([this](const mqtt::const_message_ptr& msg) { PostMessage(*msg); });
     InitConnectOptions();
   }
 
   ~PahoSession() override {
-    State was;
+    queue_.Close();  // nothing queued runs from here on, nothing more is queued
     {
       std::unique_lock<std::mutex> lock(mu_);
       closing_ = true;
-      pending_.clear();
-      connect_done_ = nullptr;
-      lost_ = nullptr;
-      handlers_.clear();
       idle_.wait(lock, [this] { return active_callbacks_ == 0; });
-      was = state_;
-      state_ = State::kIdle;
     }
-    if (was == State::kIdle) return;
+    if (state_ == State::kIdle && !client_.is_connected()) return;
     try {
+      // The one wait left: the process must not exit with the socket half
+      // closed (the broker would then publish the will).
       client_.disconnect(1000)->wait_for(Millis(1500));
     } catch (const mqtt::exception&) {
       // Not connected (an attempt still open): MQTTAsync_destroy closes it.
     }
   }
 
+  // --- Paho's threads: these only compute and Post(). ---
+
   void OnConnected(const mqtt::token& tok) {
     CallbackScope scope(*this);
     if (!scope.entered) return;
-    Complete(FromContext(tok.get_user_context()), Status::Ok());
+    const uint64_t attempt = FromContext(tok.get_user_context());
+    queue_.Post([this, attempt] { CompleteConnect(attempt, Status::Ok()); });
   }
 
   void OnConnectFailed(const mqtt::token& tok) {
     CallbackScope scope(*this);
     if (!scope.entered) return;
     const uint64_t attempt = FromContext(tok.get_user_context());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (attempt != attempt_ || state_ != State::kConnecting) return;  // abandoned: nobody waits
-    }
+    if (attempt != open_attempt_.load()) return;  // abandoned by Disconnect(): nobody waits
     const std::string message = FailureMessage(tok);
     TcpProbe probe = TcpProbe::kNotRun;
     if (message == kPahoTcpTlsFailure) {
       // Paho C 1.3 reports TCP refused and a failed TLS handshake alike
       // (MQTTAsync_connecting): one plain TCP connect tells them apart. It
-      // blocks Paho's thread, bounded, as Paho's own DNS lookup and connect do.
+      // blocks Paho's thread, bounded, as Paho's own DNS lookup and connect
+      // do; never the device's thread.
       auto uri = ParseBrokerUri(config_.server_uri);  // checked by ValidateSessionConfig
       probe = uri.ok() && TcpConnects(*uri, std::min(config_.connect_timeout, Millis(2000))) ? TcpProbe::kTcpConnects
                                                                                              : TcpProbe::kTcpFails;
     }
-    Complete(attempt, ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()),
-                                           message, probe));
+    Status result =
+        ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()), message, probe);
+    queue_.Post([this, attempt, result = std::move(result)] { CompleteConnect(attempt, result); });
   }
 
   void OnPublishResult(const mqtt::token& tok, Status result) {
     CallbackScope scope(*this);
     if (!scope.entered) return;
-    PublishDone done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = pending_.find(FromContext(tok.get_user_context()));
-      if (it == pending_.end()) return;  // already failed by the connection-lost path
-      done = std::move(it->second);
-      pending_.erase(it);
+    const uint64_t id = FromContext(tok.get_user_context());
+    queue_.Post([this, id, result = std::move(result)] { CompletePublish(id, result); });
+  }
+
+  void OnSubscribeResult(const mqtt::token& tok, bool success) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    const uint64_t id = FromContext(tok.get_user_context());
+    Status result = Status::Ok();
+    if (success) {
+      try {
+        const mqtt::subscribe_response resp = tok.get_subscribe_response();  // by value
+        for (auto rc : resp.get_reason_codes()) {
+          if (rc >= 0x80) {
+            result = FromPahoFailure(where_ + ": subscribe", MQTTASYNC_FAILURE, static_cast<int>(rc));
+            break;
+          }
+        }
+      } catch (const mqtt::exception& e) {
+        result = FromPahoFailure(where_ + ": subscribe", e.get_return_code(), e.get_reason_code());
+      }
+    } else {
+      result = FromPahoFailure(where_ + ": subscribe", tok.get_return_code(), static_cast<int>(tok.get_reason_code()));
     }
-    if (done) done(std::move(result));
+    queue_.Post([this, id, result = std::move(result)] { CompleteSubscribe(id, result); });
   }
 
   const std::string& where() const { return where_; }
@@ -203,10 +229,12 @@ class PahoSession final : public Session {
   enum class State {
     kIdle,        // no connection and no attempt open
     kConnecting,  // an attempt (attempt_) waits for CONNACK
-    kConnected,   // CONNACK accepted; publishes go out
+    kConnected,   // CONNACK accepted (dispatched); publishes go out
   };
 
-  /// Counts a Paho callback in progress; none enters once the destructor began.
+  /// Counts a Paho callback in progress; none enters once the destructor
+  /// began, and the destructor waits for those inside (they use queue_ and
+  /// config_, which die with this object).
   struct CallbackScope {
     explicit CallbackScope(PahoSession& s) : session(s) {
       std::lock_guard<std::mutex> lock(s.mu_);
@@ -221,6 +249,27 @@ class PahoSession final : public Session {
     PahoSession& session;
     bool entered = false;
   };
+
+  void PostLost(const std::string& cause) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    queue_.Post([this, cause] { HandleLost(cause); });
+  }
+
+  void PostMessage(const mqtt::message& msg) {
+    CallbackScope scope(*this);
+    if (!scope.entered) return;
+    IncomingMessage in;
+    in.topic = msg.get_topic();
+    in.payload = msg.get_payload_str();
+    const auto& props = msg.get_properties();
+    const size_t n = props.count(mqtt::property::USER_PROPERTY);
+    for (size_t i = 0; i < n; ++i) {
+      auto [k, v] = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
+      in.user_properties.emplace_back(std::move(k), std::move(v));
+    }
+    queue_.Post([this, in = std::move(in)] { DeliverMessage(in); });
+  }
 
   /// Fills connect_opts_ in place, once. Paho C++ 1.2's connect_options copy
   /// and move constructors do not re-point the C struct's connectProperties
@@ -258,88 +307,59 @@ class PahoSession final : public Session {
     }
   }
 
-  /// Opens an attempt; `attempt` receives its id.
-  Status StartConnect(ConnectDone done, uint64_t* attempt) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kConnected) return FailedPrecondition(where_ + ": already connected");
-      if (state_ == State::kConnecting) return FailedPrecondition(where_ + ": a connect attempt is already open");
-      *attempt = ++attempt_;
-      state_ = State::kConnecting;
-      connect_done_ = std::move(done);
-    }
+  // --- The owner's thread: Session calls and Dispatch(). ---
+
+  Status DoConnect(ConnectDone done) override {
+    if (state_ == State::kConnected) return FailedPrecondition(where_ + ": already connected");
+    if (state_ == State::kConnecting) return FailedPrecondition(where_ + ": a connect attempt is already open");
+    const uint64_t attempt = ++attempt_;
+    state_ = State::kConnecting;
+    connect_done_ = std::move(done);
+    open_attempt_.store(attempt);
     try {
-      client_.connect(connect_opts_, ToContext(*attempt), connect_listener_);
+      client_.connect(connect_opts_, ToContext(attempt), connect_listener_);
     } catch (const mqtt::exception& e) {
-      // Paho refused before starting: no callback follows.
-      if (!Abandon(*attempt)) return Status::Ok();  // Disconnect() cancelled it meanwhile: done ran
+      // Paho refused before starting: no callback follows, and no `done`.
+      CloseAttempt();
       return ConnectFailureStatus(where_, e.get_return_code(), e.get_reason_code(), e.get_message());
     }
     return Status::Ok();
   }
 
-  /// Ends attempt `attempt` with `result`, unless it was abandoned meanwhile.
-  void Complete(uint64_t attempt, Status result) {
-    ConnectDone done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (attempt == attempt_ && state_ == State::kConnecting) {
-        state_ = result.ok() ? State::kConnected : State::kIdle;
-        done = std::move(connect_done_);
-        connect_done_ = nullptr;
-      }
-    }
-    if (done) {
-      done(std::move(result));
-    } else if (result.ok()) {
-      DropStaleConnection();  // abandoned by Disconnect() or a blocking Connect() that gave up
-    }
-  }
-
-  /// Closes attempt `attempt` if it is still open, dropping its `done`.
-  bool Abandon(uint64_t attempt) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (attempt != attempt_ || state_ != State::kConnecting) return false;
+  /// Forgets the open attempt (its `done` is dropped).
+  void CloseAttempt() {
     ++attempt_;
+    open_attempt_.store(0);
     state_ = State::kIdle;
     connect_done_ = nullptr;
-    return true;
+  }
+
+  /// Ends attempt `attempt` with `result`, unless it was abandoned meanwhile.
+  void CompleteConnect(uint64_t attempt, const Status& result) {
+    if (attempt != attempt_ || state_ != State::kConnecting) {
+      // Abandoned by Disconnect(): a connection it still made is dropped.
+      if (result.ok()) DropStaleConnection();
+      return;
+    }
+    ConnectDone done = std::move(connect_done_);
+    connect_done_ = nullptr;
+    open_attempt_.store(0);
+    state_ = result.ok() ? State::kConnected : State::kIdle;
+    if (done) done(result);
   }
 
   void DropStaleConnection() {
     try {
-      client_.disconnect(0);
+      (void)client_.disconnect(0);  // not waited on
     } catch (const mqtt::exception&) {
       // Already gone.
     }
   }
 
-  Status DoConnectAsync(ConnectDone done) override {
-    uint64_t attempt = 0;
-    return StartConnect(std::move(done), &attempt);
-  }
-
-  Status DoConnect() override {
-    auto result = std::make_shared<std::promise<Status>>();
-    auto future = result->get_future();
-    uint64_t attempt = 0;
-    EF_RETURN_IF_ERROR(StartConnect([result](Status s) { result->set_value(std::move(s)); }, &attempt));
-    if (future.wait_for(config_.connect_timeout + kPahoTimeoutSlack) != std::future_status::ready && Abandon(attempt)) {
-      return DeadlineExceeded(where_ + ": no CONNACK within " + std::to_string(config_.connect_timeout.count()) +
-                              " ms");
-    }
-    return future.get();  // ready, or about to be: the callback won the race
-  }
-
   Status DoPublish(OutgoingMessage m, PublishDone done) override {
     if (m.qos != 0 && m.qos != 1) return InvalidArgument("qos must be 0 or 1 (AWS IoT Core)");
-    uint64_t id = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kConnected) return Unavailable(where_ + ": publish to " + m.topic + ": not connected");
-      id = next_publish_id_++;
-      pending_.emplace(id, std::move(done));
-    }
+    if (state_ != State::kConnected) return Unavailable(where_ + ": publish to " + m.topic + ": not connected");
+    const uint64_t id = next_id_++;
     mqtt::properties props;
     for (auto& [k, v] : m.user_properties) {
       props.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
@@ -353,153 +373,145 @@ class PahoSession final : public Session {
     try {
       client_.publish(msg, ToContext(id), publish_listener_);
     } catch (const mqtt::exception& e) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (pending_.erase(id) == 0) return Status::Ok();  // the connection-lost path completed it
       return FromPahoFailure(where_ + ": publish to " + msg->get_topic(), e.get_return_code(), e.get_reason_code());
     }
+    pending_.emplace(id, std::move(done));
     return Status::Ok();
   }
 
-  Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kConnected) return Unavailable(where_ + ": subscribe " + filter + ": not connected");
-      auto it = std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.first == filter; });
-      if (it != handlers_.end()) {
-        it->second = std::move(handler);
-      } else {
-        handlers_.emplace_back(filter, std::move(handler));
-      }
-    }
+  void CompletePublish(uint64_t id, const Status& result) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // already failed by a loss or Disconnect()
+    PublishDone done = std::move(it->second);
+    pending_.erase(it);
+    if (done) done(result);
+  }
+
+  Status DoSubscribe(const std::string& filter, int qos, MessageHandler handler, SubscribeDone done) override {
+    if (state_ != State::kConnected) return Unavailable(where_ + ": subscribe " + filter + ": not connected");
+    const uint64_t id = next_id_++;
     try {
-      auto tok = client_.subscribe(filter, qos);
-      if (!tok->wait_for(config_.connect_timeout)) return DeadlineExceeded(where_ + ": subscribe " + filter);
-      const mqtt::subscribe_response resp = tok->get_subscribe_response();  // by value
-      for (auto rc : resp.get_reason_codes()) {
-        if (rc >= 0x80) {
-          return FromPahoFailure(where_ + ": subscribe " + filter, MQTTASYNC_FAILURE, static_cast<int>(rc));
-        }
-      }
+      client_.subscribe(filter, qos, ToContext(id), subscribe_listener_);
     } catch (const mqtt::exception& e) {
       return FromPahoFailure(where_ + ": subscribe " + filter, e.get_return_code(), e.get_reason_code());
     }
+    // Set before the SUBACK: a retained message may come right behind it.
+    auto it = std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.first == filter; });
+    if (it != handlers_.end()) {
+      it->second = std::move(handler);
+    } else {
+      handlers_.emplace_back(filter, std::move(handler));
+    }
+    subscribes_.emplace(id, PendingSubscribe{filter, std::move(done)});
     return Status::Ok();
   }
 
-  Status DoDisconnect(Millis timeout) override {
-    State was;
-    ConnectDone abandoned;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      was = state_;
-      if (was == State::kConnecting) {
-        ++attempt_;
-        abandoned = std::move(connect_done_);
-        connect_done_ = nullptr;
-      }
-      state_ = State::kIdle;
-    }
-    if (abandoned) abandoned(Status(StatusCode::kCancelled, where_ + ": connect abandoned by Disconnect()"));
-    Status s = Status::Ok();
-    if (was != State::kIdle) {
-      try {
-        client_.disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + Millis(500));
-      } catch (const mqtt::exception& e) {
-        if (was == State::kConnected) s = FromPahoFailure(where_ + ": disconnect", e.get_return_code(), 0);
-      }
-    }
-    FailPending(where_ + ": disconnected before PUBACK");
-    return s;
+  void CompleteSubscribe(uint64_t id, const Status& result) {
+    auto it = subscribes_.find(id);
+    if (it == subscribes_.end()) return;  // already failed by a loss or Disconnect()
+    PendingSubscribe sub = std::move(it->second);
+    subscribes_.erase(it);
+    if (sub.done) sub.done(result.ok() ? result : result.WithContext(sub.filter));
   }
 
-  bool DoIsConnected() const override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kConnected) return false;
+  void DoDisconnect() override {
+    const State was = state_;
+    if (was == State::kConnecting) {
+      ConnectDone cancelled = std::move(connect_done_);
+      CloseAttempt();
+      queue_.Post([cancelled = std::move(cancelled), where = where_] {
+        if (cancelled) cancelled(Status(StatusCode::kCancelled, where + ": connect abandoned by Disconnect()"));
+      });
     }
-    // Outside mu_: Paho takes its own mutex here and may hold it while it
-    // calls into us (which takes mu_).
-    return client_.is_connected();
+    state_ = State::kIdle;
+    if (was != State::kIdle) DropStaleConnection();
+    // Outcomes Paho queued before this call still count (a PUBACK already
+    // received completes OK); what is still open afterwards gets UNAVAILABLE.
+    const uint64_t last = next_id_;
+    queue_.Post([this, last] { FailOpen(where_ + ": disconnected", last); });
   }
 
-  void DoOnConnectionLost(ConnectionLost cb) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    lost_ = std::move(cb);
+  bool DoIsConnected() const override { return state_ == State::kConnected; }
+
+  void DoOnConnectionLost(ConnectionLost cb) override { lost_ = std::move(cb); }
+
+  size_t DoDispatch() override { return queue_.Drain(); }
+
+  void DoSetWakeup(std::function<void()> wake) override { queue_.SetWakeup(std::move(wake)); }
+
+  /// Completes every publish and subscribe started before id `below` that is
+  /// still open, oldest first, with UNAVAILABLE.
+  void FailOpen(const std::string& why, uint64_t below) {
+    std::vector<PublishDone> publishes;
+    for (auto it = pending_.begin(); it != pending_.end() && it->first < below;) {
+      publishes.push_back(std::move(it->second));
+      it = pending_.erase(it);
+    }
+    std::vector<PendingSubscribe> subs;
+    for (auto it = subscribes_.begin(); it != subscribes_.end() && it->first < below;) {
+      subs.push_back(std::move(it->second));
+      it = subscribes_.erase(it);
+    }
+    for (auto& done : publishes) {
+      if (done) done(Unavailable(why + " before PUBACK"));
+    }
+    for (auto& sub : subs) {
+      if (sub.done) sub.done(Unavailable(why + " before SUBACK for " + sub.filter));
+    }
   }
 
-  /// Completes every publish still waiting for its PUBACK, oldest first.
-  void FailPending(const std::string& why) {
-    std::map<uint64_t, PublishDone> pending;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending.swap(pending_);
-    }
-    for (auto& entry : pending) {
-      if (entry.second) entry.second(Unavailable(why));
-    }
-  }
-
-  void OnConnectionLost(const std::string& cause) {
-    CallbackScope scope(*this);
-    if (!scope.entered) return;
-    ConnectionLost lost;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kConnected) return;  // after Disconnect(), or a second report
-      state_ = State::kIdle;
-      lost = lost_;
-    }
+  void HandleLost(const std::string& cause) {
+    if (state_ != State::kConnected) return;  // after Disconnect(), or a second report
+    state_ = State::kIdle;
     const std::string why = where_ + ": connection lost" + (cause.empty() ? "" : " (" + cause + ")");
     // Paho fails in-flight QoS 1 publishes itself only when it cleans the
     // session (session expiry 0); with a persistent session it would keep them
     // for a resend we do not rely on. Either way each gets its answer here.
-    FailPending(why + " before PUBACK");
-    if (lost) lost(why);
+    FailOpen(why, next_id_);
+    if (lost_) lost_(why);
   }
 
-  void Dispatch(const mqtt::message& msg) {
-    CallbackScope scope(*this);
-    if (!scope.entered) return;
-    IncomingMessage in;
-    in.topic = msg.get_topic();
-    in.payload = msg.get_payload_str();
-    const auto& props = msg.get_properties();
-    const size_t n = props.count(mqtt::property::USER_PROPERTY);
-    for (size_t i = 0; i < n; ++i) {
-      auto [k, v] = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
-      in.user_properties.emplace_back(std::move(k), std::move(v));
-    }
-    MessageHandler handler;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [filter, h] : handlers_) {
-        if (topic::FilterMatches(filter, in.topic)) {
-          handler = h;
-          break;
-        }
+  void DeliverMessage(const IncomingMessage& in) {
+    for (const auto& [filter, handler] : handlers_) {
+      if (topic::FilterMatches(filter, in.topic)) {
+        if (handler) handler(in);
+        return;
       }
     }
-    if (handler) handler(in);  // outside the lock: a handler may subscribe
   }
+
+  struct PendingSubscribe {
+    std::string filter;
+    SubscribeDone done;
+  };
 
   const SessionConfig config_;
   const std::string where_;             // names the session in every error
   mqtt::connect_options connect_opts_;  // filled once by InitConnectOptions(), then only copied
-  mutable std::mutex mu_;               // guards everything below up to the listeners
+
+  // Shared with Paho's threads.
+  CallbackQueue queue_;
+  std::atomic<uint64_t> open_attempt_{0};  // the attempt a failure probe is worth running for; 0: none
+  std::mutex mu_;                          // guards closing_ and active_callbacks_
   std::condition_variable idle_;
   bool closing_ = false;
   int active_callbacks_ = 0;
+
+  // The owner's thread only.
   State state_ = State::kIdle;
   uint64_t attempt_ = 0;
   ConnectDone connect_done_;
-  uint64_t next_publish_id_ = 1;
+  uint64_t next_id_ = 1;                     // publish and subscribe ids, in call order
   std::map<uint64_t, PublishDone> pending_;  // publish id -> completion, until PUBACK
+  std::map<uint64_t, PendingSubscribe> subscribes_;
   std::vector<std::pair<std::string, MessageHandler>> handlers_;
   ConnectionLost lost_;
+
   // Declared before client_ so that they outlive it: Paho may still call in
   // while async_client's destructor runs.
   ConnectListener connect_listener_{*this};
   PublishListener publish_listener_{*this};
+  SubscribeListener subscribe_listener_{*this};
   mqtt::async_client client_;
 };
 
@@ -507,6 +519,9 @@ void ConnectListener::on_success(const mqtt::token& tok) { session_.OnConnected(
 void ConnectListener::on_failure(const mqtt::token& tok) { session_.OnConnectFailed(tok); }
 
 void PublishListener::on_success(const mqtt::token& tok) { session_.OnPublishResult(tok, Status::Ok()); }
+
+void SubscribeListener::on_success(const mqtt::token& tok) { session_.OnSubscribeResult(tok, true); }
+void SubscribeListener::on_failure(const mqtt::token& tok) { session_.OnSubscribeResult(tok, false); }
 
 void PublishListener::on_failure(const mqtt::token& tok) {
   std::string what = session_.where() + ": publish";

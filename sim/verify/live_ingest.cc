@@ -13,6 +13,13 @@ std::chrono::milliseconds Since(SteadyClock::time_point t) {
 
 Micros MonotonicNow() { return std::chrono::duration_cast<Micros>(SteadyClock::now().time_since_epoch()); }
 
+// Paho checks connect timeouts only every 3 s (MQTTAsync_checkTimeouts): a
+// wait for CONNACK gives it that much past connect_timeout to report first.
+constexpr Millis kPahoTimeoutSlack{4000};
+// How long the supervisor sleeps between Dispatch() calls when no wakeup came
+// (a backstop: the session's wakeup normally ends the sleep at once).
+constexpr Millis kIdleWait{100};
+
 }  // namespace
 
 Result<std::unique_ptr<LiveIngest>> LiveIngest::Start(const LiveIngestOptions& o, link::MessageHandler handler,
@@ -34,8 +41,12 @@ Result<std::unique_ptr<LiveIngest>> LiveIngest::Start(const LiveIngestOptions& o
   in->session_ = std::move(*session);
   LiveIngest* raw = in.get();
   in->session_->OnConnectionLost([raw](const std::string& cause) { raw->OnLost(cause); });
-  EF_RETURN_IF_ERROR(in->session_->Connect());
-  EF_RETURN_IF_ERROR(in->session_->Subscribe(o.filter, 1, in->handler_));
+  in->session_->SetWakeup([raw] { raw->Wake(); });
+  // This thread drives the session until the supervisor starts; from then on
+  // only the supervisor calls it (and so runs the handler).
+  EF_RETURN_IF_ERROR(link::ConnectAndWait(*in->session_, in->clock_, o.connect_timeout + kPahoTimeoutSlack));
+  EF_RETURN_IF_ERROR(
+      link::SubscribeAndWait(*in->session_, in->clock_, o.connect_timeout, o.filter, 1, in->handler_));
   in->backoff_.OnConnected(MonotonicNow());
   {
     std::lock_guard<std::mutex> lock(in->mu_);
@@ -49,6 +60,14 @@ LiveIngest::~LiveIngest() { (void)Stop(std::chrono::milliseconds(1000)); }
 
 void LiveIngest::Log(const std::string& line) {
   if (options_.log) options_.log(line);
+}
+
+void LiveIngest::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
 }
 
 void LiveIngest::OnLost(const std::string& cause) {
@@ -73,10 +92,13 @@ bool LiveIngest::WaitFor(std::chrono::milliseconds d) {
 void LiveIngest::Supervise() {
   for (;;) {
     SteadyClock::time_point since;
+    session_->Dispatch();  // messages reach handler_ here; a loss sets lost_
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || lost_; });
+      cv_.wait_for(lock, kIdleWait, [this] { return stopping_ || lost_ || woken_; });
+      woken_ = false;
       if (stopping_) return;
+      if (!lost_) continue;
       since = lost_at_;
     }
     backoff_.OnDisconnected(MonotonicNow());
@@ -88,12 +110,14 @@ void LiveIngest::Supervise() {
       z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
       const Millis delay = backoff_.NextDelay(z ^ (z >> 31), kind);
       if (!WaitFor(delay)) return;
-      Status s = session_->Connect();
+      Status s = link::ConnectAndWait(*session_, clock_, options_.connect_timeout + kPahoTimeoutSlack);
       // Resubscribing is harmless when the broker kept the session, and
       // needed when it did not (a broker restarted without its database).
-      if (s.ok()) s = session_->Subscribe(options_.filter, 1, handler_);
+      // Messages the broker queued meanwhile may arrive (and reach handler_
+      // on this thread) before the SUBACK.
+      if (s.ok()) s = link::SubscribeAndWait(*session_, clock_, options_.connect_timeout, options_.filter, 1, handler_);
       if (s.ok()) break;
-      if (session_->IsConnected()) (void)session_->Disconnect(Millis(0));
+      if (session_->IsConnected()) session_->Disconnect();
       kind = link::IsAuthFailure(s) ? link::FailureKind::kAuthorization : link::FailureKind::kNetwork;
       std::lock_guard<std::mutex> lock(mu_);
       stats_.last_error = s.ToString();
@@ -141,9 +165,13 @@ Status LiveIngest::Stop(std::chrono::milliseconds timeout) {
     verifier_.NoteOutage(outage, "the verifier was still disconnected at the end (" + std::to_string(outage.count()) +
                                      " ms): what was published meanwhile is unknown");
   }
-  Status s = session_ ? session_->Disconnect(timeout) : Status::Ok();
-  if (s.ok() && !open_outage) EndSession();
-  return s;
+  (void)timeout;  // nothing to wait for: the verifier publishes nothing
+  if (session_) {
+    session_->Disconnect();
+    session_->Dispatch();  // the supervisor is gone: this thread owns the session now
+  }
+  if (!open_outage) EndSession();
+  return Status::Ok();
 }
 
 void LiveIngest::EndSession() {
@@ -159,12 +187,12 @@ void LiveIngest::EndSession() {
   c.clean_start = true;
   c.session_expiry_s = 0;
   auto session = link::MakePahoSession(c);
-  if (!session.ok() || !(*session)->Connect().ok()) {
+  if (!session.ok() || !link::ConnectAndWait(**session, clock_, options_.connect_timeout + kPahoTimeoutSlack).ok()) {
     Log("verifier: could not end its persistent session " + options_.client_id + "; the broker expires it in " +
         std::to_string(options_.session_expiry_s) + " s");
     return;
   }
-  (void)(*session)->Disconnect(Millis(500));
+  (*session)->Disconnect();  // the destructor waits (bounded) for the DISCONNECT to go out
 }
 
 LiveIngestStats LiveIngest::stats() const {

@@ -7,7 +7,8 @@
 // published while the verifier is away, and a broker restarted from its
 // database (BrokerPersistence::kEveryChange) still has the session. A lost
 // connection is retried with link::Backoff (network failures) on a thread of
-// its own; each outage is reported to the verifier with its duration
+// its own, which also drives the session's Dispatch() (woken by the
+// session's wakeup) and so runs the message handler; each outage is reported to the verifier with its duration
 // (TelemetryVerifier::NoteOutage), and when the connection does not come
 // back before Stop() that is a reason the verification cannot PASS.
 #pragma once
@@ -23,6 +24,7 @@
 
 #include "firmware/link/backoff.h"
 #include "firmware/link/session.h"
+#include "hal/clock.h"
 #include "hal/status.h"
 #include "sim/verify/verifier.h"
 
@@ -58,15 +60,16 @@ struct LiveIngestStats {
 class LiveIngest {
  public:
   /// Connects (blocking, one attempt: a verifier that cannot reach the broker
-  /// at start is an error) and subscribes; `handler` then runs on a transport
-  /// thread for every message. `verifier` receives NoteOutage() per outage.
+  /// at start is an error) and subscribes; `handler` then runs on the
+  /// verifier's supervisor thread (from Session::Dispatch()) for every message. `verifier` receives NoteOutage() per outage.
   static Result<std::unique_ptr<LiveIngest>> Start(const LiveIngestOptions& options, link::MessageHandler handler,
                                                    TelemetryVerifier& verifier);
   ~LiveIngest();
   LiveIngest(const LiveIngest&) = delete;
   LiveIngest& operator=(const LiveIngest&) = delete;
 
-  /// Ends reconnecting and disconnects, then ends the broker's session for
+  /// Ends reconnecting and disconnects (`timeout` is unused: the verifier
+  /// has no publishes to wait for), then ends the broker's session for
   /// this client id (so nothing is queued for a verifier that is gone). An
   /// outage still open is reported to the verifier as one that did not end
   /// (a failure reason). Idempotent.
@@ -81,18 +84,22 @@ class LiveIngest {
   /// One clean-start, zero-expiry connection under our client id.
   void EndSession();
   void OnLost(const std::string& cause);
+  /// The session's wakeup (a transport thread): ends the supervisor's sleep.
+  void Wake();
   /// Waits `d` or until Stop(); false if stopped.
   bool WaitFor(std::chrono::milliseconds d);
   void Log(const std::string& line);
 
   LiveIngestOptions options_;
   link::Backoff backoff_;  // supervisor thread only
+  SystemClock clock_;      // paces ConnectAndWait / SubscribeAndWait
   TelemetryVerifier& verifier_;
   link::MessageHandler handler_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool lost_ = false;  // a connection loss waits for the supervisor
+  bool lost_ = false;   // a connection loss waits for the supervisor
+  bool woken_ = false;  // the session queued callbacks: Dispatch() them
   std::chrono::steady_clock::time_point lost_at_;
   LiveIngestStats stats_;
   uint64_t random_state_ = 0x9e3779b97f4a7c15ull;  // backoff jitter (splitmix64)

@@ -18,6 +18,7 @@
 #include "sim/verify/verifier.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge {
 namespace {
@@ -168,12 +169,11 @@ class HilTest : public ::testing::Test {
     c.server_uri = broker_->uri();
     c.client_id = sim::kIngestIdentity;
     c.tls = {pki_ + "/ca.crt", pki_ + "/ingest.crt", pki_ + "/ingest.key"};
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     ingest_ = std::move(*s);
-    ASSERT_TRUE(ingest_->Connect().ok());
-    ASSERT_TRUE(ingest_
-                    ->Subscribe("dt/+/+/+/+", 1,
+    ASSERT_TRUE(testing_support::ConnectAndWait(*ingest_).ok());
+    ASSERT_TRUE(testing_support::SubscribeAndWait(*ingest_, "dt/+/+/+/+", 1,
                                 [this](const link::IncomingMessage& m) {
                                   verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
                                   std::lock_guard<std::mutex> lock(mu_);
@@ -182,7 +182,7 @@ class HilTest : public ::testing::Test {
                     .ok());
   }
   void TearDown() override {
-    if (ingest_) (void)ingest_->Disconnect(2000ms);
+    if (ingest_) ingest_->Disconnect();
   }
   std::string DeviceArgs(const std::string& thing, const std::string& board, const std::string& work) {
     return "--board " + board + " --sim-sensors --thing " + thing + " --broker " + broker_->uri() + " --certs " + pki_ +
@@ -258,8 +258,7 @@ TEST_F(HilTest, SigtermStopsTheDeviceAndPersistsItsSequence) {
 TEST_F(HilTest, SighupIsLoggedAndIgnoredAndTheShadowReportsTheProjectVersion) {
   // Shared with the subscription, which may still deliver after this body returns.
   auto firmware = std::make_shared<std::vector<std::string>>();
-  ASSERT_TRUE(ingest_
-                  ->Subscribe("$aws/things/sig-1/shadow/update", 1,
+  ASSERT_TRUE(testing_support::SubscribeAndWait(*ingest_, "$aws/things/sig-1/shadow/update", 1,
                               [this, firmware](const link::IncomingMessage& m) {
                                 auto j = nlohmann::json::parse(m.payload, nullptr, false);
                                 if (!j.is_object()) return;

@@ -34,6 +34,7 @@
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge {
 namespace {
@@ -114,14 +115,14 @@ class Ingest {
     c.client_id = sim::kIngestIdentity;
     c.tls = {pki + "/ca.crt", pki + "/ingest.crt", pki + "/ingest.key"};
     c.connect_timeout = 5000ms;
-    auto s = link::MakePahoSession(c);
-    if (!s.ok() || !(*s)->Connect().ok()) return;
-    if ((*s)->Subscribe("dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); }).ok()) {
+    auto s = testing_support::MakePumpedPahoSession(c);
+    if (!s.ok() || !testing_support::ConnectAndWait(**s).ok()) return;
+    if (testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); }).ok()) {
       session_ = std::move(*s);
     }
   }
   ~Ingest() {
-    if (session_ && session_->IsConnected()) (void)session_->Disconnect(1000ms);
+    if (session_ && session_->IsConnected()) session_->Disconnect();
   }
   bool subscribed() const { return session_ != nullptr; }
 

@@ -34,6 +34,7 @@
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge {
 namespace {
@@ -113,11 +114,11 @@ class Ingest {
     c.client_id = sim::kIngestIdentity;
     c.tls = {pki + "/ca.crt", pki + "/ingest.crt", pki + "/ingest.key"};
     c.connect_timeout = 5000ms;
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     if (!s.ok()) return s.status();
     session_ = std::move(*s);
-    EF_RETURN_IF_ERROR(session_->Connect());
-    return session_->Subscribe("dt/+/+/+/+", 1, [this, &verifier](const link::IncomingMessage& m) {
+    EF_RETURN_IF_ERROR(testing_support::ConnectAndWait(*session_));
+    return testing_support::SubscribeAndWait(*session_, "dt/+/+/+/+", 1, [this, &verifier](const link::IncomingMessage& m) {
       const auto checked = verifier.Check(m.topic, m.payload, m.UserProperty("jws"));
       std::lock_guard<std::mutex> lock(mu_);
       if (checked.verdict == sim::Verdict::kVerified || checked.verdict == sim::Verdict::kDuplicate) {
@@ -131,7 +132,7 @@ class Ingest {
     });
   }
   ~Ingest() {
-    if (session_ && session_->IsConnected()) (void)session_->Disconnect(1000ms);
+    if (session_ && session_->IsConnected()) session_->Disconnect();
   }
   std::set<uint64_t> seqs() const {
     std::lock_guard<std::mutex> lock(mu_);

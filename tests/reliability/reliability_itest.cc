@@ -44,6 +44,7 @@
 #include "sim/verify/verifier.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge {
 namespace {
@@ -228,7 +229,7 @@ class Ingest {
   ~Ingest() {
     stop_ = true;
     thread_.join();
-    if (session_ && session_->IsConnected()) (void)session_->Disconnect(1000ms);
+    if (session_ && session_->IsConnected()) session_->Disconnect();
     session_.reset();
   }
   Ingest(const Ingest&) = delete;
@@ -291,9 +292,9 @@ class Ingest {
     c.client_id = sim::kIngestIdentity;
     c.tls = {pki_ + "/ca.crt", pki_ + "/ingest.crt", pki_ + "/ingest.key"};
     c.connect_timeout = 3000ms;
-    auto s = link::MakePahoSession(c);
-    if (!s.ok() || !(*s)->Connect().ok()) return;  // the broker is down: try again shortly
-    const Status sub = (*s)->Subscribe("dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); });
+    auto s = testing_support::MakePumpedPahoSession(c);
+    if (!s.ok() || !testing_support::ConnectAndWait(**s).ok()) return;  // the broker is down: try again shortly
+    const Status sub = testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); });
     session_ = std::move(*s);
     if (sub.ok()) ++subscriptions_;
   }
@@ -766,13 +767,12 @@ class ShadowService {
     c.server_uri = uri;
     c.client_id = sim::kShadowServiceIdentity;
     c.tls = {pki + "/ca.crt", pki + "/shadow.crt", pki + "/shadow.key"};
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return;
     session_ = std::move(*s);
-    EXPECT_TRUE(session_->Connect().ok());
-    EXPECT_TRUE(session_
-                    ->Subscribe("$aws/things/" + thing + "/shadow/update", 1,
+    EXPECT_TRUE(testing_support::ConnectAndWait(*session_).ok());
+    EXPECT_TRUE(testing_support::SubscribeAndWait(*session_, "$aws/things/" + thing + "/shadow/update", 1,
                                 [this](const link::IncomingMessage& m) {
                                   std::lock_guard<std::mutex> lock(mu_);
                                   reports_.push_back(Json::parse(m.payload, nullptr, false));
@@ -780,7 +780,7 @@ class ShadowService {
                     .ok());
   }
   ~ShadowService() {
-    if (session_) (void)session_->Disconnect(1000ms);
+    if (session_) session_->Disconnect();
   }
 
   Status SendDelta(const std::string& payload) {

@@ -20,6 +20,7 @@
 #include "sim/models/bme280_model.h"
 #include "sim/verify/verifier.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -55,10 +56,10 @@ class BrokerIntegrationTest : public ::testing::Test {
   }
 
   static std::unique_ptr<link::Session> Connect(const link::SessionConfig& c) {
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
-    Status st = (*s)->Connect();
+    Status st = testing_support::ConnectAndWait(**s);
     EXPECT_TRUE(st.ok()) << st.ToString();
     return std::move(*s);
   }
@@ -79,8 +80,7 @@ class BrokerIntegrationTest : public ::testing::Test {
     c.tls.key_file = *pki_ + "/ingest.key";
     in->session = Connect(c);
     Ingest* raw = in.get();
-    EXPECT_TRUE(in->session
-                    ->Subscribe("dt/+/+/+/+", 1,
+    EXPECT_TRUE(testing_support::SubscribeAndWait(*in->session, "dt/+/+/+/+", 1,
                                 [raw](const link::IncomingMessage& m) {
                                   raw->verifier->Check(m.topic, m.payload, m.UserProperty("jws"));
                                   {
@@ -354,9 +354,9 @@ TEST_F(BrokerIntegrationTest, ClientWithoutCertificateCannotConnect) {
 
 TEST_F(BrokerIntegrationTest, CertificateFromAnotherCaCannotConnect) {
   const std::string rogue = MakePki({"dev-a"}, "rogue");  // same CN, foreign CA
-  auto s = link::MakePahoSession(ConfigFor("dev-a", rogue));
+  auto s = testing_support::MakePumpedPahoSession(ConfigFor("dev-a", rogue));
   ASSERT_TRUE(s.ok());
-  Status st = (*s)->Connect();
+  Status st = testing_support::ConnectAndWait(**s);
   EXPECT_FALSE(st.ok());
   EXPECT_FALSE((*s)->IsConnected());
 }
@@ -365,9 +365,9 @@ TEST_F(BrokerIntegrationTest, ClientThatDoesNotTrustTheBrokerRefusesIt) {
   const std::string other = MakePki({"dev-a"}, "othertrust");
   link::SessionConfig c = ConfigFor("dev-a");
   c.tls.ca_file = other + "/ca.crt";  // trusts a CA that did not sign broker.crt
-  auto s = link::MakePahoSession(c);
+  auto s = testing_support::MakePumpedPahoSession(c);
   ASSERT_TRUE(s.ok());
-  EXPECT_FALSE((*s)->Connect().ok());
+  EXPECT_FALSE(testing_support::ConnectAndWait(**s).ok());
 }
 
 TEST(LocalBrokerTest, MissingMosquittoBinaryIsAOneLineError) {

@@ -26,6 +26,7 @@
 #include "sim/broker/local_broker.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -166,11 +167,11 @@ class FaultInfraTest : public ::testing::Test {
   }
 
   static std::unique_ptr<link::Session> Connect(const link::SessionConfig& c, LossWatch* loss = nullptr) {
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     if (loss != nullptr) (*s)->OnConnectionLost(loss->Callback());
-    const Status st = (*s)->Connect();
+    const Status st = testing_support::ConnectAndWait(**s);
     EXPECT_TRUE(st.ok()) << c.client_id << " via " << c.server_uri << ": " << st.ToString();
     return st.ok() ? std::move(*s) : nullptr;
   }
@@ -179,7 +180,7 @@ class FaultInfraTest : public ::testing::Test {
   std::unique_ptr<link::Session> StartIngest(Inbox& inbox) {
     auto s = Connect(ServiceConfig(kIngestIdentity, "ingest", broker_->uri()));
     if (s != nullptr) {
-      EXPECT_TRUE(s->Subscribe("dt/+/+/+/+", 1, inbox.Handler()).ok());
+      EXPECT_TRUE(testing_support::SubscribeAndWait(*s, "dt/+/+/+/+", 1, inbox.Handler()).ok());
     }
     return s;
   }
@@ -301,9 +302,9 @@ TEST_F(FaultInfraTest, ConnectIntoABlackholeTimesOut) {
   proxy->Blackhole();
   link::SessionConfig c = ThingConfig("dev-a", proxy->ssl_uri());
   c.connect_timeout = 2000ms;
-  auto s = link::MakePahoSession(c);
+  auto s = testing_support::MakePumpedPahoSession(c);
   ASSERT_TRUE(s.ok());
-  const Status st = (*s)->Connect();  // the TLS handshake gets no answer
+  const Status st = testing_support::ConnectAndWait(**s);  // the TLS handshake gets no answer
   EXPECT_FALSE(st.ok());
   EXPECT_FALSE((*s)->IsConnected());
   EXPECT_GE(proxy->counters().accepted, 1u) << "accepted at TCP level, then silence";
@@ -325,9 +326,9 @@ TEST_F(FaultInfraTest, ResetDropsTheConnectionAtOnceAndRefusesNewOnesUntilHeal) 
     std::lock_guard<std::mutex> lock(loss.mu);
     std::cout << "[ info ] after RST: " << loss.cause << "\n";
   }
-  auto refused = link::MakePahoSession(ThingConfig("dev-a", proxy->ssl_uri()));
+  auto refused = testing_support::MakePumpedPahoSession(ThingConfig("dev-a", proxy->ssl_uri()));
   ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE((*refused)->Connect().ok());
+  EXPECT_FALSE(testing_support::ConnectAndWait(**refused).ok());
   EXPECT_GE(proxy->counters().resets, 2u) << "the new connection was reset too";
   proxy->Heal();
   auto again = Connect(ThingConfig("dev-a", proxy->ssl_uri()));
@@ -354,9 +355,9 @@ TEST_F(FaultInfraTest, KillThenRestartServesTheSameUri) {
   EXPECT_TRUE(broker_->Kill().ok()) << "idempotent";
   ASSERT_TRUE(WaitFor([&] { return loss.fired(); }, 10s)) << "the kernel closed the broker's sockets";
   EXPECT_EQ(broker_->port(), port);
-  auto down = link::MakePahoSession(ThingConfig("dev-b", uri));
+  auto down = testing_support::MakePumpedPahoSession(ThingConfig("dev-b", uri));
   ASSERT_TRUE(down.ok());
-  EXPECT_FALSE((*down)->Connect().ok()) << "nobody listens while the broker is dead";
+  EXPECT_FALSE(testing_support::ConnectAndWait(**down).ok()) << "nobody listens while the broker is dead";
 
   ASSERT_TRUE(broker_->Restart().ok()) << broker_->LogTail();
   EXPECT_TRUE(broker_->running());
@@ -381,9 +382,9 @@ TEST_F(FaultInfraTest, ProxyResetsClientsWhileTheBrokerIsDeadAndForwardsAfterRes
   auto proxy = StartProxy();
   ASSERT_NE(proxy, nullptr);
   ASSERT_TRUE(broker_->Kill().ok());
-  auto down = link::MakePahoSession(ThingConfig("dev-a", proxy->ssl_uri()));
+  auto down = testing_support::MakePumpedPahoSession(ThingConfig("dev-a", proxy->ssl_uri()));
   ASSERT_TRUE(down.ok());
-  EXPECT_FALSE((*down)->Connect().ok());
+  EXPECT_FALSE(testing_support::ConnectAndWait(**down).ok());
   EXPECT_GE(proxy->counters().upstream_failures, 1u);
   ASSERT_TRUE(broker_->Restart().ok()) << broker_->LogTail();
   auto up = Connect(ThingConfig("dev-a", proxy->ssl_uri()));
@@ -491,10 +492,10 @@ std::vector<std::string> QueuedAcrossKill(LocalBroker& broker, const std::string
     EXPECT_TRUE(sub.Subscribe("dt/+/+/+/+"));
     sub.Disconnect();
   }
-  auto dev = link::MakePahoSession(dev_config);
+  auto dev = testing_support::MakePumpedPahoSession(dev_config);
   EXPECT_TRUE(dev.ok());
   if (!dev.ok()) return got;
-  EXPECT_TRUE((*dev)->Connect().ok());
+  EXPECT_TRUE(testing_support::ConnectAndWait(**dev).ok());
   for (int i = 0; i < n; ++i) {
     auto st = Publish(**dev, "dt/edgeforge/site-1/dev-a/telemetry", "queued-" + std::to_string(i))->Wait(10s);
     EXPECT_TRUE(st.has_value() && st->ok()) << "message " << i << " was not PUBACKed";
@@ -557,11 +558,11 @@ TEST_F(FaultInfraTest, ShadowServiceDeltaReachesItsThingAndTheThingsReportReache
   Inbox thing_inbox;
   auto thing = Connect(ThingConfig("dev-a", broker_->uri()));
   ASSERT_NE(thing, nullptr);
-  ASSERT_TRUE(thing->Subscribe("$aws/things/dev-a/shadow/update/delta", 1, thing_inbox.Handler()).ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(*thing, "$aws/things/dev-a/shadow/update/delta", 1, thing_inbox.Handler()).ok());
   Inbox service_inbox;
   auto service = Connect(ServiceConfig(kShadowServiceIdentity, "shadow", broker_->uri()));
   ASSERT_NE(service, nullptr);
-  ASSERT_TRUE(service->Subscribe("$aws/things/+/shadow/update", 1, service_inbox.Handler()).ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(*service, "$aws/things/+/shadow/update", 1, service_inbox.Handler()).ok());
 
   const std::string delta = R"({"version":2,"state":{"report_interval_s":5}})";
   auto st = Publish(*service, "$aws/things/dev-a/shadow/update/delta", delta)->Wait(10s);
@@ -588,11 +589,11 @@ TEST_F(FaultInfraTest, ThingCannotPublishOrReadAnotherThingsDelta) {
   Inbox b_inbox;
   auto b = Connect(ThingConfig("dev-b", broker_->uri()));
   ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(b->Subscribe("$aws/things/dev-b/shadow/update/delta", 1, b_inbox.Handler()).ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(*b, "$aws/things/dev-b/shadow/update/delta", 1, b_inbox.Handler()).ok());
   Inbox a_inbox;
   auto a = Connect(ThingConfig("dev-a", broker_->uri()));
   ASSERT_NE(a, nullptr);
-  const Status sub = a->Subscribe("$aws/things/dev-b/shadow/update/delta", 1, a_inbox.Handler());
+  const Status sub = testing_support::SubscribeAndWait(*a, "$aws/things/dev-b/shadow/update/delta", 1, a_inbox.Handler());
   std::cout << "[ info ] dev-a subscribing to dev-b's delta: " << sub.ToString() << "\n";
 
   auto st = Publish(*a, "$aws/things/dev-b/shadow/update/delta", "{\"state\":{}}")->Wait(10s);

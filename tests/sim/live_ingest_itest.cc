@@ -14,6 +14,7 @@
 #include "sim/verify/live_ingest.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/pumped_session.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -63,10 +64,10 @@ class LiveIngestTest : public ::testing::Test {
     c.server_uri = broker_->uri();
     c.client_id = "dev-a";
     c.tls = {pki_ + "/ca.crt", pki_ + "/devices/dev-a/device.crt", pki_ + "/devices/dev-a/device.key"};
-    auto s = link::MakePahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
-    Status st = (*s)->Connect();
+    Status st = testing_support::ConnectAndWait(**s);
     EXPECT_TRUE(st.ok()) << st.ToString();
     return std::move(*s);
   }

@@ -1,5 +1,6 @@
 // Integration: link::PahoSession against a real mosquitto (sim/broker), real
-// TLS and real sockets: async connect, how each connect failure is classified,
+// TLS and real sockets: non-blocking connect with every outcome delivered by
+// Dispatch() on the calling thread, how each connect failure is classified,
 // in-flight publishes when the broker dies, the last will, SNI and ALPN bytes.
 #include <MQTTAsync.h>
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
+#include "tests/support/pumped_session.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge::link {
@@ -54,9 +56,16 @@ class Calls {
     std::lock_guard<std::mutex> lock(mu_);
     return statuses_.size();
   }
-  /// Waits (bounded) for the first call and returns its status.
-  Status First(std::chrono::milliseconds limit = 20s) const {
-    if (!WaitFor([this] { return count() > 0; }, limit)) return Internal("callback never ran");
+  /// Dispatches `s` until the first call (bounded) and returns its status.
+  Status First(Session& s, std::chrono::milliseconds limit = 20s) const {
+    if (!WaitFor(
+            [&] {
+              s.Dispatch();
+              return count() > 0;
+            },
+            limit)) {
+      return Internal("callback never ran");
+    }
     std::lock_guard<std::mutex> lock(mu_);
     return statuses_.front();
   }
@@ -256,17 +265,23 @@ class SessionITest : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
 
-  /// ConnectAsync; the failure `done` reported.
-  static Status ConnectAsyncResult(const SessionConfig& c) {
+  /// Connect(); the failure `done` reported (Dispatch()ed on this thread).
+  static Status ConnectResult(const SessionConfig& c) {
     auto s = Make(c);
     if (!s) return Internal("no session");
     Calls done;
-    Status started = s->ConnectAsync(done.Recorder());
+    Status started = s->Connect(done.Recorder());
     if (!started.ok()) return started;
-    const Status result = done.First(c.connect_timeout + 10s);
+    const Status result = done.First(*s, c.connect_timeout + 10s);
     EXPECT_EQ(done.count(), 1u);
     EXPECT_FALSE(s->IsConnected());
     return result;
+  }
+
+  /// The blocking helper (session.cc), on the real clock.
+  static Status ConnectAndWait(Session& s, Millis limit = 15s) {
+    SystemClock clock;
+    return link::ConnectAndWait(s, clock, limit);
   }
 
   static std::string* pki_;
@@ -275,20 +290,22 @@ class SessionITest : public ::testing::Test {
 std::string* SessionITest::pki_ = nullptr;
 sim::LocalBroker* SessionITest::broker_ = nullptr;
 
-TEST_F(SessionITest, ConnectAsyncReportsOkOnceOnATransportThread) {
+TEST_F(SessionITest, ConnectReportsOkOnceFromDispatchOnTheCallingThread) {
   ASSERT_NE(broker_, nullptr);
   auto s = Make(ConfigFor("dev-a", broker_->uri()));
   ASSERT_NE(s, nullptr);
   Calls done;
-  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
-  const Status st = done.First();
+  ASSERT_TRUE(s->Connect(done.Recorder()).ok());
+  const Status st = done.First(*s);
   EXPECT_TRUE(st.ok()) << st.ToString();
-  EXPECT_NE(done.first_thread(), std::this_thread::get_id());
+  EXPECT_EQ(done.first_thread(), std::this_thread::get_id()) << "done must run from Dispatch(), on its caller";
   EXPECT_TRUE(s->IsConnected());
-  const Status again = s->ConnectAsync(done.Recorder());
+  const Status again = s->Connect(done.Recorder());
   EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
-  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+  s->Disconnect();
   EXPECT_FALSE(s->IsConnected());
+  std::this_thread::sleep_for(100ms);
+  s->Dispatch();
   EXPECT_EQ(done.count(), 1u);
 }
 
@@ -300,11 +317,11 @@ TEST_F(SessionITest, KeepaliveAndCleanStartReachTheBroker) {
   c.session_expiry_s = 60;
   auto s = Make(c);
   ASSERT_NE(s, nullptr);
-  ASSERT_TRUE(s->Connect().ok());
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
   // mosquitto logs "New client connected from ... as dev-c (p5, c0, k45, u'dev-c')".
   EXPECT_TRUE(WaitFor([&] { return broker_->LogTail(100000).find("as dev-c (p5, c0, k45") != std::string::npos; }))
       << broker_->LogTail();
-  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+  s->Disconnect();
 }
 
 TEST_F(SessionITest, PublishWhileDisconnectedFailsFastWithoutCallingDone) {
@@ -319,11 +336,12 @@ TEST_F(SessionITest, PublishWhileDisconnectedFailsFastWithoutCallingDone) {
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_NE(st.message().find("not connected"), std::string::npos) << st.ToString();
   std::this_thread::sleep_for(100ms);
+  s->Dispatch();
   EXPECT_EQ(done.count(), 0u);
 }
 
 TEST_F(SessionITest, PortWithoutListenerIsUnavailable) {
-  const Status st = ConnectAsyncResult(ConfigFor("dev-a", "ssl://localhost:" + std::to_string(RefusingPort())));
+  const Status st = ConnectResult(ConfigFor("dev-a", "ssl://localhost:" + std::to_string(RefusingPort())));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_FALSE(IsAuthFailure(st));
   EXPECT_NE(st.message().find("dev-a@ssl://localhost:"), std::string::npos) << st.ToString();
@@ -336,16 +354,17 @@ TEST_F(SessionITest, ListenerThatNeverAnswersIsDeadlineExceeded) {
   auto s = Make(c);
   ASSERT_NE(s, nullptr);
   Calls done;
-  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
-  EXPECT_EQ(done.count(), 0u) << "ConnectAsync must return before the attempt ends";
-  const Status st = done.First();
+  ASSERT_TRUE(s->Connect(done.Recorder()).ok());
+  EXPECT_EQ(done.count(), 0u) << "Connect must return before the attempt ends";
+  const Status st = done.First(*s);
   EXPECT_EQ(st.code(), StatusCode::kDeadlineExceeded) << st.ToString();
   EXPECT_EQ(done.count(), 1u);
-  // The blocking form says the same.
+  // The blocking helper says the same (Paho's timeout, checked every 3 s, comes first).
   auto blocking = Make(c);
   ASSERT_NE(blocking, nullptr);
-  const Status b = blocking->Connect();
+  const Status b = ConnectAndWait(*blocking);
   EXPECT_EQ(b.code(), StatusCode::kDeadlineExceeded) << b.ToString();
+  EXPECT_NE(b.message().find("no CONNACK"), std::string::npos) << b.ToString();
 }
 
 TEST_F(SessionITest, ClientCertificateFromAnotherCaIsUnauthenticated) {
@@ -355,7 +374,7 @@ TEST_F(SessionITest, ClientCertificateFromAnotherCaIsUnauthenticated) {
   const auto p = certs::PathsFor(rogue, "dev-a");
   c.tls.cert_file = p.cert;
   c.tls.key_file = p.tls_key;
-  const Status st = ConnectAsyncResult(c);
+  const Status st = ConnectResult(c);
   EXPECT_EQ(st.code(), StatusCode::kUnauthenticated) << st.ToString();
   EXPECT_TRUE(IsAuthFailure(st));
 }
@@ -365,14 +384,14 @@ TEST_F(SessionITest, ClientThatDoesNotTrustTheBrokerIsUnauthenticated) {
   const std::string other = MakePki({"dev-a"}, "othertrust");
   SessionConfig c = ConfigFor("dev-a", broker_->uri());
   c.tls.ca_file = other + "/ca.crt";  // trusts a CA that did not sign broker.crt
-  const Status st = ConnectAsyncResult(c);
+  const Status st = ConnectResult(c);
   EXPECT_EQ(st.code(), StatusCode::kUnauthenticated) << st.ToString();
   EXPECT_NE(st.message().find("TLS"), std::string::npos) << st.ToString();
 }
 
 TEST_F(SessionITest, ConnackRefusalIsAnAuthFailureWithItsReasonCode) {
   RefusingMosquitto refusing(*pki_, MakeTempDir("refusing"));
-  const Status st = ConnectAsyncResult(ConfigFor("dev-a", refusing.uri()));
+  const Status st = ConnectResult(ConfigFor("dev-a", refusing.uri()));
   EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
   EXPECT_NE(st.message().find("CONNACK MQTT 5 reason 0x87"), std::string::npos) << st.ToString();
 }
@@ -384,19 +403,20 @@ TEST_F(SessionITest, DisconnectDuringConnectCancelsOnceAndDestroyDropsTheCallbac
   auto s = Make(c);
   ASSERT_NE(s, nullptr);
   Calls done;
-  ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
-  const Status second = s->ConnectAsync(done.Recorder());
+  ASSERT_TRUE(s->Connect(done.Recorder()).ok());
+  const Status second = s->Connect(done.Recorder());
   EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
-  EXPECT_TRUE(s->Disconnect(100ms).ok());
-  ASSERT_EQ(done.count(), 1u);
-  EXPECT_EQ(done.First().code(), StatusCode::kCancelled);
+  s->Disconnect();
+  EXPECT_EQ(done.count(), 0u) << "CANCELLED comes from a later Dispatch()";
+  EXPECT_EQ(done.First(*s).code(), StatusCode::kCancelled);
   std::this_thread::sleep_for(c.connect_timeout + 4s);  // Paho's own timeout passes
+  s->Dispatch();
   EXPECT_EQ(done.count(), 1u) << "the abandoned attempt must not report again";
 
   Calls dropped;
   auto doomed = Make(c);
   ASSERT_NE(doomed, nullptr);
-  ASSERT_TRUE(doomed->ConnectAsync(dropped.Recorder()).ok());
+  ASSERT_TRUE(doomed->Connect(dropped.Recorder()).ok());
   doomed.reset();  // mid-connect
   std::this_thread::sleep_for(c.connect_timeout + 4s);
   EXPECT_EQ(dropped.count(), 0u);
@@ -410,7 +430,7 @@ TEST_F(SessionITest, SniIsTheUriHostAndAlpnIsOffered) {
     auto s = Make(c);
     ASSERT_NE(s, nullptr);
     Calls done;
-    ASSERT_TRUE(s->ConnectAsync(done.Recorder()).ok());
+    ASSERT_TRUE(s->Connect(done.Recorder()).ok());
     const ClientHello hello = ParseClientHello(CaptureFirstRecord(server));
     ASSERT_TRUE(hello.parsed);
     EXPECT_EQ(hello.sni, "localhost");
@@ -418,7 +438,7 @@ TEST_F(SessionITest, SniIsTheUriHostAndAlpnIsOffered) {
     if (with_alpn) {
       EXPECT_EQ(hello.alpn, std::vector<std::string>{"x-amzn-mqtt-ca"});
     }
-    EXPECT_FALSE(done.First().ok());  // the fake server hung up
+    EXPECT_FALSE(done.First(*s).ok());  // the fake server hung up
   }
 }
 
@@ -427,17 +447,16 @@ TEST_F(SessionITest, SniIsTheUriHostAndAlpnIsOffered) {
 // (section 3.1.2.5), as IoT Core does for a duplicate client id.
 TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
   ASSERT_NE(broker_, nullptr);
-  auto ingest = Make(IngestConfig(broker_->uri()));
-  ASSERT_NE(ingest, nullptr);
-  ASSERT_TRUE(ingest->Connect().ok());
+  auto ingest = testing_support::MakePumpedPahoSession(IngestConfig(broker_->uri()));
+  ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
+  ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::mutex mu;
   std::vector<std::string> received;
-  ASSERT_TRUE(ingest
-                  ->Subscribe("dt/+/+/+/status", 1,
-                              [&](const IncomingMessage& m) {
-                                std::lock_guard<std::mutex> lock(mu);
-                                received.push_back(m.topic + " " + m.payload);
-                              })
+  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/+/status", 1,
+                                                [&](const IncomingMessage& m) {
+                                                  std::lock_guard<std::mutex> lock(mu);
+                                                  received.push_back(m.topic + " " + m.payload);
+                                                })
                   .ok());
 
   SessionConfig c = ConfigFor("dev-b", broker_->uri());
@@ -451,19 +470,24 @@ TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
     cause = why;
     ++lost;
   });
-  ASSERT_TRUE(first->Connect().ok());
+  ASSERT_TRUE(ConnectAndWait(*first).ok());
 
   SessionConfig plain = ConfigFor("dev-b", broker_->uri());
   auto second = Make(plain);
   ASSERT_NE(second, nullptr);
-  ASSERT_TRUE(second->Connect().ok());
+  ASSERT_TRUE(ConnectAndWait(*second).ok());
 
-  ASSERT_TRUE(WaitFor([&] { return lost.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    first->Dispatch();
+    return lost.load() == 1;
+  }));
   ASSERT_TRUE(WaitFor([&] {
     std::lock_guard<std::mutex> lock(mu);
     return !received.empty();
   }));
   std::this_thread::sleep_for(300ms);
+  first->Dispatch();
+  second->Dispatch();
   EXPECT_EQ(lost.load(), 1);
   EXPECT_FALSE(first->IsConnected());
   EXPECT_TRUE(second->IsConnected());
@@ -476,20 +500,23 @@ TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
 
 TEST_F(SessionITest, CleanDisconnectDoesNotPublishTheWill) {
   ASSERT_NE(broker_, nullptr);
-  auto ingest = Make(IngestConfig(broker_->uri()));
-  ASSERT_NE(ingest, nullptr);
-  ASSERT_TRUE(ingest->Connect().ok());
+  auto ingest = testing_support::MakePumpedPahoSession(IngestConfig(broker_->uri()));
+  ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
+  ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::atomic<int> received{0};
-  ASSERT_TRUE(ingest->Subscribe("dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) { ++received; }).ok());
+  ASSERT_TRUE(
+      testing_support::SubscribeAndWait(**ingest, "dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) { ++received; })
+          .ok());
   SessionConfig c = ConfigFor("dev-d", broker_->uri());
   c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-d/status", "offline", 1, false};
   auto s = Make(c);
   ASSERT_NE(s, nullptr);
-  ASSERT_TRUE(s->Connect().ok());
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
   std::atomic<int> lost{0};
   s->OnConnectionLost([&](const std::string&) { ++lost; });
-  EXPECT_TRUE(s->Disconnect(1000ms).ok());
+  s->Disconnect();
   std::this_thread::sleep_for(500ms);
+  s->Dispatch();
   EXPECT_EQ(received.load(), 0);
   EXPECT_EQ(lost.load(), 0);
 }
@@ -502,7 +529,7 @@ TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
   ASSERT_NE(broker, nullptr);
   auto s = Make(ConfigFor("dev-a", broker->uri()));
   ASSERT_NE(s, nullptr);
-  ASSERT_TRUE(s->Connect().ok());
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
   std::atomic<int> lost{0};
   s->OnConnectionLost([&](const std::string&) { ++lost; });
 
@@ -513,6 +540,7 @@ TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
   m.payload = std::string(200, 'x');
   for (int i = 0; i < kAcked; ++i) ASSERT_TRUE(s->Publish(m, calls[i].Recorder()).ok());
   ASSERT_TRUE(WaitFor([&] {
+    s->Dispatch();
     for (int i = 0; i < kAcked; ++i) {
       if (calls[i].count() == 0) return false;
     }
@@ -525,15 +553,17 @@ TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
   ASSERT_EQ(::kill(broker->pid(), SIGKILL), 0);
 
   ASSERT_TRUE(WaitFor([&] {
+    s->Dispatch();
     for (const auto& c : calls) {
       if (c.count() == 0) return false;
     }
     return lost.load() >= 1;
   }));
   std::this_thread::sleep_for(500ms);  // a second report would come now
+  s->Dispatch();
   for (int i = 0; i < kAcked + kInFlight; ++i) {
     ASSERT_EQ(calls[i].count(), 1u) << "publish " << i;
-    const Status st = calls[i].First();
+    const Status st = calls[i].First(*s);
     if (i < kAcked) {
       EXPECT_TRUE(st.ok()) << i << ": " << st.ToString();
     } else {
@@ -546,8 +576,8 @@ TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
   EXPECT_EQ(s->Publish(m, late.Recorder()).code(), StatusCode::kUnavailable);
   // Nothing listens on the port now: a reconnect is refused, not an auth failure.
   Calls again;
-  ASSERT_TRUE(s->ConnectAsync(again.Recorder()).ok());
-  EXPECT_EQ(again.First().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(s->Connect(again.Recorder()).ok());
+  EXPECT_EQ(again.First(*s).code(), StatusCode::kUnavailable);
   EXPECT_EQ(late.count(), 0u);
   EXPECT_TRUE(WaitFor([&] { return !broker->Running(); }));
 }

@@ -35,12 +35,15 @@ std::string TempDir() {
 /// A broker that is never there.
 class OfflineSession final : public link::Session {
  private:
-  Status DoConnect() override { return Unavailable("offline"); }
+  Status DoConnect(link::ConnectDone) override { return Unavailable("offline"); }
   Status DoPublish(link::OutgoingMessage, link::PublishDone) override { return Unavailable("offline"); }
-  Status DoSubscribe(const std::string&, int, link::MessageHandler) override { return Unavailable("offline"); }
-  Status DoDisconnect(Millis) override { return Status::Ok(); }
+  Status DoSubscribe(const std::string&, int, link::MessageHandler, link::SubscribeDone) override {
+    return Unavailable("offline");
+  }
+  void DoDisconnect() override {}
   bool DoIsConnected() const override { return false; }
   void DoOnConnectionLost(link::ConnectionLost) override {}
+  size_t DoDispatch() override { return 0; }
 };
 
 /// Signing is not what this test is about.

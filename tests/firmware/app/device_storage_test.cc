@@ -22,31 +22,56 @@ namespace {
 
 // A broker that is never there: everything stays in the outbox.
 class OfflineSession final : public link::Session {
-  Status DoConnect() override { return Unavailable("test: no broker"); }
+  Status DoConnect(link::ConnectDone) override { return Unavailable("test: no broker"); }
   Status DoPublish(link::OutgoingMessage, link::PublishDone) override { return Unavailable("test: offline"); }
-  Status DoSubscribe(const std::string&, int, link::MessageHandler) override { return Status::Ok(); }
-  Status DoDisconnect(Millis) override { return Status::Ok(); }
+  Status DoSubscribe(const std::string&, int, link::MessageHandler, link::SubscribeDone) override {
+    return Unavailable("test: offline");
+  }
+  void DoDisconnect() override {}
   bool DoIsConnected() const override { return false; }
   void DoOnConnectionLost(link::ConnectionLost) override {}
+  size_t DoDispatch() override { return 0; }
 };
 
 // A broker that refuses every publish for good (MQTT 5 PUBACK reason 0x87:
 // another thing's topic): the link removes and counts each one as rejected.
+// Outcomes are queued and run from Dispatch(), as the Session contract says.
 class RefusingSession final : public link::Session {
  public:
   std::vector<std::string> payloads;  // what the broker refused, in order
 
  private:
-  Status DoConnect() override { return Status::Ok(); }
-  Status DoPublish(link::OutgoingMessage m, link::PublishDone done) override {
-    payloads.push_back(m.payload);
-    done(PermissionDenied("test: PUBACK reason 0x87 (not authorized)"));
+  Status DoConnect(link::ConnectDone done) override {
+    if (connected_) return FailedPrecondition("test: already connected");
+    queued_.push_back([this, done = std::move(done)] {
+      connected_ = true;
+      done(Status::Ok());
+    });
     return Status::Ok();
   }
-  Status DoSubscribe(const std::string&, int, link::MessageHandler) override { return Status::Ok(); }
-  Status DoDisconnect(Millis) override { return Status::Ok(); }
-  bool DoIsConnected() const override { return true; }
+  Status DoPublish(link::OutgoingMessage m, link::PublishDone done) override {
+    if (!connected_) return Unavailable("test: not connected");
+    payloads.push_back(m.payload);
+    queued_.push_back([done = std::move(done)] { done(PermissionDenied("test: PUBACK reason 0x87 (not authorized)")); });
+    return Status::Ok();
+  }
+  Status DoSubscribe(const std::string&, int, link::MessageHandler, link::SubscribeDone done) override {
+    if (!connected_) return Unavailable("test: not connected");
+    queued_.push_back([done = std::move(done)] { done(Status::Ok()); });
+    return Status::Ok();
+  }
+  void DoDisconnect() override { connected_ = false; }
+  bool DoIsConnected() const override { return connected_; }
   void DoOnConnectionLost(link::ConnectionLost) override {}
+  size_t DoDispatch() override {
+    std::vector<std::function<void()>> batch;
+    batch.swap(queued_);
+    for (auto& fn : batch) fn();
+    return batch.size();
+  }
+
+  bool connected_ = false;
+  std::vector<std::function<void()>> queued_;
 };
 
 class FakeSigner final : public jws::Signer {

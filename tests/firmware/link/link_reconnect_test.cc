@@ -19,37 +19,46 @@
 namespace edgeforge::link {
 namespace {
 
-/// Each Connect() answers with the next scripted status (then OK forever)
-/// and records when it was called.
+/// Each Connect() answers, from the next Dispatch(), with the next scripted
+/// status (then OK forever) and records when it was called.
 class ScriptedConnects final : public Session {
  public:
   ScriptedConnects(const Clock& clock, std::deque<Status> results) : clock_(clock), results_(std::move(results)) {}
   std::vector<Micros> attempts;
 
  private:
-  Status DoConnect() override {
+  Status DoConnect(ConnectDone done) override {
     attempts.push_back(clock_.Monotonic());
-    if (results_.empty()) {
-      connected_ = true;
-      return Status::Ok();
+    Status s = Status::Ok();
+    if (!results_.empty()) {
+      s = results_.front();
+      results_.pop_front();
     }
-    Status s = results_.front();
-    results_.pop_front();
-    connected_ = s.ok();
-    return s;
-  }
-  Status DoPublish(OutgoingMessage, PublishDone) override { return Unavailable("not used"); }
-  Status DoSubscribe(const std::string&, int, MessageHandler) override { return Status::Ok(); }
-  Status DoDisconnect(Millis) override {
-    connected_ = false;
+    queued_.push_back([this, s, done = std::move(done)] {
+      connected_ = s.ok();
+      done(s);
+    });
     return Status::Ok();
   }
+  Status DoPublish(OutgoingMessage, PublishDone) override { return Unavailable("not used"); }
+  Status DoSubscribe(const std::string&, int, MessageHandler, SubscribeDone done) override {
+    queued_.push_back([done = std::move(done)] { done(Status::Ok()); });
+    return Status::Ok();
+  }
+  void DoDisconnect() override { connected_ = false; }
   bool DoIsConnected() const override { return connected_; }
   void DoOnConnectionLost(ConnectionLost) override {}
+  size_t DoDispatch() override {
+    std::vector<std::function<void()>> batch;
+    batch.swap(queued_);
+    for (auto& fn : batch) fn();
+    return batch.size();
+  }
 
   const Clock& clock_;
   std::deque<Status> results_;
   bool connected_ = false;
+  std::vector<std::function<void()>> queued_;
 };
 
 const Status kTlsFailed = Unauthenticated("mqtt dev-a@ssl://localhost:1: TCP connects but the TLS handshake failed");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <deque>
+#include <memory>
 
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
@@ -16,7 +17,9 @@
 namespace edgeforge::link {
 namespace {
 
-/// Connects at once; keeps each publish's `done` until the test answers it.
+/// Connects (from the next Dispatch()); keeps each publish's `done` until the
+/// test answers it. Answers and losses are queued and run from Dispatch(),
+/// as the Session contract says (Link::Poll() dispatches first).
 class ScriptedSession final : public Session {
  public:
   struct Pending {
@@ -28,20 +31,26 @@ class ScriptedSession final : public Session {
   /// Answers the oldest publish with `s`.
   void Answer(const Status& s) {
     ASSERT_FALSE(pending.empty());
-    Pending p = std::move(pending.front());
+    auto p = std::make_shared<Pending>(std::move(pending.front()));
     pending.pop_front();
-    p.done(s);
+    queued_.push_back([p, s] { p->done(s); });
   }
   void Lose() {
-    connected_ = false;
-    for (auto& p : pending) p.done(Unavailable("connection lost before PUBACK"));
-    pending.clear();
-    if (lost_) lost_("connection lost");
+    queued_.push_back([this] {
+      connected_ = false;
+      for (auto& p : pending) p.done(Unavailable("connection lost before PUBACK"));
+      pending.clear();
+      if (lost_) lost_("connection lost");
+    });
   }
 
  private:
-  Status DoConnect() override {
-    connected_ = true;
+  Status DoConnect(ConnectDone done) override {
+    if (connected_) return FailedPrecondition("already connected");
+    queued_.push_back([this, done = std::move(done)] {
+      connected_ = true;
+      done(Status::Ok());
+    });
     return Status::Ok();
   }
   Status DoPublish(OutgoingMessage m, PublishDone done) override {
@@ -49,16 +58,23 @@ class ScriptedSession final : public Session {
     pending.push_back({m.topic, std::move(done)});
     return Status::Ok();
   }
-  Status DoSubscribe(const std::string&, int, MessageHandler) override { return Status::Ok(); }
-  Status DoDisconnect(Millis) override {
-    connected_ = false;
+  Status DoSubscribe(const std::string&, int, MessageHandler, SubscribeDone done) override {
+    queued_.push_back([done = std::move(done)] { done(Status::Ok()); });
     return Status::Ok();
   }
+  void DoDisconnect() override { connected_ = false; }
   bool DoIsConnected() const override { return connected_; }
   void DoOnConnectionLost(ConnectionLost cb) override { lost_ = std::move(cb); }
+  size_t DoDispatch() override {
+    std::vector<std::function<void()>> batch;
+    batch.swap(queued_);
+    for (auto& fn : batch) fn();
+    return batch.size();
+  }
 
   bool connected_ = false;
   ConnectionLost lost_;
+  std::vector<std::function<void()>> queued_;
 };
 
 const Status kRefused = PermissionDenied("publish refused by the broker (MQTT 5 reason 0x87 Not authorized)");
