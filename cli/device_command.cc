@@ -14,13 +14,13 @@
 #include "cli/signals.h"
 #include "edgeforge/version.h"
 #include "firmware/app/device.h"
+#include "firmware/app/device_stack.h"
 #include "firmware/app/linux_buses.h"
 #include "firmware/app/node.h"
 #include "firmware/board/builtin.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
 #include "firmware/link/paho_session.h"
-#include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/jws.h"
 #include "hal/linux/fs.h"
 #include "hal/linux/linux_entropy.h"
@@ -164,15 +164,20 @@ Status Validate(const Options& o) {
   return Status::Ok();
 }
 
-/// The sensors of a board on Linux device nodes or on simulated parts.
+/// The buses of a board: Linux device nodes, or simulated parts driven by
+/// physics. The node on them is built by the caller (Check) or by the device
+/// stack (Run).
 struct Hardware {
   explicit Hardware(Clock& c) : clock(c) {}
   Clock& clock;
   std::unique_ptr<app::LinuxBuses> linux_buses;
   std::unique_ptr<sim::SimBuses> sim_buses;
   std::unique_ptr<sim::SimWorld> world;
-  std::unique_ptr<app::Node> node;
 
+  app::BusProvider& buses() {
+    if (sim_buses) return *sim_buses;
+    return *linux_buses;
+  }
   void Advance() {
     if (world) world->Advance(clock.Monotonic());
   }
@@ -181,9 +186,6 @@ struct Hardware {
 Status BuildHardware(const board::Board& b, const Options& o, Hardware& hw) {
   if (!o.sim) {
     hw.linux_buses = std::make_unique<app::LinuxBuses>();
-    auto node = app::BuildNode(b, *hw.linux_buses, hw.clock);
-    if (!node.ok()) return node.status();
-    hw.node = std::move(*node);
     return Status::Ok();
   }
   hw.sim_buses = std::make_unique<sim::SimBuses>(hw.clock);
@@ -198,9 +200,6 @@ Status BuildHardware(const board::Board& b, const Options& o, Hardware& hw) {
   if (!world.ok()) return world.status();
   hw.world = std::move(*world);
   hw.Advance();
-  auto node = app::BuildNode(b, *hw.sim_buses, hw.clock);
-  if (!node.ok()) return node.status();
-  hw.node = std::move(*node);
   return Status::Ok();
 }
 
@@ -239,20 +238,26 @@ int Check(const board::Board& b, const Options& o, std::ostream& out, std::ostre
     err << "edgeforge-device: " << s.ToString() << "\n";
     return 1;
   }
+  auto built = app::BuildNode(b, hw.buses(), clock);
+  if (!built.ok()) {
+    err << "edgeforge-device: " << built.status().ToString() << "\n";
+    return 1;
+  }
+  const app::Node& node = **built;
   out << "board " << b.name << " (" << b.kind << ", " << b.source << ")" << (o.sim ? ", simulated parts" : "") << "\n";
   // Bring every part up, let one sample period pass (a FIFO part has
   // nothing to read right after Init), then sample each once.
   std::vector<Status> init;
   Millis settle{0};
-  for (const app::NodePart& p : hw.node->parts()) {
+  for (const app::NodePart& p : node.parts()) {
     init.push_back(p.source->Init());
     settle = std::max(settle, Millis(p.device->sample_ms));
   }
   clock.SleepFor(std::min<Micros>(settle, Micros(1'000'000)));
   hw.Advance();
   bool all_ok = true;
-  for (size_t i = 0; i < hw.node->parts().size(); ++i) {
-    const app::NodePart& p = hw.node->parts()[i];
+  for (size_t i = 0; i < node.parts().size(); ++i) {
+    const app::NodePart& p = node.parts()[i];
     std::vector<telemetry::Reading> readings;
     Status s = init[i].ok() ? p.source->Sample(readings) : init[i];
     all_ok = all_ok && s.ok();
@@ -269,32 +274,36 @@ int Check(const board::Board& b, const Options& o, std::ostream& out, std::ostre
   return all_ok ? 0 : 1;
 }
 
-Result<link::SessionConfig> SessionFor(const Options& o) {
+/// What this device is told, from the options (Validate has checked them
+/// together). The session config with its last will is made from it by the
+/// device stack (app::DeviceSessionConfig), the same for every simulated device.
+app::DeviceStackConfig StackConfigFor(const Options& o, const std::string& state, std::ostream& out) {
   const certs::DevicePaths paths = certs::PathsFor(o.certs, o.thing);
-  link::SessionConfig c;
-  c.server_uri = o.broker;
-  c.client_id = o.thing;
+  app::DeviceStackConfig c;
+  c.thing = o.thing;
+  c.app = o.app;
+  c.site = o.site;
+  c.broker_uri = o.broker;
   c.tls.ca_file = o.ca.empty() ? o.certs + "/ca.crt" : o.ca;
   c.tls.cert_file = o.cert.empty() ? paths.cert : o.cert;
   c.tls.key_file = o.key.empty() ? paths.tls_key : o.key;
-  // The broker tells the world when this device vanishes without a clean
-  // DISCONNECT (power cut, crash, network gone past the keepalive).
-  link::SessionConfig::Will will;
-  will.topic = "dt/" + o.app + "/" + o.site + "/" + o.thing + "/status";
-  will.payload = R"({"v":2,"type":"status","dev":")" + o.thing + R"(","state":"offline"})";
-  c.will = will;
+  c.sign_key_file = o.sign_key.empty() ? paths.sign_key : o.sign_key;
+  c.jws_backend = *jws::ParseBackend(o.signer);
+  c.outbox.dir = state + "/outbox";
+  c.outbox.max_bytes = static_cast<size_t>(o.queue_bytes);
+  c.outbox.sync = *link::ParseSyncPolicy(o.sync);
+  c.outbox.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
+  c.link.log = c.outbox.log;
+  c.storage_log = c.outbox.log;
   return c;
 }
 
 /// The identity checked locally before any connection (certs/identity_check.h):
 /// a fault is named with its file here instead of a TLS alert and a retry loop.
-Status CheckIdentity(const Options& o, Clock& clock, std::ostream& out) {
-  auto config = SessionFor(o);
-  if (!config.ok()) return config.status();
-  const certs::IdentityFiles files{config->tls.ca_file, config->tls.cert_file, config->tls.key_file,
-                                   o.sign_key.empty() ? certs::PathsFor(o.certs, o.thing).sign_key : o.sign_key};
-  auto report = certs::CheckDeviceIdentity(files, o.thing, clock.WallMillis() / 1000);
-  if (!report.ok()) return report.status().WithContext("identity of " + o.thing);
+Status CheckIdentity(const app::DeviceStackConfig& c, Clock& clock, std::ostream& out) {
+  const certs::IdentityFiles files{c.tls.ca_file, c.tls.cert_file, c.tls.key_file, c.sign_key_file};
+  auto report = certs::CheckDeviceIdentity(files, c.thing, clock.WallMillis() / 1000);
+  if (!report.ok()) return report.status().WithContext("identity of " + c.thing);
   out << "edgeforge-device: identity " << report->Summary() << "\n";
   for (const std::string& w : report->warnings) out << "edgeforge-device: identity warning: " << w << "\n";
   return Status::Ok();
@@ -306,51 +315,30 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
     return 1;
   };
   SystemClock clock;
-  if (Status s = CheckIdentity(o, clock, out); !s.ok()) return fail(s);
+  const std::string state = o.state.empty() ? "edgeforge-state/" + o.thing : o.state;
+  const app::DeviceStackConfig config = StackConfigFor(o, state, out);
+  if (Status s = CheckIdentity(config, clock, out); !s.ok()) return fail(s);
   Hardware hw(clock);
   if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
-  const std::string state = o.state.empty() ? "edgeforge-state/" + o.thing : o.state;
   if (Status s = fs::MakeDirs(state, 0700); !s.ok()) return fail(s);
   FileStorage storage(state);
-  const std::string sign_key = o.sign_key.empty() ? certs::PathsFor(o.certs, o.thing).sign_key : o.sign_key;
-  auto key = fs::ReadFileToString(sign_key);
-  if (!key.ok()) return fail(key.status());
-  auto signer = jws::MakeSigner(*jws::ParseBackend(o.signer), *key);
-  if (!signer.ok()) return fail(signer.status().WithContext(sign_key));
-  auto config = SessionFor(o);
-  if (!config.ok()) return fail(config.status());
-  LoopWaker waker;  // before the session: it must outlive the session's wakeup
-  auto session = link::MakePahoSession(*config);
-  if (!session.ok()) return fail(session.status());
-  (*session)->SetWakeup([&waker] { waker.Set(); });
-  link::OutboxOptions q;
-  q.dir = state + "/outbox";
-  q.max_bytes = static_cast<size_t>(o.queue_bytes);
-  q.sync = *link::ParseSyncPolicy(o.sync);
-  q.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
-  auto outbox = link::Outbox::Open(q, clock);
-  if (!outbox.ok()) return fail(outbox.status());
-  const link::OutboxStats recovered = (*outbox)->stats();
-  if (recovered.recovered > 0 || recovered.quarantined_records > 0) {
-    out << "edgeforge-device: outbox " << q.dir << ": " << recovered.recovered << " queued messages recovered, "
-        << recovered.quarantined_records << " corrupt records quarantined (" << recovered.quarantined_bytes
-        << " bytes)\n";
-  }
   LinuxEntropy entropy;
-  link::LinkOptions lo;
-  lo.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
-  auto lnk = link::Link::Create(**session, **outbox, clock, entropy, lo);
-  if (!lnk.ok()) return fail(lnk.status());
-  pipeline::Pipeline pipe(hw.node->Slots(), hw.node->report_period(), hw.node->alarm_rules());
-  app::DeviceOptions opts;
-  opts.thing = o.thing;
-  opts.kind = b.kind;
-  opts.board = &b;
-  opts.node = hw.node.get();
-  opts.app = o.app;
-  opts.site = o.site;
-  opts.storage_log = q.log;
-  app::Device device(opts, clock, storage, **signer, **lnk, pipe);
+  LoopWaker waker;  // before the stack: it must outlive the session's wakeup
+  // The device binary's platform: Linux (or simulated) buses, the system
+  // clock, the kernel's entropy, state files on disk, Paho as the transport.
+  app::DeviceStackParts parts{b, hw.buses(), clock, entropy, storage, link::MakePahoSession};
+  auto stack = app::DeviceStack::Build(parts, config);
+  if (!stack.ok()) return fail(stack.status());
+  const link::OutboxStats recovered = (*stack)->outbox().stats();
+  if (recovered.recovered > 0 || recovered.quarantined_records > 0) {
+    out << "edgeforge-device: outbox " << config.outbox.dir << ": " << recovered.recovered
+        << " queued messages recovered, " << recovered.quarantined_records << " corrupt records quarantined ("
+        << recovered.quarantined_bytes << " bytes)\n";
+  }
+  // Before anything can queue: the session wakes the loop below (merge of
+  // session-m1's LoopWaker with the DeviceStack assembly).
+  (*stack)->session().SetWakeup([&waker] { waker.Set(); });
+  app::Device& device = (*stack)->device();
   InstallDaemonSignals();
   hw.Advance();
   if (Status s = device.Start(); !s.ok()) return fail(s);

@@ -80,12 +80,12 @@ using OutboxLogFactory = std::function<Result<std::unique_ptr<AppendLog>>()>;
 /// must outlive the DeviceStack, except `board` (the node keeps its own
 /// copy) and the factories (called during Build only).
 struct DeviceStackParts {
-  const board::Board& board;  // parsed and validated (board::ParseBoard / LoadBoardSpec)
-  BusProvider& buses;         // Linux device nodes, or simulated buses with models attached
-  Clock& clock;               // SystemClock on a gateway; a per-device ManualClock in a fleet
-  Entropy& entropy;           // backoff jitter: LinuxEntropy, or SeededEntropy for reproducible runs
-  Storage& storage;           // state files: sequence lease, shadow config
-  SessionFactory session;     // required
+  const board::Board& board;              // parsed and validated (board::ParseBoard / LoadBoardSpec)
+  BusProvider& buses;                     // Linux device nodes, or simulated buses with models attached
+  Clock& clock;                           // SystemClock on a gateway; a per-device ManualClock in a fleet
+  Entropy& entropy;                       // backoff jitter: LinuxEntropy, or SeededEntropy for reproducible runs
+  Storage& storage;                       // state files: sequence lease, shadow config
+  SessionFactory session;                 // required
   OutboxLogFactory outbox_log = nullptr;  // nullptr: the Linux file log in config.outbox.dir
 };
 
