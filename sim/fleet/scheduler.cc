@@ -134,7 +134,10 @@ void Scheduler::WorkerLoop(Worker& w) {
     }
 
     const Micros stop_at = end >= 0 ? Micros(end) : Micros::max();
-    while (!due.empty() && due.top().first <= Elapsed() && due.top().first < stop_at) {
+    // A worker behind its schedule still comes round to its connects, the
+    // group commit and the flags every kMaxIdle.
+    const Micros busy_until = Elapsed() + kMaxIdle;
+    while (!due.empty() && due.top().first <= Elapsed() && due.top().first < stop_at && Elapsed() < busy_until) {
       auto [when, i] = due.top();
       due.pop();
       VirtualDevice& d = *devices_[i];
@@ -167,7 +170,7 @@ void Scheduler::WorkerLoop(Worker& w) {
       next_commit = now + commit_every;
     }
 
-    Micros wake = now + kMaxIdle;
+    Micros wake = now + kMaxIdle;  // a worker behind its schedule does not sleep: wake <= now
     if (!due.empty()) wake = std::min(wake, due.top().first);
     if (next_start < w.devices.size()) wake = std::min(wake, ramp_.SlotOf(w.devices[next_start]));
     if (wake > now) std::this_thread::sleep_until(t0_ + wake);
