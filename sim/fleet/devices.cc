@@ -1,13 +1,13 @@
 #include "sim/fleet/devices.h"
 
 #include "certs/pki.h"
-#include "firmware/link/paho_session.h"
 #include "hal/linux/fs.h"
 
 namespace edgeforge::sim {
 Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const Provisioned& p,
                                                    const std::string& broker_uri, size_t index,
-                                                   const OutboxBackend& outbox, PublishHook on_publish) {
+                                                   const app::SessionFactory& session, const OutboxBackend& outbox,
+                                                   PublishHook on_publish) {
   const std::string& thing = p.things[index];
   const std::string state = o.work_dir + "/devices/" + thing;
   EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
@@ -35,7 +35,7 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   c.outbox.dir = state + "/outbox";
   c.outbox.max_bytes = o.queue_bytes;
   c.outbox.sync = outbox.sync;
-  app::DeviceStackParts parts{b, d->buses, d->clock, d->entropy, d->storage, link::MakePahoSession,
+  app::DeviceStackParts parts{b, d->buses, d->clock, d->entropy, d->storage, session,
                               outbox.log};
   auto stack = app::DeviceStack::Build(parts, c);
   if (!stack.ok()) return stack.status();

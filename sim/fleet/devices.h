@@ -85,9 +85,11 @@ struct OutboxBackend {
   link::SyncPolicy sync = link::SyncPolicy::kBatch;
 };
 
-/// Builds device `index` of the fleet against `broker_uri`.
+/// Builds device `index` of the fleet against `broker_uri`; its session
+/// comes from `session` (its worker's event loop).
 Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const Provisioned& p,
                                                    const std::string& broker_uri, size_t index,
-                                                   const OutboxBackend& outbox, PublishHook on_publish);
+                                                   const app::SessionFactory& session, const OutboxBackend& outbox,
+                                                   PublishHook on_publish);
 
 }  // namespace edgeforge::sim

@@ -13,6 +13,7 @@
 #include "sim/fleet/fleet_verifier.h"
 #include "sim/fleet/provisioning.h"
 #include "sim/fleet/scheduler.h"
+#include "sim/transport/event_loop.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -202,6 +203,15 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     verifier = std::move(*v);
   }
   const int workers = ResolveWorkers(o.workers, p.things.size());
+  // One event loop per worker (sim/transport/event_loop.h): its devices'
+  // sessions are made from it and its thread runs it. Declared before the
+  // devices, so every session is destroyed before its loop.
+  std::vector<std::unique_ptr<transport::EventLoop>> loops;
+  for (int w = 0; w < workers; ++w) {
+    auto loop = transport::EventLoop::Create({p.pki_dir + "/ca.crt"});
+    if (!loop.ok()) return loop.status().WithContext("event loop of worker " + std::to_string(w));
+    loops.push_back(std::move(*loop));
+  }
   LogQueue notes;
   OutboxStores stores;  // outlives the devices: their outbox logs are its tenants
   EF_RETURN_IF_ERROR(stores.Open(o, workers, notes));
@@ -212,13 +222,16 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   PublishHook hook;
   if (v != nullptr) hook = [v](const std::string& thing, uint64_t seq) { v->Sent(thing, seq); };
   for (size_t i = 0; i < p.things.size(); ++i) {
-    auto d = BuildDevice(o, p, broker_uri, i, stores.For(i, p.things[i]), hook);
+    transport::EventLoop* loop = loops[WorkerOf(i, workers)].get();
+    const app::SessionFactory session = [loop](const link::SessionConfig& c) { return loop->MakeSession(c); };
+    auto d = BuildDevice(o, p, broker_uri, i, session, stores.For(i, p.things[i]), hook);
     if (!d.ok()) return d.status();
     devices.push_back(std::move(*d));
   }
 
   SchedulerOptions s;
   s.workers = workers;
+  s.wait = [&loops](int w, Millis max_wait) { (void)loops[static_cast<size_t>(w)]->RunOnce(max_wait); };
   if (stores.any()) s.group_commit = [&stores](int w) { stores.Commit(w); };
   s.connect_rate = o.connect_rate;
   s.connect_window = o.connect_window.count() > 0 ? o.connect_window : DefaultConnectWindow(o.devices, o.connect_rate);

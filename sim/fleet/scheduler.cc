@@ -173,7 +173,13 @@ void Scheduler::WorkerLoop(Worker& w) {
     Micros wake = now + kMaxIdle;  // a worker behind its schedule does not sleep: wake <= now
     if (!due.empty()) wake = std::min(wake, due.top().first);
     if (next_start < w.devices.size()) wake = std::min(wake, ramp_.SlotOf(w.devices[next_start]));
-    if (wake > now) std::this_thread::sleep_until(t0_ + wake);
+    if (o_.wait) {
+      // Rounded up, so a worker does not spin through the last microseconds.
+      const Micros left = std::max(wake - now, Micros(0));
+      o_.wait(w.index, std::chrono::ceil<Millis>(left));
+    } else if (wake > now) {
+      std::this_thread::sleep_until(t0_ + wake);
+    }
   }
 }
 
@@ -253,7 +259,11 @@ void Scheduler::Drain(std::chrono::milliseconds timeout) {
       queued += d->device->queued();
     }
     if (queued == 0 || SteadyClock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (o_.wait) {
+      for (auto& w : workers_) o_.wait(w->index, Millis(2));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 }
 

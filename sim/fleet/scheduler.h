@@ -60,6 +60,10 @@ struct SchedulerOptions {
   /// For the progress line: messages the verifier has verified so far, or
   /// nothing when not verifying.
   std::function<uint64_t()> verified;
+  /// How worker w waits up to `max_wait` for its next due time: its event
+  /// loop's RunOnce, which serves its devices' sockets meanwhile. Called on
+  /// w's thread while the workers run, on the fleet thread in Drain.
+  std::function<void(int worker, Millis max_wait)> wait;
   /// Called on worker w's own thread every `group_commit_every` while it
   /// runs (--sync batch: its outbox store's SyncAll); null: nothing to commit.
   std::function<void(int worker)> group_commit;
