@@ -53,7 +53,7 @@ options:
                      no files, nothing survives the run)
   --workers N        worker threads running the devices (default: one per
                      core); devices are dealt to workers in turn, each worker
-                     runs its own devices' steps and connects
+                     runs its own devices' steps, connects and event loop
   --connect-rate R   CONNECTs per second across the fleet (default 500: on
                      the 2-core box 1,000 devices were up in 2.8 s with the
                      local mosquitto and mutual TLS, and at 2,000 devices 1,000
