@@ -322,8 +322,8 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
   if (Status s = fs::MakeDirs(state, 0700); !s.ok()) return fail(s);
   FileStorage storage(state);
-  LoopWaker waker;  // before the stack: it must outlive the session's wakeup
   LinuxEntropy entropy;
+  LoopWaker waker;  // before the stack: it must outlive the session's wakeup
   // The device binary's platform: Linux (or simulated) buses, the system
   // clock, the kernel's entropy, state files on disk, Paho as the transport.
   app::DeviceStackParts parts{b, hw.buses(), clock, entropy, storage, link::MakePahoSession};
@@ -337,6 +337,9 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
         << " queued messages recovered, " << recovered.quarantined_records << " corrupt records quarantined ("
         << recovered.quarantined_bytes << " bytes)\n";
   }
+  // Before anything can queue: the session wakes the loop below (merge of
+  // session-m1's LoopWaker with the DeviceStack assembly).
+  (*stack)->session().SetWakeup([&waker] { waker.Set(); });
   app::Device& device = (*stack)->device();
   InstallDaemonSignals();
   hw.Advance();

@@ -156,6 +156,15 @@ TEST(EdgeforgeCliTest, UsageErrorsExitTwoAndNameTheOption) {
   r = Edgeforge("sim --site a/b");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(Has(r, "--site")) << r.output;
+  r = Edgeforge("sim --workers 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--workers")) << r.output;
+  r = Edgeforge("sim --connect-rate 0.5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--connect-rate")) << r.output;
+  r = Edgeforge("sim --connect-window 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r, "--connect-window '0' must be more than 0; omit --connect-window")) << r.output;
   r = Edgeforge("warp");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(Has(r, "unknown command 'warp'")) << r.output;

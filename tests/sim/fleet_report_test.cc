@@ -3,6 +3,7 @@
 // ... PASS" at 5,000 devices.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,7 @@ TEST(FleetFailureReasonsTest, NoDeviceConnected) {
 TEST(FleetFailureReasonsTest, SomeDevicesDidNotConnect) {
   FleetReport r = Clean();
   r.connected = 1;
-  EXPECT_TRUE(Says(FleetFailureReasons(r, 30s, 10s), "1 of 2 devices did not connect"));
+  EXPECT_TRUE(Says(FleetFailureReasons(r, 30s, 10s), "1 of 2 devices never connected"));
 }
 
 TEST(FleetFailureReasonsTest, ARunShorterThanTheFirstReportWindow) {
@@ -91,6 +92,103 @@ TEST(FleetFailureReasonsTest, DropsFailAnUnverifiedRun) {
   r.verified_run = false;
   r.dropped = 4;
   EXPECT_TRUE(Says(FleetFailureReasons(r, 30s, 10s), "4 dropped by the devices"));
+}
+
+/// A clean run with a schedule: 2,000 devices at 1 msg/s for 10 s.
+FleetReport Scheduled(uint64_t achieved) {
+  FleetReport r = Clean();
+  r.devices = r.connected = 2000;
+  r.measured_s = 10;
+  r.scheduled = 20000;
+  r.achieved = achieved;
+  r.worst_lag_ms = 812.5;
+  return r;
+}
+
+// Issue 9: 1,093 msg/s achieved of 2,000 scheduled, and the run said PASS.
+TEST(FleetFailureReasonsTest, AnEngineBehindItsScheduleIsSaturated) {
+  const auto why = FleetFailureReasons(Scheduled(10930), 30s, 10s);
+  EXPECT_TRUE(Says(why, "engine saturated at 1,093 msg/s of 2,000 scheduled (10,930 of 20,000 messages in 10.0 s; "
+                        "worst device lag 812.5 ms)"))
+      << (why.empty() ? "" : why[0]);
+}
+
+TEST(FleetFailureReasonsTest, NinetyNinePercentOfTheScheduleIsEnough) {
+  EXPECT_TRUE(FleetFailureReasons(Scheduled(19800), 30s, 10s).empty());
+  EXPECT_TRUE(Says(FleetFailureReasons(Scheduled(19799), 30s, 10s), "engine saturated at 1,980 msg/s"));
+}
+
+// Issue 9: 5,000 devices, 0 connected inside the connect window, and the
+// summary said "connected 5000/5000 ... PASS".
+TEST(FleetFailureReasonsTest, LateAndNeverConnectedDevicesAreNamedAndTheScheduleMissed) {
+  FleetReport r = Scheduled(4000);
+  r.devices = 300;
+  r.connected = 250;
+  r.late = 150;
+  r.up_s = 2.04;
+  const auto why = FleetFailureReasons(r, 30s, 10s);
+  EXPECT_TRUE(Says(why, "50 of 300 devices never connected"));
+  EXPECT_TRUE(Says(why, "150 of 300 devices connected late, after the fleet was up at 2.0 s"));
+  EXPECT_TRUE(Says(why, "schedule missed at 400 msg/s of 2,000 scheduled")) << "not 'saturated': devices were missing";
+}
+
+TEST(FleetFailureReasonsTest, ADeviceThatNeverPublishedFails) {
+  FleetReport r = Scheduled(19990);
+  r.never_published = 3;
+  EXPECT_TRUE(Says(FleetFailureReasons(r, 30s, 10s), "3 connected devices never published"));
+}
+
+TEST(FleetScheduleTest, ReportsFallDueStrictlyInsideTheWindow) {
+  const Micros s(1'000'000);
+  EXPECT_EQ(ScheduledReports(20 * s, Micros(0), s), 19u) << "the 20th falls due as the window ends";
+  EXPECT_EQ(ScheduledReports(20 * s, s / 2, s), 19u);
+  EXPECT_EQ(ScheduledReports(20 * s + Micros(1), Micros(0), s), 20u);
+  EXPECT_EQ(ScheduledReports(10 * s, Micros(0), 10 * s), 0u) << "one window only closes at the end";
+  EXPECT_EQ(ScheduledReports(s, 2 * s, s), 0u) << "first step after the end";
+  EXPECT_EQ(ScheduledReports(s, Micros(0), Micros(0)), 0u);
+}
+
+TEST(FleetScheduleTest, FirstStepsAreSpreadOverTheReportWindow) {
+  const Micros w(10'000'000);
+  EXPECT_EQ(StaggerOffset(0, 4, w), Micros(0));
+  EXPECT_EQ(StaggerOffset(1, 4, w), Micros(2'500'000));
+  EXPECT_EQ(StaggerOffset(3, 4, w), Micros(7'500'000));
+  EXPECT_EQ(StaggerOffset(0, 0, w), Micros(0));
+}
+
+TEST(FleetScheduleTest, RatesAreOverTheMeasuredWindow) {
+  FleetReport r = Scheduled(15000);
+  EXPECT_DOUBLE_EQ(r.ScheduledRate(), 2000);
+  EXPECT_DOUBLE_EQ(r.AchievedRate(), 1500);
+  r.measured_s = 0;
+  EXPECT_DOUBLE_EQ(r.AchievedRate(), 0);
+}
+
+TEST(FleetReportTest, ThousandsSeparators) {
+  EXPECT_EQ(WithThousands(0), "0");
+  EXPECT_EQ(WithThousands(999), "999");
+  EXPECT_EQ(WithThousands(1093), "1,093");
+  EXPECT_EQ(WithThousands(1234567), "1,234,567");
+  EXPECT_EQ(RateText(1093.4), "1,093");
+  EXPECT_EQ(RateText(6.66), "6.7") << "small rates keep a decimal";
+}
+
+TEST(FleetReportTest, TheSummaryStatesRatesLateDevicesAndLag) {
+  FleetReport r = Scheduled(10930);
+  r.late = 7;
+  r.workers = 2;
+  r.up_s = 4.5;
+  r.failures = FleetFailureReasons(r, 30s, 10s);
+  std::ostringstream out;
+  PrintReport(r, out);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("2000/2000 (7 late); fleet up at 4.50 s"), std::string::npos) << s;
+  EXPECT_NE(s.find("scheduled 2,000 msg/s, achieved 1,093 msg/s (10930 of 20000 in 10.00 s); worst device lag "
+                   "812.50 ms"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("2 workers"), std::string::npos) << s;
+  EXPECT_NE(s.find("result: FAIL"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+#include "sim/fleet/fleet_verifier.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "hal/linux/fs.h"
+
+namespace edgeforge::sim {
+
+void LatencyRecorder::Sent(const std::string& thing, uint64_t seq, Micros at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sent_[thing][seq] = at;
+}
+
+void LatencyRecorder::Received(const std::string& thing, uint64_t seq, Micros at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto d = sent_.find(thing);
+  if (d == sent_.end()) return;
+  auto s = d->second.find(seq);
+  if (s == d->second.end()) return;
+  samples_us_.push_back(static_cast<double>((at - s->second).count()));
+  d->second.erase(s);
+}
+
+double LatencyRecorder::Percentile(double p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (samples_us_.empty()) return 0;
+  std::vector<double> v = samples_us_;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k] / 1000.0;
+}
+
+Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& broker_uri, const std::string& pki_dir,
+                                                            const std::string& app) {
+  std::unique_ptr<FleetVerifier> v(new FleetVerifier());
+  auto jwks_text = fs::ReadFileToString(pki_dir + "/jwks.json");
+  if (!jwks_text.ok()) return jwks_text.status();
+  auto keys = jws::JwkSetFromJson(*jwks_text);
+  if (!keys.ok()) return keys.status().WithContext(pki_dir + "/jwks.json");
+  v->verifier_ = std::make_unique<TelemetryVerifier>(std::move(*keys), jws::Backend::kOpenSsl);
+  LiveIngestOptions c;
+  c.broker_uri = broker_uri;
+  c.pki_dir = pki_dir;
+  c.client_id = std::string(kIngestIdentity) + "-" + std::to_string(::getpid());
+  c.filter = "dt/" + app + "/+/+/+";
+  FleetVerifier* raw = v.get();
+  c.log = [raw](const std::string& line) {
+    std::lock_guard<std::mutex> lock(raw->log_mu_);
+    raw->log_.push_back(line);
+  };
+  auto ingest = LiveIngest::Start(
+      c,
+      [raw](const link::IncomingMessage& m) {
+        const Micros now = raw->clock_.Monotonic();
+        const auto checked = raw->verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
+        if (checked.verdict == Verdict::kVerified) raw->latency_.Received(checked.dev, checked.seq, now);
+      },
+      *v->verifier_);
+  if (!ingest.ok()) return ingest.status().WithContext("verifier (ingest identity; --no-verify skips it)");
+  v->ingest_ = std::move(*ingest);
+  return v;
+}
+
+FleetVerifier::~FleetVerifier() { (void)Stop(); }
+
+Status FleetVerifier::Stop() {
+  if (!ingest_) return Status::Ok();
+  Status s = ingest_->Stop(std::chrono::milliseconds(2000));
+  ingest_.reset();
+  return s;
+}
+
+void FleetVerifier::FlushLog(std::ostream& log) {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    lines.swap(log_);
+  }
+  for (const std::string& l : lines) log << l << "\n" << std::flush;
+}
+
+void FleetVerifier::Settle(uint64_t expected, const std::vector<std::unique_ptr<VirtualDevice>>& devices) {
+  // Bounded: a loss must not hang the run.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (verifier_->verified() < expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (const auto& d : devices) {
+    if (d->any_published) verifier_->Expect(d->thing, d->device->boot(), d->first_seq, d->last_seq);
+  }
+}
+
+void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices) {
+  r.verified_run = true;
+  r.verify = verifier_->Report();
+  // Splits what the verifier never got into device side (never PUBACKed)
+  // and broker side (PUBACKed, never received).
+  size_t examples = 0;
+  for (const auto& d : devices) {
+    std::set<uint64_t> acked;
+    {
+      std::lock_guard<std::mutex> lock(d->acked_mu);
+      acked = d->acked;
+    }
+    const uint64_t boot = d->device->boot();
+    for (uint64_t seq : d->published) {
+      if (verifier_->Seen(d->thing, boot, seq)) continue;
+      if (acked.count(seq) != 0) {
+        ++r.lost_after_ack;
+        if (examples++ < 10) {
+          r.verify.examples.push_back(d->thing + " seq " + std::to_string(seq) +
+                                      ": PUBACKed by the broker, never received by the verifier (broker side)");
+        }
+      } else {
+        ++r.lost_unacked;
+      }
+    }
+  }
+  r.latency_p50_ms = latency_.Percentile(0.50);
+  r.latency_p99_ms = latency_.Percentile(0.99);
+  r.latency_max_ms = latency_.Percentile(1.0);
+}
+
+}  // namespace edgeforge::sim

@@ -1,0 +1,70 @@
+// The fleet's checking side: an ingest identity subscribed to every device's
+// topics feeds the TelemetryVerifier (signature, seq, loss), the latency
+// recorder times publish -> receive, and what the verifier never got is
+// attributed to the device side (never PUBACKed) or the broker side.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hal/clock.h"
+#include "hal/status.h"
+#include "sim/fleet/devices.h"
+#include "sim/fleet/report.h"
+#include "sim/verify/live_ingest.h"
+#include "sim/verify/verifier.h"
+
+namespace edgeforge::sim {
+
+/// Publish and receive instants per (thing, seq), for publish-to-receive
+/// latency. Thread-safe: workers record sends, the ingest thread receipts.
+class LatencyRecorder {
+ public:
+  void Sent(const std::string& thing, uint64_t seq, Micros at);
+  void Received(const std::string& thing, uint64_t seq, Micros at);
+  /// p in [0,1]; milliseconds.
+  double Percentile(double p);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::unordered_map<uint64_t, Micros>> sent_;
+  std::vector<double> samples_us_;
+};
+
+class FleetVerifier {
+ public:
+  /// Connects the ingest identity from `pki_dir` to `broker_uri` and
+  /// subscribes to dt/<app>/+/+/+.
+  static Result<std::unique_ptr<FleetVerifier>> Start(const std::string& broker_uri, const std::string& pki_dir,
+                                                      const std::string& app);
+  ~FleetVerifier();
+
+  /// A device is handing `seq` to its link now (any thread).
+  void Sent(const std::string& thing, uint64_t seq) { latency_.Sent(thing, seq, clock_.Monotonic()); }
+  uint64_t verified() const { return verifier_->verified(); }
+  /// Writes the ingest's connection events queued since the last call; from
+  /// the fleet thread only, so the log has one writer.
+  void FlushLog(std::ostream& log);
+  /// Waits (bounded) for `expected` verified messages, then tells the
+  /// verifier each device's published seq range. After the workers joined.
+  void Settle(uint64_t expected, const std::vector<std::unique_ptr<VirtualDevice>>& devices);
+  Status Stop();
+  /// Fills r.verify, the latency and the loss attribution.
+  void Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices);
+
+ private:
+  FleetVerifier() = default;
+  SystemClock clock_;
+  LatencyRecorder latency_;
+  std::unique_ptr<TelemetryVerifier> verifier_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;  // guarded by log_mu_
+  // Last: its thread calls into everything above, so it is stopped first.
+  std::unique_ptr<LiveIngest> ingest_;
+};
+
+}  // namespace edgeforge::sim

@@ -1,0 +1,91 @@
+// What a fleet run found, why it is not a PASS, and the summary it prints.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "hal/clock.h"
+#include "sim/verify/verifier.h"
+
+namespace edgeforge::sim {
+
+struct FleetReport {
+  int devices = 0;
+  int connected = 0;
+  /// Connected after the fleet was up (the measured window had started):
+  /// they missed part of their schedule; counted in `connected` too.
+  int late = 0;
+  /// Connected but published no telemetry or alarm although their schedule
+  /// had at least one report in the measured window.
+  int never_published = 0;
+  int workers = 0;
+  std::string broker;  // URI used
+  bool local_broker = false;
+  uint64_t sampled = 0;         // messages built and signed by the devices
+  uint64_t reports = 0;         // telemetry messages among them
+  uint64_t alarms = 0;          // alarm messages among them
+  uint64_t shadow_reports = 0;  // device shadow updates queued (not in sampled; delivered counts them)
+  uint64_t sensor_faults = 0;   // sensor Init/Sample failures (reported in telemetry)
+  uint64_t delivered = 0;       // PUBACKed
+  uint64_t dropped = 0;         // refused or not handed over (device drop counters)
+  bool verified_run = false;
+  VerifyReport verify;
+  double latency_p50_ms = 0;  // device publish -> verifier receive
+  double latency_p99_ms = 0;
+  double latency_max_ms = 0;
+  double elapsed_s = 0;
+  /// The schedule (ScheduledReports): telemetry the devices should have
+  /// published in the measured window, which starts when the fleet is up
+  /// (every device connected, or --connect-window ended). `achieved` is the
+  /// telemetry and alarms they did publish in it. 0/0 (e.g. a report built
+  /// by hand): no schedule check.
+  double up_s = 0;        // fleet up, seconds after the run started
+  double measured_s = 0;  // length of the measured window
+  uint64_t scheduled = 0;
+  uint64_t achieved = 0;
+  double worst_lag_ms = 0;  // max over devices of how late a Step ran behind its due time
+  /// Loss attribution (verified runs), over the seqs the devices published:
+  uint64_t lost_unacked = 0;    // never PUBACKed by the broker (device side: still queued or dropped)
+  uint64_t lost_after_ack = 0;  // PUBACKed, never received by the verifier (broker side)
+  /// Why the run is not a PASS; empty when it is (filled by RunFleet).
+  std::vector<std::string> failures;
+  /// No failure reasons: every device connected, something was published
+  /// and delivered, and (when verifying) nothing lost, invalid or conflicting.
+  bool Passed() const { return failures.empty(); }
+
+  double ScheduledRate() const { return measured_s > 0 ? static_cast<double>(scheduled) / measured_s : 0; }
+  double AchievedRate() const { return measured_s > 0 ? static_cast<double>(achieved) / measured_s : 0; }
+};
+
+/// Reports a device is scheduled to publish in a measured window of
+/// `window`: its first Step runs `offset` after the window starts and opens
+/// its first report window, which closes every `report` after that; a report
+/// counts when it falls due strictly before the window ends (the workers
+/// stop stepping at the end). 0 when report is not positive.
+uint64_t ScheduledReports(Micros window, Micros offset, Micros report);
+
+/// When device `index` of `count` first steps, after the fleet is up: spread
+/// over its report window so reports reach the broker at a steady rate
+/// instead of in one burst per window.
+Micros StaggerOffset(size_t index, size_t count, Micros report);
+
+/// The share of the schedule a run must achieve (issue 9: 99%).
+constexpr double kScheduleAchievedMin = 0.99;
+
+/// The reasons `r` is not a PASS (what RunFleet puts in r.failures).
+/// `shortest_window` is the shortest report window of the run's boards.
+std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::milliseconds duration,
+                                             std::chrono::milliseconds shortest_window);
+
+/// 1093 -> "1,093" (the summary's message counts).
+std::string WithThousands(uint64_t n);
+/// A message rate: 1093.4 -> "1,093"; below 100 with one decimal (6.7 -> "6.7").
+std::string RateText(double per_second);
+
+/// Human-readable summary (the demo's output).
+void PrintReport(const FleetReport& r, std::ostream& out);
+
+}  // namespace edgeforge::sim
