@@ -137,12 +137,13 @@ void Link::OnConnectResult(const Status& s, Micros now) {
 bool Link::SubscribeAll(Micros now) {
   const uint64_t generation = generation_;
   for (const Subscription& sub : subscriptions_) {
-    Status started = session_.Subscribe(
-        sub.filter, sub.qos, sub.handler,
-        [this, alive = std::weak_ptr<bool>(alive_), generation, filter = sub.filter](Status s) {
-          if (alive.expired() || s.ok() || generation != generation_ || state_ != State::kConnected) return;
-          OnSubscribeFailed(s.WithContext("subscribe " + filter), clock_.Monotonic());
-        });
+    Status started =
+        session_.Subscribe(sub.filter, sub.qos, sub.handler,
+                           [this, alive = std::weak_ptr<bool>(alive_), generation, filter = sub.filter](Status s) {
+                             if (alive.expired() || s.ok() || generation != generation_ || state_ != State::kConnected)
+                               return;
+                             OnSubscribeFailed(s.WithContext("subscribe " + filter), clock_.Monotonic());
+                           });
     if (!started.ok()) {
       OnSubscribeFailed(started.WithContext("subscribe " + sub.filter), now);
       return false;
@@ -242,10 +243,9 @@ Micros Link::Pump(Micros now) {
     const uint64_t id = q.id;
     const uint64_t seq = q.seq;
     std::string topic = q.message.topic;  // copied first: the message is moved into the call
-    Status handed = session_.Publish(
-        std::move(q.message),
-        [this, alive = std::weak_ptr<bool>(alive_), generation = generation_, id, seq, topic = std::move(topic)](
-            const Status& done) {
+    Status handed =
+        session_.Publish(std::move(q.message), [this, alive = std::weak_ptr<bool>(alive_), generation = generation_, id,
+                                                seq, topic = std::move(topic)](const Status& done) {
           if (alive.expired()) return;
           if (delivery_observer_) delivery_observer_(seq, done);
           OnPublishDone(generation, id, topic, done);

@@ -452,12 +452,10 @@ TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
   ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::mutex mu;
   std::vector<std::string> received;
-  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/+/status", 1,
-                                                [&](const IncomingMessage& m) {
-                                                  std::lock_guard<std::mutex> lock(mu);
-                                                  received.push_back(m.topic + " " + m.payload);
-                                                })
-                  .ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/+/status", 1, [&](const IncomingMessage& m) {
+                std::lock_guard<std::mutex> lock(mu);
+                received.push_back(m.topic + " " + m.payload);
+              }).ok());
 
   SessionConfig c = ConfigFor("dev-b", broker_->uri());
   c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-b/status", "offline", 1, false};
@@ -504,9 +502,9 @@ TEST_F(SessionITest, CleanDisconnectDoesNotPublishTheWill) {
   ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
   ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::atomic<int> received{0};
-  ASSERT_TRUE(
-      testing_support::SubscribeAndWait(**ingest, "dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) { ++received; })
-          .ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) {
+                ++received;
+              }).ok());
   SessionConfig c = ConfigFor("dev-d", broker_->uri());
   c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-d/status", "offline", 1, false};
   auto s = Make(c);
@@ -591,9 +589,10 @@ TEST_F(SessionITest, SubscribeReturnsAtOnceAndSubackAndMessagesComeFromDispatch)
   ASSERT_TRUE(ConnectAndWait(*s).ok());
   Calls suback;
   std::vector<std::thread::id> message_threads;  // written by Dispatch() on this thread only
-  ASSERT_TRUE(s->Subscribe("dt/+/+/dev-c/telemetry", 1,
-                           [&](const IncomingMessage&) { message_threads.push_back(std::this_thread::get_id()); },
-                           suback.Recorder())
+  ASSERT_TRUE(s->Subscribe(
+                   "dt/+/+/dev-c/telemetry", 1,
+                   [&](const IncomingMessage&) { message_threads.push_back(std::this_thread::get_id()); },
+                   suback.Recorder())
                   .ok());
   EXPECT_EQ(suback.count(), 0u) << "Subscribe must return before its SUBACK";
   const Status granted = suback.First(*s);
