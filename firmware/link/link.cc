@@ -294,11 +294,13 @@ Status Link::Stop(Millis timeout) {
     if (outbox_.depth() == 0 && in_flight_ == 0) break;
     clock_.SleepFor(Micros(10000));
   }
+  // First: the CANCELLED of an open connect, and any CONNACK or SUBACK still
+  // on its way, are for nobody (not a failed attempt to log and back off from).
+  ++generation_;
   if (state_ == State::kConnected || state_ == State::kConnecting || session_.IsConnected()) session_.Disconnect();
-  // The outcomes Disconnect() settled (PUBACKs already received: OK; the
-  // rest: UNAVAILABLE, Nacked) land now, while the generation still matches.
+  // The publish outcomes Disconnect() settled land now (PUBACKs already
+  // received: acked; the rest: UNAVAILABLE, requeued below).
   session_.Dispatch();
-  ++generation_;  // a CONNACK or SUBACK still on its way is for nobody
   state_ = State::kIdle;
   lost_.reset();
   outbox_.RequeueInFlight();
