@@ -137,12 +137,13 @@ void Link::OnConnectResult(const Status& s, Micros now) {
 bool Link::SubscribeAll(Micros now) {
   const uint64_t generation = generation_;
   for (const Subscription& sub : subscriptions_) {
-    Status started = session_.Subscribe(
-        sub.filter, sub.qos, sub.handler,
-        [this, alive = std::weak_ptr<bool>(alive_), generation, filter = sub.filter](Status s) {
-          if (alive.expired() || s.ok() || generation != generation_ || state_ != State::kConnected) return;
-          OnSubscribeFailed(s.WithContext("subscribe " + filter), clock_.Monotonic());
-        });
+    Status started =
+        session_.Subscribe(sub.filter, sub.qos, sub.handler,
+                           [this, alive = std::weak_ptr<bool>(alive_), generation, filter = sub.filter](Status s) {
+                             if (alive.expired() || s.ok() || generation != generation_ || state_ != State::kConnected)
+                               return;
+                             OnSubscribeFailed(s.WithContext("subscribe " + filter), clock_.Monotonic());
+                           });
     if (!started.ok()) {
       OnSubscribeFailed(started.WithContext("subscribe " + sub.filter), now);
       return false;
@@ -247,10 +248,9 @@ Micros Link::Pump(Micros now) {
     const uint64_t id = q.id;
     const uint64_t seq = q.seq;
     std::string topic = q.message.topic;  // copied first: the message is moved into the call
-    Status handed = session_.Publish(
-        std::move(q.message),
-        [this, alive = std::weak_ptr<bool>(alive_), generation = generation_, id, seq, topic = std::move(topic)](
-            const Status& done) {
+    Status handed =
+        session_.Publish(std::move(q.message), [this, alive = std::weak_ptr<bool>(alive_), generation = generation_, id,
+                                                seq, topic = std::move(topic)](const Status& done) {
           if (alive.expired()) return;
           if (delivery_observer_) delivery_observer_(seq, done);
           OnPublishDone(generation, id, topic, done);
@@ -299,17 +299,13 @@ Status Link::Stop(Millis timeout) {
     if (outbox_.depth() == 0 && in_flight_ == 0) break;
     clock_.SleepFor(Micros(10000));
   }
-  // An attempt still waiting for its CONNACK is abandoned, not failed: its
-  // CANCELLED (settled by the Dispatch below) must not count as a connect
-  // failure nor log a retry that Stop cancels (link_test.cc,
-  // AConnackForAnAttemptAbandonedByStopIsIgnored). No publish is in flight
-  // while connecting, so nothing else needs this generation.
-  if (state_ == State::kConnecting) ++generation_;
+  // First: the CANCELLED of an open connect, and any CONNACK or SUBACK still
+  // on its way, are for nobody (not a failed attempt to log and back off from).
+  ++generation_;
   if (state_ == State::kConnected || state_ == State::kConnecting || session_.IsConnected()) session_.Disconnect();
-  // The outcomes Disconnect() settled (PUBACKs already received: OK; the
-  // rest: UNAVAILABLE, Nacked) land now, while the generation still matches.
+  // The publish outcomes Disconnect() settled land now (PUBACKs already
+  // received: acked; the rest: UNAVAILABLE, requeued below).
   session_.Dispatch();
-  ++generation_;  // a CONNACK or SUBACK still on its way is for nobody
   state_ = State::kIdle;
   lost_.reset();
   outbox_.RequeueInFlight();

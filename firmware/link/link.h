@@ -159,7 +159,7 @@ class Link {
   std::set<std::string> refused_topics_;  // topics in an episode (already logged)
 
   size_t in_flight_ = 0;  // publishes of this connection awaiting their outcome
-  LinkStats stats_;  // counters (connects, failures, delivered, ...)
+  LinkStats stats_;       // counters (connects, failures, delivered, ...)
 };
 
 }  // namespace edgeforge::link

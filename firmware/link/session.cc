@@ -1,10 +1,10 @@
 // The blocking helpers for tools and tests (session.h): each starts one call
 // and drives the session's Dispatch() on the caller's thread until it is done.
+#include "firmware/link/session.h"
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include "firmware/link/session.h"
 
 namespace edgeforge::link {
 namespace {

@@ -45,8 +45,7 @@ Result<std::unique_ptr<LiveIngest>> LiveIngest::Start(const LiveIngestOptions& o
   // This thread drives the session until the supervisor starts; from then on
   // only the supervisor calls it (and so runs the handler).
   EF_RETURN_IF_ERROR(link::ConnectAndWait(*in->session_, in->clock_, o.connect_timeout + kPahoTimeoutSlack));
-  EF_RETURN_IF_ERROR(
-      link::SubscribeAndWait(*in->session_, in->clock_, o.connect_timeout, o.filter, 1, in->handler_));
+  EF_RETURN_IF_ERROR(link::SubscribeAndWait(*in->session_, in->clock_, o.connect_timeout, o.filter, 1, in->handler_));
   in->backoff_.OnConnected(MonotonicNow());
   {
     std::lock_guard<std::mutex> lock(in->mu_);

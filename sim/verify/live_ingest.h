@@ -61,7 +61,8 @@ class LiveIngest {
  public:
   /// Connects (blocking, one attempt: a verifier that cannot reach the broker
   /// at start is an error) and subscribes; `handler` then runs on the
-  /// verifier's supervisor thread (from Session::Dispatch()) for every message. `verifier` receives NoteOutage() per outage.
+  /// verifier's supervisor thread (from Session::Dispatch()) for every
+  /// message. `verifier` receives NoteOutage() per outage.
   static Result<std::unique_ptr<LiveIngest>> Start(const LiveIngestOptions& options, link::MessageHandler handler,
                                                    TelemetryVerifier& verifier);
   ~LiveIngest();

@@ -17,8 +17,8 @@
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
 #include "tests/support/cli_run.h"
-#include "tests/support/test_pki.h"
 #include "tests/support/pumped_session.h"
+#include "tests/support/test_pki.h"
 
 namespace edgeforge {
 namespace {
@@ -173,13 +173,11 @@ class HilTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     ingest_ = std::move(*s);
     ASSERT_TRUE(testing_support::ConnectAndWait(*ingest_).ok());
-    ASSERT_TRUE(testing_support::SubscribeAndWait(*ingest_, "dt/+/+/+/+", 1,
-                                [this](const link::IncomingMessage& m) {
-                                  verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
-                                  std::lock_guard<std::mutex> lock(mu_);
-                                  payloads_.push_back(m.payload);
-                                })
-                    .ok());
+    ASSERT_TRUE(testing_support::SubscribeAndWait(*ingest_, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) {
+                  verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
+                  std::lock_guard<std::mutex> lock(mu_);
+                  payloads_.push_back(m.payload);
+                }).ok());
   }
   void TearDown() override {
     if (ingest_) ingest_->Disconnect();
@@ -259,14 +257,15 @@ TEST_F(HilTest, SighupIsLoggedAndIgnoredAndTheShadowReportsTheProjectVersion) {
   // Shared with the subscription, which may still deliver after this body returns.
   auto firmware = std::make_shared<std::vector<std::string>>();
   ASSERT_TRUE(testing_support::SubscribeAndWait(*ingest_, "$aws/things/sig-1/shadow/update", 1,
-                              [this, firmware](const link::IncomingMessage& m) {
-                                auto j = nlohmann::json::parse(m.payload, nullptr, false);
-                                if (!j.is_object()) return;
-                                const auto reported = j.value("/state/reported"_json_pointer, nlohmann::json());
-                                if (!reported.is_object() || !reported.contains("firmware")) return;
-                                std::lock_guard<std::mutex> lock(mu_);
-                                firmware->push_back(reported["firmware"].dump());
-                              })
+                                                [this, firmware](const link::IncomingMessage& m) {
+                                                  auto j = nlohmann::json::parse(m.payload, nullptr, false);
+                                                  if (!j.is_object()) return;
+                                                  const auto reported =
+                                                      j.value("/state/reported"_json_pointer, nlohmann::json());
+                                                  if (!reported.is_object() || !reported.contains("firmware")) return;
+                                                  std::lock_guard<std::mutex> lock(mu_);
+                                                  firmware->push_back(reported["firmware"].dump());
+                                                })
                   .ok());
   const std::string work = MakeTempDir("hilhup");
   const std::string factory = BoardFile("factory-node", work, 1000);

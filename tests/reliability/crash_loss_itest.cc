@@ -33,8 +33,8 @@
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
-#include "tests/support/test_pki.h"
 #include "tests/support/pumped_session.h"
+#include "tests/support/test_pki.h"
 
 namespace edgeforge {
 namespace {
@@ -117,7 +117,9 @@ class Ingest {
     c.connect_timeout = 5000ms;
     auto s = testing_support::MakePumpedPahoSession(c);
     if (!s.ok() || !testing_support::ConnectAndWait(**s).ok()) return;
-    if (testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); }).ok()) {
+    if (testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) {
+          OnMessage(m);
+        }).ok()) {
       session_ = std::move(*s);
     }
   }

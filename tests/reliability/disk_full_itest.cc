@@ -33,8 +33,8 @@
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
-#include "tests/support/test_pki.h"
 #include "tests/support/pumped_session.h"
+#include "tests/support/test_pki.h"
 
 namespace edgeforge {
 namespace {
@@ -118,18 +118,19 @@ class Ingest {
     if (!s.ok()) return s.status();
     session_ = std::move(*s);
     EF_RETURN_IF_ERROR(testing_support::ConnectAndWait(*session_));
-    return testing_support::SubscribeAndWait(*session_, "dt/+/+/+/+", 1, [this, &verifier](const link::IncomingMessage& m) {
-      const auto checked = verifier.Check(m.topic, m.payload, m.UserProperty("jws"));
-      std::lock_guard<std::mutex> lock(mu_);
-      if (checked.verdict == sim::Verdict::kVerified || checked.verdict == sim::Verdict::kDuplicate) {
-        seqs_.insert(checked.seq);
-        if (m.topic.size() > 10 && m.topic.compare(m.topic.size() - 10, 10, "/telemetry") == 0) {
-          last_window_ = m.payload;
-        }
-      } else {
-        ++invalid_;
-      }
-    });
+    return testing_support::SubscribeAndWait(
+        *session_, "dt/+/+/+/+", 1, [this, &verifier](const link::IncomingMessage& m) {
+          const auto checked = verifier.Check(m.topic, m.payload, m.UserProperty("jws"));
+          std::lock_guard<std::mutex> lock(mu_);
+          if (checked.verdict == sim::Verdict::kVerified || checked.verdict == sim::Verdict::kDuplicate) {
+            seqs_.insert(checked.seq);
+            if (m.topic.size() > 10 && m.topic.compare(m.topic.size() - 10, 10, "/telemetry") == 0) {
+              last_window_ = m.payload;
+            }
+          } else {
+            ++invalid_;
+          }
+        });
   }
   ~Ingest() {
     if (session_ && session_->IsConnected()) session_->Disconnect();

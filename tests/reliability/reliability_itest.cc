@@ -42,9 +42,9 @@
 #include "hal/clock.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"
+#include "tests/support/pumped_session.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
-#include "tests/support/pumped_session.h"
 
 namespace edgeforge {
 namespace {
@@ -294,7 +294,8 @@ class Ingest {
     c.connect_timeout = 3000ms;
     auto s = testing_support::MakePumpedPahoSession(c);
     if (!s.ok() || !testing_support::ConnectAndWait(**s).ok()) return;  // the broker is down: try again shortly
-    const Status sub = testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1, [this](const link::IncomingMessage& m) { OnMessage(m); });
+    const Status sub = testing_support::SubscribeAndWait(**s, "dt/+/+/+/+", 1,
+                                                         [this](const link::IncomingMessage& m) { OnMessage(m); });
     session_ = std::move(*s);
     if (sub.ok()) ++subscriptions_;
   }
@@ -773,10 +774,10 @@ class ShadowService {
     session_ = std::move(*s);
     EXPECT_TRUE(testing_support::ConnectAndWait(*session_).ok());
     EXPECT_TRUE(testing_support::SubscribeAndWait(*session_, "$aws/things/" + thing + "/shadow/update", 1,
-                                [this](const link::IncomingMessage& m) {
-                                  std::lock_guard<std::mutex> lock(mu_);
-                                  reports_.push_back(Json::parse(m.payload, nullptr, false));
-                                })
+                                                  [this](const link::IncomingMessage& m) {
+                                                    std::lock_guard<std::mutex> lock(mu_);
+                                                    reports_.push_back(Json::parse(m.payload, nullptr, false));
+                                                  })
                     .ok());
   }
   ~ShadowService() {

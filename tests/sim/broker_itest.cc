@@ -19,8 +19,8 @@
 #include "sim/broker/local_broker.h"
 #include "sim/models/bme280_model.h"
 #include "sim/verify/verifier.h"
-#include "tests/support/test_pki.h"
 #include "tests/support/pumped_session.h"
+#include "tests/support/test_pki.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -80,16 +80,14 @@ class BrokerIntegrationTest : public ::testing::Test {
     c.tls.key_file = *pki_ + "/ingest.key";
     in->session = Connect(c);
     Ingest* raw = in.get();
-    EXPECT_TRUE(testing_support::SubscribeAndWait(*in->session, "dt/+/+/+/+", 1,
-                                [raw](const link::IncomingMessage& m) {
-                                  raw->verifier->Check(m.topic, m.payload, m.UserProperty("jws"));
-                                  {
-                                    std::lock_guard<std::mutex> lock(raw->mu);
-                                    raw->payloads.push_back(m.payload);
-                                  }
-                                  ++raw->received;
-                                })
-                    .ok());
+    EXPECT_TRUE(testing_support::SubscribeAndWait(*in->session, "dt/+/+/+/+", 1, [raw](const link::IncomingMessage& m) {
+                  raw->verifier->Check(m.topic, m.payload, m.UserProperty("jws"));
+                  {
+                    std::lock_guard<std::mutex> lock(raw->mu);
+                    raw->payloads.push_back(m.payload);
+                  }
+                  ++raw->received;
+                }).ok());
     return in;
   }
 

@@ -24,9 +24,9 @@
 #include "certs/pki.h"
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
+#include "tests/support/pumped_session.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
-#include "tests/support/pumped_session.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -53,8 +53,8 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit)
   return pred();
 }
 
-/// Outcome of one publish; shared with Paho's thread, which may finish it
-/// after the test stopped waiting.
+/// Outcome of one publish; shared with the session's pump thread
+/// (tests/support/pumped_session.h), which may finish it after the test stopped waiting.
 struct PublishOutcome {
   std::mutex mu;
   std::condition_variable cv;
@@ -558,11 +558,14 @@ TEST_F(FaultInfraTest, ShadowServiceDeltaReachesItsThingAndTheThingsReportReache
   Inbox thing_inbox;
   auto thing = Connect(ThingConfig("dev-a", broker_->uri()));
   ASSERT_NE(thing, nullptr);
-  ASSERT_TRUE(testing_support::SubscribeAndWait(*thing, "$aws/things/dev-a/shadow/update/delta", 1, thing_inbox.Handler()).ok());
+  ASSERT_TRUE(
+      testing_support::SubscribeAndWait(*thing, "$aws/things/dev-a/shadow/update/delta", 1, thing_inbox.Handler())
+          .ok());
   Inbox service_inbox;
   auto service = Connect(ServiceConfig(kShadowServiceIdentity, "shadow", broker_->uri()));
   ASSERT_NE(service, nullptr);
-  ASSERT_TRUE(testing_support::SubscribeAndWait(*service, "$aws/things/+/shadow/update", 1, service_inbox.Handler()).ok());
+  ASSERT_TRUE(
+      testing_support::SubscribeAndWait(*service, "$aws/things/+/shadow/update", 1, service_inbox.Handler()).ok());
 
   const std::string delta = R"({"version":2,"state":{"report_interval_s":5}})";
   auto st = Publish(*service, "$aws/things/dev-a/shadow/update/delta", delta)->Wait(10s);
@@ -589,11 +592,13 @@ TEST_F(FaultInfraTest, ThingCannotPublishOrReadAnotherThingsDelta) {
   Inbox b_inbox;
   auto b = Connect(ThingConfig("dev-b", broker_->uri()));
   ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(testing_support::SubscribeAndWait(*b, "$aws/things/dev-b/shadow/update/delta", 1, b_inbox.Handler()).ok());
+  ASSERT_TRUE(
+      testing_support::SubscribeAndWait(*b, "$aws/things/dev-b/shadow/update/delta", 1, b_inbox.Handler()).ok());
   Inbox a_inbox;
   auto a = Connect(ThingConfig("dev-a", broker_->uri()));
   ASSERT_NE(a, nullptr);
-  const Status sub = testing_support::SubscribeAndWait(*a, "$aws/things/dev-b/shadow/update/delta", 1, a_inbox.Handler());
+  const Status sub =
+      testing_support::SubscribeAndWait(*a, "$aws/things/dev-b/shadow/update/delta", 1, a_inbox.Handler());
   std::cout << "[ info ] dev-a subscribing to dev-b's delta: " << sub.ToString() << "\n";
 
   auto st = Publish(*a, "$aws/things/dev-b/shadow/update/delta", "{\"state\":{}}")->Wait(10s);

@@ -12,9 +12,9 @@
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/live_ingest.h"
+#include "tests/support/pumped_session.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_pki.h"
-#include "tests/support/pumped_session.h"
 
 namespace edgeforge::sim {
 namespace {

@@ -452,12 +452,10 @@ TEST_F(SessionITest, TakeoverPublishesTheWillAndReportsTheLossOnce) {
   ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::mutex mu;
   std::vector<std::string> received;
-  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/+/status", 1,
-                                                [&](const IncomingMessage& m) {
-                                                  std::lock_guard<std::mutex> lock(mu);
-                                                  received.push_back(m.topic + " " + m.payload);
-                                                })
-                  .ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/+/status", 1, [&](const IncomingMessage& m) {
+                std::lock_guard<std::mutex> lock(mu);
+                received.push_back(m.topic + " " + m.payload);
+              }).ok());
 
   SessionConfig c = ConfigFor("dev-b", broker_->uri());
   c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-b/status", "offline", 1, false};
@@ -504,9 +502,9 @@ TEST_F(SessionITest, CleanDisconnectDoesNotPublishTheWill) {
   ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
   ASSERT_TRUE(testing_support::ConnectAndWait(**ingest).ok());
   std::atomic<int> received{0};
-  ASSERT_TRUE(
-      testing_support::SubscribeAndWait(**ingest, "dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) { ++received; })
-          .ok());
+  ASSERT_TRUE(testing_support::SubscribeAndWait(**ingest, "dt/+/+/dev-d/status", 1, [&](const IncomingMessage&) {
+                ++received;
+              }).ok());
   SessionConfig c = ConfigFor("dev-d", broker_->uri());
   c.will = SessionConfig::Will{"dt/edgeforge/site-1/dev-d/status", "offline", 1, false};
   auto s = Make(c);
@@ -580,6 +578,104 @@ TEST_F(SessionITest, BrokerKilledWithPublishesInFlightCompletesEachOnce) {
   EXPECT_EQ(again.First(*s).code(), StatusCode::kUnavailable);
   EXPECT_EQ(late.count(), 0u);
   EXPECT_TRUE(WaitFor([&] { return !broker->Running(); }));
+}
+
+// Issue 9: nothing a session does reaches its owner except through
+// Dispatch(), on the thread that calls it.
+TEST_F(SessionITest, SubscribeReturnsAtOnceAndSubackAndMessagesComeFromDispatch) {
+  ASSERT_NE(broker_, nullptr);
+  auto s = Make(IngestConfig(broker_->uri()));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
+  Calls suback;
+  std::vector<std::thread::id> message_threads;  // written by Dispatch() on this thread only
+  ASSERT_TRUE(s->Subscribe(
+                   "dt/+/+/dev-c/telemetry", 1,
+                   [&](const IncomingMessage&) { message_threads.push_back(std::this_thread::get_id()); },
+                   suback.Recorder())
+                  .ok());
+  EXPECT_EQ(suback.count(), 0u) << "Subscribe must return before its SUBACK";
+  const Status granted = suback.First(*s);
+  EXPECT_TRUE(granted.ok()) << granted.ToString();
+  EXPECT_EQ(suback.first_thread(), std::this_thread::get_id());
+
+  // A message published meanwhile waits in the queue until Dispatch().
+  auto publisher = Make(ConfigFor("dev-c", broker_->uri()));
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(ConnectAndWait(*publisher).ok());
+  OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-c/telemetry";
+  m.payload = "{}";
+  SystemClock clock;
+  ASSERT_TRUE(PublishAndWait(*publisher, clock, 10s, m).ok());
+  std::this_thread::sleep_for(300ms);  // the broker has forwarded it by now
+  EXPECT_TRUE(message_threads.empty()) << "a handler ran without Dispatch()";
+  ASSERT_TRUE(WaitFor([&] {
+    s->Dispatch();
+    return !message_threads.empty();
+  }));
+  EXPECT_EQ(message_threads.size(), 1u);
+  EXPECT_EQ(message_threads.front(), std::this_thread::get_id());
+  publisher->Disconnect();
+  s->Disconnect();
+}
+
+// No SUBACK refusal here: mosquitto 2.0.11 grants a subscription its ACL
+// denies reading (it filters at delivery; FaultInfraTest's
+// ThingCannotPublishOrReadAnotherThingsDelta logs what it answers), so a
+// refused SUBACK cannot be produced against it.
+
+TEST_F(SessionITest, DisconnectReturnsAtOnceAndInFlightPublishesCompleteUnavailable) {
+  auto broker = StartBroker();
+  ASSERT_NE(broker, nullptr);
+  auto s = Make(ConfigFor("dev-a", broker->uri()));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
+  std::atomic<int> lost{0};
+  s->OnConnectionLost([&](const std::string&) { ++lost; });
+  // A stopped broker acknowledges nothing: every publish stays in flight.
+  ASSERT_EQ(::kill(broker->pid(), SIGSTOP), 0);
+  constexpr int kInFlight = 10;
+  std::vector<Calls> calls(kInFlight);
+  OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-a/telemetry";
+  m.payload = "{}";
+  for (auto& c : calls) ASSERT_TRUE(s->Publish(m, c.Recorder()).ok());
+  s->Disconnect();  // must not wait for the PUBACKs that cannot come
+  EXPECT_FALSE(s->IsConnected());
+  for (const auto& c : calls) EXPECT_EQ(c.count(), 0u) << "outcomes come from Dispatch()";
+  s->Dispatch();
+  for (auto& c : calls) {
+    ASSERT_EQ(c.count(), 1u);
+    const Status st = c.First(*s);
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+    EXPECT_NE(st.message().find("disconnected before PUBACK"), std::string::npos) << st.ToString();
+    EXPECT_EQ(c.first_thread(), std::this_thread::get_id());
+  }
+  ::kill(broker->pid(), SIGCONT);
+  std::this_thread::sleep_for(300ms);
+  s->Dispatch();
+  for (const auto& c : calls) EXPECT_EQ(c.count(), 1u) << "a late PUBACK must not complete it again";
+  EXPECT_EQ(lost.load(), 0) << "no ConnectionLost after Disconnect()";
+}
+
+TEST_F(SessionITest, DestructionRunsNoQueuedCallback) {
+  ASSERT_NE(broker_, nullptr);
+  auto s = Make(ConfigFor("dev-a", broker_->uri()));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(ConnectAndWait(*s).ok());
+  std::atomic<int> ran{0};
+  s->OnConnectionLost([&](const std::string&) { ++ran; });
+  std::atomic<int> wakes{0};
+  s->SetWakeup([&] { ++wakes; });
+  OutgoingMessage m;
+  m.topic = "dt/edgeforge/site-1/dev-a/telemetry";
+  m.payload = "{}";
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s->Publish(m, [&](Status) { ++ran; }).ok());
+  // The PUBACKs arrive and are queued (each one wakes the owner)...
+  ASSERT_TRUE(WaitFor([&] { return wakes.load() >= 5; }));
+  s.reset();  // ...and are dropped with the session
+  EXPECT_EQ(ran.load(), 0);
 }
 
 TEST(SessionConfigTest, RejectsWhatIotCoreRejects) {

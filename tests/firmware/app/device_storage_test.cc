@@ -52,7 +52,8 @@ class RefusingSession final : public link::Session {
   Status DoPublish(link::OutgoingMessage m, link::PublishDone done) override {
     if (!connected_) return Unavailable("test: not connected");
     payloads.push_back(m.payload);
-    queued_.push_back([done = std::move(done)] { done(PermissionDenied("test: PUBACK reason 0x87 (not authorized)")); });
+    queued_.push_back(
+        [done = std::move(done)] { done(PermissionDenied("test: PUBACK reason 0x87 (not authorized)")); });
     return Status::Ok();
   }
   Status DoSubscribe(const std::string&, int, link::MessageHandler, link::SubscribeDone done) override {

@@ -25,10 +25,17 @@ class ScriptedConnects final : public Session {
  public:
   ScriptedConnects(const Clock& clock, std::deque<Status> results) : clock_(clock), results_(std::move(results)) {}
   std::vector<Micros> attempts;
+  /// No CONNACK ever comes: the attempt stays open until Disconnect(), which
+  /// cancels it (CANCELLED from the next Dispatch(), as the contract says).
+  bool black_hole = false;
 
  private:
   Status DoConnect(ConnectDone done) override {
     attempts.push_back(clock_.Monotonic());
+    if (black_hole) {
+      open_ = std::move(done);
+      return Status::Ok();
+    }
     Status s = Status::Ok();
     if (!results_.empty()) {
       s = results_.front();
@@ -45,7 +52,11 @@ class ScriptedConnects final : public Session {
     queued_.push_back([done = std::move(done)] { done(Status::Ok()); });
     return Status::Ok();
   }
-  void DoDisconnect() override { connected_ = false; }
+  void DoDisconnect() override {
+    connected_ = false;
+    if (open_) queued_.push_back([done = std::move(open_)] { done(Status(StatusCode::kCancelled, "cancelled")); });
+    open_ = nullptr;
+  }
   bool DoIsConnected() const override { return connected_; }
   void DoOnConnectionLost(ConnectionLost) override {}
   size_t DoDispatch() override {
@@ -59,6 +70,7 @@ class ScriptedConnects final : public Session {
   std::deque<Status> results_;
   bool connected_ = false;
   std::vector<std::function<void()>> queued_;
+  ConnectDone open_;
 };
 
 const Status kTlsFailed = Unauthenticated("mqtt dev-a@ssl://localhost:1: TCP connects but the TLS handshake failed");
@@ -114,6 +126,36 @@ TEST(LinkReconnectTest, ACONNACKRefusalIsBelievedAtOnce) {
   const std::vector<double> gaps = Gaps({kNotAuthorized}, 2);
   ASSERT_EQ(gaps.size(), 1u);
   EXPECT_GE(gaps[0], 10.0);
+}
+
+// Stop() while a CONNECT is open cancels it; that CANCELLED is the link's own
+// doing, not a failed attempt to count, log and back off from.
+TEST(LinkReconnectTest, StopDuringConnectIsNotAFailedAttempt) {
+  ManualClock clock;
+  SeededEntropy entropy(7);
+  ScriptedConnects session(clock, {});
+  session.black_hole = true;
+  OutboxOptions q;
+  std::string dir = ::testing::TempDir() + "link-stopXXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  q.dir = dir + "/outbox";
+  q.sync = SyncPolicy::kNever;
+  auto outbox = Outbox::Open(q, clock);
+  ASSERT_TRUE(outbox.ok());
+  std::vector<std::string> log;
+  LinkOptions o;
+  o.log = [&log](const std::string& line) { log.push_back(line); };
+  auto link = Link::Create(session, **outbox, clock, entropy, o);
+  ASSERT_TRUE(link.ok());
+  (*link)->Start();
+  clock.AdvanceTo((*link)->Poll());
+  ASSERT_EQ((*link)->state(), Link::State::kConnecting);
+  EXPECT_TRUE((*link)->Stop(Millis(100)).ok());
+  EXPECT_EQ((*link)->state(), Link::State::kIdle);
+  (void)(*link)->Poll();  // nothing late either
+  EXPECT_EQ((*link)->stats().connect_failures, 0u);
+  EXPECT_TRUE(log.empty()) << log.front();
+  EXPECT_EQ(session.attempts.size(), 1u);
 }
 
 }  // namespace
