@@ -56,7 +56,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 ef_log="$work/sim.out"
 mkfifo "$work/sim.fifo"
 # shellcheck disable=SC2086
-"$build/edgeforge" sim --broker "$uri" --certs "$work/pki" --devices "$n" --interval "${interval_ms}ms" \
+stdbuf -oL "$build/edgeforge" sim --broker "$uri" --certs "$work/pki" --devices "$n" --interval "${interval_ms}ms" \
   --duration "${duration_s}s" --work "$work/sim" ${EDGEFORGE_SIM_ARGS:-} >"$work/sim.fifo" 2>&1 &
 sim_pid=$!
 cpu0=; cpu1=; rss=

@@ -91,8 +91,12 @@ class Link {
   void Subscribe(std::string filter, int qos, MessageHandler handler);
   /// Drives connects, reconnects and publishing. Returns when to call again.
   Micros Poll();
-  /// Publishes what it can within `timeout` (polling on the clock), then
-  /// disconnects and syncs the outbox: what is left stays queued on disk.
+  /// Publishes what it can within `timeout` (calling Poll and sleeping
+  /// 10 ms on the clock between), then ends the attempt or connection (its
+  /// late CONNACK/SUBACK/CANCELLED count for nothing), Disconnect()s,
+  /// Dispatch()es once (PUBACKs that arrived are acked, the rest requeued)
+  /// and syncs the outbox: what is left stays queued on disk. Returns the
+  /// sync's status.
   Status Stop(Millis timeout);
 
   /// Called on the device thread (from Poll()) once per publish outcome: OK when the

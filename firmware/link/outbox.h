@@ -60,10 +60,11 @@
 // how many messages were dropped meanwhile. Nothing else is logged: a full
 // disk does not flood the log. The outbox keeps working when space returns.
 //
-// Threads: every method takes one mutex. Append, TakeForSend, SyncIfDue, Sync
-// and Compact belong on the device thread; Ack and Nack may run on the MQTT
-// transport thread (they only write(2), never fsync or compact, but they wait
-// while the device thread holds the mutex through an fdatasync).
+// Threads: every method takes one mutex, but since the non-blocking Session
+// (issue 9) all of them run on the device thread: PUBACKs reach Ack and Nack
+// through Session::Dispatch() from Link::Poll, never from a transport thread,
+// so an fdatasync no longer holds up a transport. The mutex stays for
+// owners that read stats() from another thread (a fleet's progress line).
 #pragma once
 
 #include <array>
