@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -123,6 +124,15 @@ Result<pid_t> SpawnMosquitto(const std::string& bin, const std::string& conf, co
     // thread that outlives the broker).
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // mosquitto holds one descriptor per client and inherits our soft
+    // RLIMIT_NOFILE (often 1024), which caps a 10,000-device fleet at ~1,000
+    // connections (issue 9). Raise the soft limit to the hard limit in the
+    // child only; if that fails the broker still runs with the old limit.
+    struct rlimit nofile {};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     ::execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "certs/identity_check.h"
 #include "firmware/telemetry/jws.h"
 
 namespace edgeforge::certs {
@@ -622,6 +623,11 @@ TEST_F(PkiTest, BulkDevicesOnTwoThreads) {
   EXPECT_EQ(*created, 200);
   EXPECT_EQ(VerifyFlags(PathsFor(dir_, "edge-00000").cert, Path("ca.crt")), 0u);
   EXPECT_EQ(VerifyFlags(PathsFor(dir_, "edge-00199").cert, Path("ca.crt")), 0u);
+  // Every one of the 200 pairs, not just the ends: the cert chains to the CA,
+  // its key matches it and the key files are 0600 (threads must not mix them up).
+  const Status fleet = CheckFleetIdentities(dir_, things, static_cast<int64_t>(std::time(nullptr)),
+                                            IdentityCheckDepth::kFull);
+  EXPECT_TRUE(fleet.ok()) << fleet.ToString();
   ASSERT_TRUE(WriteJwks(dir_).ok());
   Result<std::vector<jws::Jwk>> set = jws::JwkSetFromJson(ReadFile(Path("jwks.json")));
   ASSERT_TRUE(set.ok());
