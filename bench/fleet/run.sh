@@ -59,14 +59,20 @@ mkfifo "$work/sim.fifo"
 stdbuf -oL "$build/edgeforge" sim --broker "$uri" --certs "$work/pki" --devices "$n" --interval "${interval_ms}ms" \
   --duration "${duration_s}s" --work "$work/sim" ${EDGEFORGE_SIM_ARGS:-} >"$work/sim.fifo" 2>&1 &
 sim_pid=$!
-cpu0=; cpu1=; rss=
+# The steady window: from "devices: ... connected" (the measured window
+# starts then) for --duration; CPU and RSS are read at both ends while the
+# process runs (its summary only arrives after the drain).
+cpu0=
 while IFS= read -r line; do
   echo "$line" >>"$ef_log"
   case "$line" in
-    devices:*connected\ in*) cpu0=$(cpu_s "$sim_pid") ;;
-    summary*) cpu1=$(cpu_s "$sim_pid"); rss=$(rss_kb "$sim_pid") ;;
+    devices:*connected\ in*)
+      cpu0=$(cpu_s "$sim_pid")
+      (sleep "$duration_s"; echo "$(cpu_s "$sim_pid") $(rss_kb "$sim_pid")" >"$work/steady_end") &
+      ;;
   esac
 done <"$work/sim.fifo"
+read -r cpu1 rss <"$work/steady_end" || true
 wait "$sim_pid" && sim_rc=0 || sim_rc=$?
 grep -E '^(devices:|summary|  connected|  rate|  published|  lost|  invalid|  latency|  FAIL|result)' "$ef_log" | sed 's/^/  sim| /'
 ef_connect=$(sed -n 's/^devices: .* connected in \([0-9.]*\) s.*/\1/p' "$ef_log" | head -1)
