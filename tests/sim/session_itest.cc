@@ -24,6 +24,7 @@
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "tests/support/pumped_session.h"
+#include "tests/support/silent_listener.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge::link {
@@ -32,6 +33,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing_support::MakePki;
 using testing_support::MakeTempDir;
+using testing_support::SilentListener;
 
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 20s) {
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -78,34 +80,6 @@ class Calls {
   mutable std::mutex mu_;
   std::vector<Status> statuses_;
   std::vector<std::thread::id> threads_;
-};
-
-/// A loopback TCP port with a listening socket that never accepts: the kernel
-/// completes the TCP handshake into the backlog and nothing ever answers.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback: " << errno;
-      return;
-    }
-    port_ = ntohs(a.sin_port);
-  }
-  ~SilentListener() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const { return fd_; }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 /// A loopback port nothing listens on (bound once, then released).
