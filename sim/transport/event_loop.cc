@@ -106,7 +106,6 @@ class MosqSession final : public link::Session {
   }
 
   // --- called by the loop ---------------------------------------------------
-  int fd() const { return fd_; }
   bool wants_out() const { return out_registered_; }
   void set_out_registered(bool v) { out_registered_ = v; }
   bool WantWrite() const { return mosq_ != nullptr && mosquitto_want_write(mosq_); }

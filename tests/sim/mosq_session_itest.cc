@@ -74,13 +74,7 @@ class MosqSessionITest : public ::testing::Test {
   }
 
   static SessionConfig ConfigFor(const std::string& thing, const std::string& uri) {
-    SessionConfig c;
-    c.server_uri = uri;
-    c.client_id = thing;
-    const auto p = certs::PathsFor(*pki_, thing);
-    c.tls = {*pki_ + "/ca.crt", p.cert, p.tls_key};
-    c.connect_timeout = 3000ms;
-    return c;
+    return testing_support::DeviceSessionConfig(*pki_, thing, uri);
   }
 
   std::unique_ptr<Session> Make(const SessionConfig& c) {

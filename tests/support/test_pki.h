@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "certs/pki.h"
+#include "firmware/link/session.h"
 #include "firmware/telemetry/jws.h"
 
 namespace edgeforge::testing_support {
@@ -48,6 +49,19 @@ inline std::vector<jws::Jwk> Jwks(const std::string& pki) {
   auto k = jws::JwkSetFromJson(ReadAll(pki + "/jwks.json"));
   EXPECT_TRUE(k.ok()) << k.status().ToString();
   return k.ok() ? *k : std::vector<jws::Jwk>{};
+}
+
+/// A device's session config from a test PKI: the thing's own certificate
+/// and TLS key, the PKI's CA, `uri`, and a connect deadline.
+inline link::SessionConfig DeviceSessionConfig(const std::string& pki, const std::string& thing,
+                                               const std::string& uri, Millis connect_timeout = Millis(3000)) {
+  link::SessionConfig c;
+  c.server_uri = uri;
+  c.client_id = thing;
+  const certs::DevicePaths p = certs::PathsFor(pki, thing);
+  c.tls = {pki + "/ca.crt", p.cert, p.tls_key};
+  c.connect_timeout = connect_timeout;
+  return c;
 }
 
 }  // namespace edgeforge::testing_support
