@@ -42,7 +42,13 @@ class Storage {
 /// ReadOverwritten can tell a process crash from a machine restart.
 class FileStorage final : public Storage {
  public:
-  explicit FileStorage(std::string dir) : dir_(std::move(dir)) {}
+  /// What Overwrite does with a record's descriptor. A device keeps it open:
+  /// one pwrite(2) per call. A simulated fleet reopens it per call (open,
+  /// pwrite, close: the same page-cache guarantee for two more syscalls),
+  /// because 10,000 devices each holding one would not fit beside their
+  /// sockets under a 20,000 open-file limit (issue 9).
+  enum class RecordFds { kKeepOpen, kReopen };
+  explicit FileStorage(std::string dir, RecordFds fds = RecordFds::kKeepOpen) : dir_(std::move(dir)), fds_(fds) {}
   ~FileStorage() override;
   FileStorage(const FileStorage&) = delete;
   FileStorage& operator=(const FileStorage&) = delete;
@@ -50,16 +56,18 @@ class FileStorage final : public Storage {
 
  private:
   struct OpenRecord {
-    int fd = -1;
+    int fd = -1;      // -1: closed (RecordFds::kReopen between calls)
     size_t size = 0;  // bytes last written
   };
   Result<std::string> DoRead(const std::string& name) override;
   Status DoWriteAtomic(const std::string& name, const std::string& data) override;
   Status DoOverwrite(const std::string& name, const std::string& data) override;
   Result<std::string> DoReadOverwritten(const std::string& name) override;
+  Status WriteRecord(OpenRecord& rec, const std::string& path, const std::string& framed);
   void CloseRecord(const std::string& name);
   std::string dir_;
-  std::map<std::string, OpenRecord> open_;  // records kept open by Overwrite
+  RecordFds fds_;
+  std::map<std::string, OpenRecord> open_;  // records Overwrite has written
   std::string host_boot_;                   // boot id + '\n', read once; empty if unknown
   bool host_boot_read_ = false;
 };

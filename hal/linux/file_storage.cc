@@ -29,7 +29,9 @@ Result<std::string> FileStorage::DoRead(const std::string& name) {
 }
 
 FileStorage::~FileStorage() {
-  for (auto& [name, rec] : open_) ::close(rec.fd);
+  for (auto& [name, rec] : open_) {
+    if (rec.fd >= 0) ::close(rec.fd);
+  }
 }
 
 Status FileStorage::DoWriteAtomic(const std::string& name, const std::string& data) {
@@ -42,18 +44,31 @@ Status FileStorage::DoOverwrite(const std::string& name, const std::string& data
   if (!ValidName(name)) return InvalidArgument("bad storage record name '" + name + "'");
   const std::string path = dir_ + "/" + name;
   auto it = open_.find(name);
-  if (it == open_.end()) {
+  const bool known = it != open_.end();
+  if (!known || it->second.fd < 0) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return fs::ErrnoStatus(errno, "cannot open '" + path + "'");
-    const off_t size = ::lseek(fd, 0, SEEK_END);
-    it = open_.emplace(name, OpenRecord{fd, size > 0 ? static_cast<size_t>(size) : 0}).first;
+    if (known) {
+      it->second.fd = fd;
+    } else {
+      const off_t size = ::lseek(fd, 0, SEEK_END);
+      it = open_.emplace(name, OpenRecord{fd, size > 0 ? static_cast<size_t>(size) : 0}).first;
+    }
   }
   if (!host_boot_read_) {
     host_boot_ = HostBootId();
     host_boot_read_ = true;
   }
   OpenRecord& rec = it->second;
-  const std::string framed = host_boot_ + data;
+  Status st = WriteRecord(rec, path, host_boot_ + data);
+  if (fds_ == RecordFds::kReopen) {
+    ::close(rec.fd);
+    rec.fd = -1;
+  }
+  return st;
+}
+
+Status FileStorage::WriteRecord(OpenRecord& rec, const std::string& path, const std::string& framed) {
   size_t done = 0;
   while (done < framed.size()) {
     const ssize_t n = ::pwrite(rec.fd, framed.data() + done, framed.size() - done, static_cast<off_t>(done));
@@ -86,7 +101,7 @@ Result<std::string> FileStorage::DoReadOverwritten(const std::string& name) {
 void FileStorage::CloseRecord(const std::string& name) {
   auto it = open_.find(name);
   if (it == open_.end()) return;
-  ::close(it->second.fd);
+  if (it->second.fd >= 0) ::close(it->second.fd);
   open_.erase(it);
 }
 

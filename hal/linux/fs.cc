@@ -1,5 +1,6 @@
 #include "hal/linux/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -187,6 +188,17 @@ Status DirLock::Acquire(const std::string& dir) {
     if (errno != EINTR) return ErrnoStatus(errno, "cannot lock '" + path + "'");
   }
   return Status::Ok();
+}
+
+size_t OpenDescriptorCount() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return 0;
+  size_t n = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(d);
+  return n;
 }
 
 }  // namespace edgeforge::fs

@@ -3,6 +3,7 @@
 // serialises writers (simulator shards may share one PKI directory).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "hal/status.h"
@@ -47,6 +48,10 @@ Status SyncParentDir(const std::string& path);
 
 /// unlink(2) that treats "does not exist" as success.
 Status RemoveIfExists(const std::string& path);
+
+/// Descriptors this process holds now (entries of /proc/self/fd, the one
+/// used to read it included); 0 if /proc is not readable.
+size_t OpenDescriptorCount();
 
 /// flock(2) on DIR/.lock for the lifetime of the object.
 class DirLock {

@@ -37,7 +37,7 @@ struct VirtualDevice {
   ManualClock clock;
   SimBuses buses;
   std::unique_ptr<SimWorld> world;
-  FileStorage storage;
+  FileStorage storage;  // reopens records per write: no descriptor held per device
   SeededEntropy entropy;  // backoff jitter, reproducible per seed
   // Last: destroyed first (its session first of all), so no callback
   // reaches the world, buses or clock it was built on.
@@ -67,7 +67,7 @@ struct VirtualDevice {
         board(&b),
         clock(wall_start_ms),
         buses(clock),
-        storage(std::move(state_dir)),
+        storage(std::move(state_dir), FileStorage::RecordFds::kReopen),
         entropy(seed) {}
   bool connected() const { return link && link->stats().connects > 0; }
 };

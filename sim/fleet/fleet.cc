@@ -42,6 +42,7 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Sch
   r.measured_s = std::chrono::duration<double>(window).count();
   r.worst_lag_ms = std::chrono::duration<double, std::milli>(run.worst_lag).count();
   r.workers = run.workers;
+  r.open_files = run.open_files;
   for (const auto& d : devices) {
     const uint64_t scheduled = ScheduledReports(window, StaggerOffset(d->index, devices.size(), d->report), d->report);
     r.scheduled += scheduled;

@@ -84,14 +84,14 @@ std::chrono::milliseconds Provisioned::ShortestWindow() const {
 }
 
 uint64_t FileDescriptorsNeeded(const FleetOptions& o) {
-  // Per device: its TLS socket and the socketpair libmosquitto makes in every
-  // mosquitto_new (3), the sequence counter's issued-mark file it keeps open
-  // (1), and with per-device outbox files (--sync always) the log and its
-  // lock file (batch: two per worker store, in the slack). Plus the broker's
-  // and the verifier's sockets and the process's own files. A 10,000-device
-  // run with 1 per device ran out at the box's 20,000 and then dropped every
-  // message whose seq could not be leased.
-  const uint64_t per_device = o.sync == link::SyncPolicy::kAlways ? 6 : 4;
+  // Per device: its TLS socket (the event loop refuses libmosquitto's
+  // per-handle socketpair, and the issued mark is reopened per write), and
+  // with per-device outbox files (--sync always) the log and its lock file
+  // (batch: two per worker store, in the slack). Plus the broker's and the
+  // verifier's sockets and the process's own files. Counted low, a
+  // 10,000-device run once ran out at the box's 20,000 and then dropped
+  // every message whose seq could not be leased; so the run refuses up front.
+  const uint64_t per_device = o.sync == link::SyncPolicy::kAlways ? 3 : 1;
   return static_cast<uint64_t>(o.devices) * per_device + 256;
 }
 

@@ -107,7 +107,9 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
       << (r.workers > 0 ? ", " + std::to_string(r.workers) + " workers" : "") << ")\n";
   out << "  connected    " << r.connected << "/" << r.devices;
   if (r.late > 0) out << " (" << r.late << " late)";
-  out << "; fleet up at " << r.up_s << " s\n";
+  out << "; fleet up at " << r.up_s << " s";
+  if (r.open_files > 0) out << " holding " << r.open_files << " open files";
+  out << "\n";
   out << "  rate         scheduled " << RateText(r.ScheduledRate()) << " msg/s, achieved "
       << RateText(r.AchievedRate()) << " msg/s (" << r.achieved << " of " << r.scheduled << " in " << r.measured_s
       << " s); worst device lag " << r.worst_lag_ms << " ms\n";

@@ -22,6 +22,7 @@ struct FleetReport {
   /// had at least one report in the measured window.
   int never_published = 0;
   int workers = 0;
+  size_t open_files = 0;  // descriptors the process held when the fleet was up (0: unknown)
   std::string broker;  // URI used
   bool local_broker = false;
   uint64_t sampled = 0;         // messages built and signed by the devices

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <queue>
 
+#include "hal/linux/fs.h"
 #include "sim/fleet/report.h"
 
 namespace edgeforge::sim {
@@ -223,6 +224,7 @@ ScheduleOutcome Scheduler::Run() {
       if (connected < n && now < connect_deadline) continue;
       end_us_ = (now + duration).count();
       up_us_ = now.count();
+      out.open_files = fs::OpenDescriptorCount();
       log_ << "devices: " << connected << "/" << n << " connected in " << std::fixed << std::setprecision(2)
            << std::chrono::duration<double>(now).count() << " s (" << workers_.size() << " workers, connect rate "
            << o_.connect_rate << "/s)";

@@ -78,6 +78,7 @@ struct ScheduleOutcome {
   Micros worst_lag{0};
   bool stopped = false;  // ended early by stop_requested
   int workers = 0;
+  size_t open_files = 0;  // this process's descriptors when the fleet was up (0: unknown)
 };
 
 class Scheduler {

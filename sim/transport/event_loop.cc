@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,36 @@
 
 #include "firmware/link/broker_uri.h"
 #include "firmware/link/paho_session.h"  // ConnackRefusalStatus: one mapping of CONNACK reason codes
+
+// libmosquitto's mosquitto_new opens a socketpair in every handle: its own
+// threaded loop (mosquitto_loop / loop_start) selects on one end so that a
+// publish from another thread can wake it, and every queued packet writes a
+// byte to the other end. An event loop driving the socket from outside never
+// reads it, so it costs two descriptors and one write(2) per packet for
+// nothing; with the TLS socket, three descriptors per device, and 10,000
+// devices need 30,000 on a box whose hard limit is 20,000 (issue 9). There is
+// no option to turn it off, but libmosquitto tolerates a failure: it logs a
+// warning ("outgoing publish commands may be delayed": true only of its own
+// loop thread) and leaves both ends invalid, which every use checks.
+// (lib/mosquitto.c mosquitto_reinitialise, lib/packet_mosq.c packet__queue.)
+// So this binary defines socketpair(2): while the flag below is set on the
+// calling thread (only around our own mosquitto_new) it fails with EMFILE;
+// otherwise it is the plain system call, as glibc's is on Linux.
+// The dynamic linker binds libmosquitto's reference to this definition
+// because the executable comes first in the lookup order (as with malloc
+// interposition); MosqSessionITest.HundredsOfSessionsOnOneLoopConnectAndPublish
+// checks that each connected session holds one descriptor.
+namespace {
+thread_local bool t_refuse_socketpair = false;
+}  // namespace
+
+extern "C" int socketpair(int domain, int type, int protocol, int sv[2]) {
+  if (t_refuse_socketpair) {
+    errno = EMFILE;
+    return -1;
+  }
+  return static_cast<int>(::syscall(SYS_socketpair, domain, type, protocol, sv));
+}
 
 namespace edgeforge::sim::transport {
 namespace {
@@ -273,7 +304,9 @@ class MosqSession final : public link::Session {
       return FailedPrecondition(where_ + ": already " + (state_ == State::kConnected ? "connected" : "connecting"));
     }
     DestroyHandle();
+    t_refuse_socketpair = true;  // see socketpair() above
     mosq_ = mosquitto_new(config_.client_id.c_str(), config_.clean_start, this);
+    t_refuse_socketpair = false;
     if (mosq_ == nullptr) return ResourceExhausted(where_ + ": mosquitto_new failed (out of memory)");
     mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_void_option(mosq_, MOSQ_OPT_SSL_CTX, loop_.ctx());

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "hal/storage.h"
+#include "hal/linux/fs.h"
 
 namespace edgeforge {
 namespace {
@@ -77,6 +78,28 @@ TEST(FileStorageTest, WriteAtomicAfterOverwriteIsNotLostToTheOpenDescriptor) {
   ASSERT_TRUE(s.WriteAtomic("r", "two").ok());
   ASSERT_TRUE(s.Overwrite("r", "three").ok());
   EXPECT_EQ(*s.ReadOverwritten("r"), "three");
+}
+
+// A fleet of 10,000 simulated devices cannot hold a descriptor per device
+// for its issued mark: kReopen holds none between calls, with the same
+// content, shorter-write truncation and read-back as kKeepOpen.
+TEST(FileStorageTest, ReopenModeHoldsNoDescriptorBetweenOverwrites) {
+  const std::string dir = TempDir();
+  const size_t before = fs::OpenDescriptorCount();
+  {
+    FileStorage keep(dir);
+    ASSERT_TRUE(keep.Overwrite("kept", "x").ok());
+    EXPECT_EQ(fs::OpenDescriptorCount(), before + 1) << "kKeepOpen keeps the record open";
+  }
+  FileStorage s(dir, FileStorage::RecordFds::kReopen);
+  ASSERT_TRUE(s.Overwrite("mark", "0123456789").ok());
+  EXPECT_EQ(fs::OpenDescriptorCount(), before);
+  ASSERT_TRUE(s.Overwrite("mark", "abc").ok());  // shorter: no stale tail
+  EXPECT_EQ(fs::OpenDescriptorCount(), before);
+  EXPECT_EQ(*s.ReadOverwritten("mark"), "abc");
+  ASSERT_TRUE(s.WriteAtomic("mark", "two").ok());
+  ASSERT_TRUE(s.Overwrite("mark", "three").ok());
+  EXPECT_EQ(*FileStorage(dir).ReadOverwritten("mark"), "three");
 }
 
 TEST(MemoryStorageTest, OverwriteIsExact) {

@@ -58,8 +58,8 @@ TEST(FleetFileLimitTest, AHardLimitTooLowNamesWhatIsNeededAndUlimit) {
 }
 
 TEST(FleetFileLimitTest, TheHardLimitIsRaisedWhenThisProcessMayElseTheErrorNamesIt) {
-  // 10,000 devices need ~40,000 descriptors; this box's hard limit is 20,000
-  // and its sandbox has no CAP_SYS_RESOURCE, so even root may not raise it.
+  // This box's hard limit is 20,000 and its sandbox has no CAP_SYS_RESOURCE,
+  // so even root may not raise it.
   // Both branches are checked against what the kernel allows here.
   EXPECT_EQ(InChild([] {
               struct rlimit lim {
@@ -88,11 +88,12 @@ TEST(FleetFileLimitTest, OnlyPerDeviceOutboxFilesCostFilesPerDevice) {
   o.devices = 1000;
   o.sync = link::SyncPolicy::kAlways;
   const uint64_t files = FileDescriptorsNeeded(o);
-  EXPECT_GE(files, 6000u) << "socket, socketpair, issued mark, log and lock file per device";
+  EXPECT_GE(files, 3000u) << "socket, outbox log and lock file per device";
   for (auto shared : {link::SyncPolicy::kBatch, link::SyncPolicy::kNever}) {
     o.sync = shared;
-    EXPECT_LT(FileDescriptorsNeeded(o), files);
-    EXPECT_GE(FileDescriptorsNeeded(o), 4000u) << "socket, socketpair and issued mark per device at least";
+    EXPECT_GE(FileDescriptorsNeeded(o), 1000u) << "a socket per device at least";
+    // 10,000 devices must fit this box's 20,000 (FleetScaleTest measures the real count).
+    EXPECT_LT(FileDescriptorsNeeded(o), 2000u);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/provisioning.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge::sim {
@@ -40,6 +41,9 @@ TEST(FleetScaleTest, AThousandDevicesAllConnectNothingLostScheduleMet) {
   EXPECT_EQ(r->verify.invalid, 0u) << all;
   EXPECT_EQ(r->lost_unacked + r->lost_after_ack, 0u) << all;
   EXPECT_TRUE(r->Passed()) << all;
+  // One descriptor per device (its socket), so 10,000 fit a 20,000 limit.
+  EXPECT_GE(r->open_files, static_cast<size_t>(kDevices)) << all;
+  EXPECT_LE(r->open_files, FileDescriptorsNeeded(o)) << all;
 }
 
 }  // namespace

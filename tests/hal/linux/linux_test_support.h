@@ -4,7 +4,6 @@
 // path, so each test passes an OpenFn and names what a regular file is not.
 #pragma once
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include <string>
 
 #include "hal/status.h"
+#include "hal/linux/fs.h"
 
 namespace edgeforge::testing_support {
 
@@ -34,15 +34,6 @@ inline std::string MakeRegularFile() {
   return path;
 }
 
-/// Descriptors this process holds (entries of /proc/self/fd, counted alike each time).
-inline size_t OpenFdCount() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (d != nullptr && ::readdir(d) != nullptr) ++n;
-  if (d != nullptr) ::closedir(d);
-  return n;
-}
-
 /// A missing node is NOT_FOUND with exactly "<path>: No such file or directory".
 inline void ExpectMissingNodeIsNotFound(const OpenFn& open, const std::string& path) {
   const Status st = open(path);
@@ -54,11 +45,11 @@ inline void ExpectMissingNodeIsNotFound(const OpenFn& open, const std::string& p
 /// first ioctl gets ENOTTY), and the descriptor opened to find out is closed.
 inline void ExpectRegularFileRefusedWithoutFdLeak(const OpenFn& open, const std::string& not_what) {
   const std::string path = MakeRegularFile();
-  const size_t fds = OpenFdCount();
+  const size_t fds = fs::OpenDescriptorCount();
   const Status st = open(path);
   EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
   EXPECT_NE(st.message().find(path + ": " + not_what), std::string::npos) << st.message();
-  EXPECT_EQ(OpenFdCount(), fds);
+  EXPECT_EQ(fs::OpenDescriptorCount(), fds);
   ::unlink(path.c_str());
 }
 
