@@ -49,8 +49,12 @@
 //   --interval 1s (2,904 messages, ~97/s)        kOff 1.04 s   kEveryChange 2.99 s
 // i.e. about +0.67 ms of broker CPU per message, mostly in the kernel
 // (fsync): +1% of a core at the demo's default, +6% at 100 msg/s. It grows
-// linearly: near 1,500 msg/s the saves alone would take mosquitto's one core,
-// so a fleet far past that should use an external broker (--broker).
+// linearly, and worse once the verifier falls behind, because every save
+// writes what is queued for it: 10,000 devices at 1,000 msg/s got 180-600
+// msg/s through to the verifier and a 199 MB database rewritten on every
+// change. So the fleet keeps kEveryChange only up to kEveryChangeMaxRate
+// scheduled msg/s and runs its broker in memory above it, saying so
+// (sim/fleet/provisioning.h LocalBrokerPersistence).
 #pragma once
 
 #include <sys/types.h>

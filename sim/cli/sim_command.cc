@@ -16,7 +16,10 @@ models (a machine for factory nodes, a road for traffic nodes). Each device
 has its own X.509 identity and signing key, publishes ES256-signed telemetry
 windows and threshold alarms over MQTT 5 with mutual TLS, and every message
 is verified.
-With no --broker it starts a local mosquitto that mirrors AWS IoT Core.
+With no --broker it starts a local mosquitto that mirrors AWS IoT Core; it
+saves its database after every change (the verifier's queue survives a
+broker kill -9) while the fleet is scheduled at most 250 msg/s, and runs in
+memory above that (saving cannot keep up; the run says so).
 
 options:
   --devices N        number of devices (default 100)

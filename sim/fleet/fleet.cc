@@ -27,7 +27,7 @@ Result<std::unique_ptr<LocalBroker>> StartBroker(const FleetOptions& o, const Pr
   BrokerOptions b;
   b.pki_dir = p.pki_dir;
   b.work_dir = o.work_dir + "/broker";
-  b.persistence = o.broker_persistence;
+  b.persistence = LocalBrokerPersistence(o, p, log);
   auto started = LocalBroker::Start(b);
   if (!started.ok()) return started.status();
   log << "broker: local mosquitto pid " << (*started)->pid() << " at " << (*started)->uri() << " (log "

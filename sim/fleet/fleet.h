@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <ostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,8 @@ struct FleetOptions {
   std::string broker_uri;                            // empty: start a local mosquitto
   /// The local broker's persistence (see BrokerPersistence): what lets the
   /// verifier's session, and what is queued for it, survive a kill -9.
-  BrokerPersistence broker_persistence = kFleetBrokerPersistence;
+  /// Unset: LocalBrokerPersistence() chooses by the fleet's message rate.
+  std::optional<BrokerPersistence> broker_persistence;
   std::string work_dir = "edgeforge-run";  // device state, broker files
   std::string pki_dir;                     // empty: <work_dir>/pki (created as needed)
   std::string prefix = "edge-";            // thing names: <prefix>00001...

@@ -83,6 +83,29 @@ std::chrono::milliseconds Provisioned::ShortestWindow() const {
   return w;
 }
 
+double ScheduledMessageRate(const FleetOptions& o, const Provisioned& p) {
+  if (p.boards.empty()) return 0;
+  double rate = 0;
+  for (int i = 0; i < o.devices; ++i) {
+    const uint32_t report_ms = p.boards[static_cast<size_t>(i) % p.boards.size()].report_ms;
+    if (report_ms > 0) rate += 1000.0 / report_ms;
+  }
+  return rate;
+}
+
+BrokerPersistence LocalBrokerPersistence(const FleetOptions& o, const Provisioned& p, std::ostream& log) {
+  if (o.broker_persistence) return *o.broker_persistence;
+  const double rate = ScheduledMessageRate(o, p);
+  if (kFleetBrokerPersistence == BrokerPersistence::kOff || rate <= kEveryChangeMaxRate) {
+    return kFleetBrokerPersistence;
+  }
+  log << "broker: persistence off: " << static_cast<uint64_t>(rate)
+      << " msg/s scheduled, and saving the database after every change keeps up to about "
+      << static_cast<uint64_t>(kEveryChangeMaxRate)
+      << " msg/s; a broker kill -9 now loses what is queued for the verifier\n";
+  return BrokerPersistence::kOff;
+}
+
 uint64_t FileDescriptorsNeeded(const FleetOptions& o) {
   // Per device: its TLS socket (the event loop refuses libmosquitto's
   // per-handle socketpair, and the issued mark is reopened per write), and

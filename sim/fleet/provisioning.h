@@ -25,6 +25,24 @@ struct Provisioned {
   std::chrono::milliseconds ShortestWindow() const;
 };
 
+/// Telemetry the fleet should publish per second (each device one message per
+/// report window of its board), before alarms.
+double ScheduledMessageRate(const FleetOptions& o, const Provisioned& p);
+
+/// Above this scheduled rate the local broker runs without persistence.
+/// Saving mosquitto's database after every change (kEveryChange) costs one
+/// fsync per loop iteration that changed something; at 1,000 msg/s (10,000
+/// devices at one message per 10 s) the broker then delivered 180-600 msg/s
+/// to the verifier, its queue grew (a 199 MB database rewritten on every
+/// change) and the run fell further behind; 4,800 devices at 444 msg/s kept up.
+inline constexpr double kEveryChangeMaxRate = 250;
+
+/// The local broker's persistence for this run: the option if set, else
+/// kFleetBrokerPersistence up to kEveryChangeMaxRate and kOff above it,
+/// saying so in `log` (a broker kill -9 then loses what is queued for the
+/// verifier).
+BrokerPersistence LocalBrokerPersistence(const FleetOptions& o, const Provisioned& p, std::ostream& log);
+
 /// Loads the boards, then makes or checks the PKI and every identity.
 Result<Provisioned> Provision(const FleetOptions& o, std::ostream& log);
 

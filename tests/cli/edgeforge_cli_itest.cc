@@ -13,6 +13,7 @@
 #include "edgeforge/version.h"
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
+#include "sim/fleet/provisioning.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_pki.h"
 
@@ -283,6 +284,9 @@ TEST(EdgeforgeCliTest, EveryCommandHasHelp) {
     EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
     EXPECT_TRUE(Has(r, "usage: edgeforge")) << cmd << "\n" << r.output;
   }
+  // The text states the rate limit the code applies.
+  const std::string limit = std::to_string(static_cast<int>(sim::kEveryChangeMaxRate)) + " msg/s";
+  EXPECT_TRUE(Has(Edgeforge("sim --help"), "scheduled at most " + limit)) << limit;
 }
 
 TEST(EdgeforgeCliTest, BrokerStartsAndStops) {

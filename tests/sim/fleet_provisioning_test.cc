@@ -1,4 +1,5 @@
-// The fleet's open-file check (sim/fleet/provisioning.h): the soft limit is
+// The fleet's open-file check and its local broker's persistence
+// (sim/fleet/provisioning.h). Open files: the soft limit is
 // raised to the hard one, and a hard limit too low for the fleet is an error
 // that names the number needed and `ulimit -n`. Limits are per process and a
 // hard limit cannot be raised again, so each case runs in a forked child.
@@ -95,6 +96,30 @@ TEST(FleetFileLimitTest, OnlyPerDeviceOutboxFilesCostFilesPerDevice) {
     // 10,000 devices must fit this box's 20,000 (FleetScaleTest measures the real count).
     EXPECT_LT(FileDescriptorsNeeded(o), 2000u);
   }
+}
+
+// The local broker's database is saved after every change only while that
+// keeps up with the fleet (10,000 devices at one message per 10 s did not).
+TEST(FleetBrokerPersistenceTest, EveryChangeUpToTheRateLimitThenOffSayingSoUnlessChosen) {
+  Provisioned p;
+  p.boards.resize(2);
+  p.boards[0].report_ms = 10000;
+  p.boards[1].report_ms = 5000;
+  FleetOptions o;
+  o.devices = 100;  // 50 at 0.1/s + 50 at 0.2/s
+  EXPECT_NEAR(ScheduledMessageRate(o, p), 15.0, 1e-9);
+  std::ostringstream log;
+  EXPECT_EQ(LocalBrokerPersistence(o, p, log), kFleetBrokerPersistence);
+  EXPECT_EQ(log.str(), "");
+
+  o.devices = 10000;  // 1,500 msg/s
+  EXPECT_EQ(LocalBrokerPersistence(o, p, log), BrokerPersistence::kOff);
+  EXPECT_NE(log.str().find("persistence off: 1500 msg/s scheduled"), std::string::npos) << log.str();
+
+  std::ostringstream chosen_log;
+  o.broker_persistence = BrokerPersistence::kEveryChange;
+  EXPECT_EQ(LocalBrokerPersistence(o, p, chosen_log), BrokerPersistence::kEveryChange);
+  EXPECT_EQ(chosen_log.str(), "");
 }
 
 }  // namespace
