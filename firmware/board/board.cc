@@ -53,56 +53,9 @@ std::string JoinAddresses(const std::array<uint8_t, 4>& addresses) {
   return out;
 }
 
-Status SourceError(const std::string& source, const std::string& message) {
-  return InvalidArgument(source.empty() ? message : source + ": " + message);
-}
-
-// "file:line:col: not valid JSON: <reason>"; `byte` is 1-based, as the library reports it.
-Status SyntaxError(const std::string& source, std::string_view text, size_t byte, const std::string& what) {
-  size_t line = 1;
-  size_t col = 0;
-  for (size_t i = 0; i < std::min(byte, text.size()); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 0;
-    } else {
-      ++col;
-    }
-  }
-  std::string reason = what;
-  const size_t at = what.find("column ");
-  const size_t colon = at == std::string::npos ? std::string::npos : what.find(": ", at);
-  if (colon != std::string::npos) reason = what.substr(colon + 2);
-  return InvalidArgument((source.empty() ? std::string("board") : source) + ":" + std::to_string(line) + ":" +
-                         std::to_string(col) + ": not valid JSON: " + reason);
-}
-
 // The parse edge: the library reports syntax errors as exceptions, which stop here.
 Result<Json> ParseJson(std::string_view text, const std::string& source) {
-  if (text.size() > kMaxBoardBytes) {
-    return SourceError(source, "board file is " + std::to_string(text.size()) + " bytes, over the " +
-                                   std::to_string(kMaxBoardBytes / 1024) + " KiB limit");
-  }
-  if (MaxNesting(text) > kMaxNesting) {
-    return SourceError(source, "nested deeper than " + std::to_string(kMaxNesting) + " levels");
-  }
-  RepeatedKeyFinder repeats;
-  Json::parser_callback_t callback = [&repeats](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    return repeats.OnEvent(event, parsed);
-  };
-  Json root;
-  try {
-    root = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const Json::parse_error& e) {
-    return SyntaxError(source, text, e.byte, e.what());
-  } catch (const std::exception& e) {
-    return SourceError(source, std::string("not valid JSON: ") + e.what());
-  }
-  if (repeats.found()) {
-    return SourceError(source, repeats.first_repeat() + ": key appears twice (JSON would keep only one)");
-  }
-  if (!root.is_object()) return SourceError(source, std::string("must be a JSON object, got ") + root.type_name());
-  return root;
+  return ParseStrictObject(text, source, kMaxBoardBytes, kMaxNesting, "board file");
 }
 
 // Reads a whole board in one pass. Every check goes through the reader, which

@@ -1,13 +1,10 @@
 #include "firmware/board/builtin.h"
 
 namespace edgeforge::board {
-namespace {
 
 bool LooksLikePath(const std::string& spec) {
   return spec.find('/') != std::string::npos || (spec.size() > 5 && spec.compare(spec.size() - 5, 5, ".json") == 0);
 }
-
-}  // namespace
 
 std::string BuiltinBoardNames() {
   std::string names;

@@ -24,6 +24,9 @@ const std::vector<BuiltinBoard>& BuiltinBoards();
 /// name it "boards/<name>.json (built in)". NOT_FOUND lists the built-in names.
 Result<Board> LoadBoardSpec(const std::string& spec);
 
+/// Whether LoadBoardSpec reads `spec` as a path (it contains a '/' or ends in ".json").
+bool LooksLikePath(const std::string& spec);
+
 /// "factory-node, traffic-node": for usage texts and errors.
 std::string BuiltinBoardNames();
 

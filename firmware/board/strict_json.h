@@ -2,14 +2,24 @@
 // deltas, persisted config): two checks the JSON library does not make.
 #pragma once
 
+#include <cstddef>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "firmware/board/param_reader.h"
+#include "hal/status.h"
 
 namespace edgeforge::board {
+
+/// The parse edge for a configuration document (board file, scenario): at
+/// most `max_bytes`, nested at most `max_nesting` levels, no key twice in one
+/// object, an object at the top. Errors start with `source` (a file name):
+/// "file:line:col: not valid JSON: <reason>", "file: groups[1].name: key
+/// appears twice ...", "file: <noun> is N bytes, over the K KiB limit".
+Result<Json> ParseStrictObject(std::string_view text, const std::string& source, size_t max_bytes, int max_nesting,
+                               std::string_view noun);
 
 /// Bracket depth outside strings, counted on the raw text, so that a hostile
 /// document is refused before the library (which recurses once per level when

@@ -1,9 +1,12 @@
+#include <optional>
+
 #include "cli/command_line.h"
 #include "cli/signals.h"
 #include "firmware/link/link.h"
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
+#include "sim/scenario/scenario.h"
 
 namespace edgeforge::cli {
 namespace {
@@ -22,6 +25,11 @@ broker kill -9) while the fleet is scheduled at most 250 msg/s, and runs in
 memory above that (saving cannot keep up; the run says so).
 
 options:
+  --scenario FILE    run a scenario file (docs/scenario.md; scenarios/ has
+                     examples): its groups set the devices, boards, report
+                     windows, thing names and sites, so --devices, --board,
+                     --interval, --prefix and --site do not go with it; the
+                     other options override what the file says
   --devices N        number of devices (default 100)
   --duration D       how long to run, more than 0: 30, 30s, 500ms, 2m, 1h
                      (default 30s); SIGINT, SIGTERM or SIGHUP end the run
@@ -89,7 +97,22 @@ struct SimArgs {
   std::string sync;
   std::string signer;
   bool no_verify = false;
+  std::string scenario;
 };
+
+/// The fleet's shape: a scenario's groups give it, so these are not mixed with one.
+constexpr const char* kShapeOptions[] = {"--devices", "--board", "--interval", "--prefix", "--site"};
+
+/// Options that override what a scenario file says, and the field each sets.
+void KeepOverrides(const CommandLine& cl, const sim::FleetOptions& given, sim::FleetOptions& o) {
+  if (cl.Given("--duration")) o.duration = given.duration;
+  if (cl.Given("--seed")) o.seed = given.seed;
+  if (cl.Given("--time-scale")) o.time_scale = given.time_scale;
+  if (cl.Given("--broker")) o.broker_uri = given.broker_uri;
+  if (cl.Given("--app")) o.app = given.app;
+  if (cl.Given("--connect-rate")) o.connect_rate = given.connect_rate;
+  if (cl.Given("--connect-window")) o.connect_window = given.connect_window;
+}
 
 void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
   a.devices = o.devices;
@@ -118,6 +141,7 @@ void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
     cl.String(name, *field);
   }
   cl.Flag("--no-verify", a.no_verify);
+  cl.String("--scenario", a.scenario);
 }
 
 /// Converts what was parsed into `o` and checks the options together.
@@ -149,11 +173,39 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (s.ok()) s = Finish(a, o);
+  std::optional<sim::Scenario> scenario;
+  if (s.ok() && !a.scenario.empty()) {
+    for (const char* shape : kShapeOptions) {
+      if (cl.Given(shape)) {
+        s = InvalidArgument(std::string(shape) +
+                            " does not go with --scenario: the scenario's groups give the devices, boards, report "
+                            "windows, names and sites");
+        break;
+      }
+    }
+    if (s.ok()) {
+      auto loaded = sim::LoadScenario(a.scenario);
+      if (loaded.ok()) {
+        scenario = std::move(*loaded);
+        const sim::FleetOptions given = o;
+        sim::ApplyScenario(*scenario, o);
+        KeepOverrides(cl, given, o);
+        s = sim::ValidateFleetOptions(o).WithContext("--scenario " + a.scenario);
+      } else {
+        s = loaded.status().WithContext("--scenario");
+      }
+    }
+  }
   if (!s.ok()) return cl.UsageError(s, err);
   InstallStopSignals();
   o.stop_requested = StopRequested;
-  out << "edgeforge sim: " << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0
-      << " s, signer " << jws::BackendName(o.signer) << "\n";
+  out << "edgeforge sim: ";
+  if (scenario) {
+    out << "scenario " << scenario->name << " (" << scenario->source << "), " << scenario->groups.size()
+        << " groups, ";
+  }
+  out << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0 << " s, signer "
+      << jws::BackendName(o.signer) << "\n";
   auto report = sim::RunFleet(o, out);
   if (!report.ok()) {
     err << "edgeforge sim: " << report.status().ToString() << "\n";

@@ -11,7 +11,7 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   const std::string& thing = p.things[index];
   const std::string state = o.work_dir + "/devices/" + thing;
   EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
-  const board::Board& b = p.boards[index % p.boards.size()];
+  const board::Board& b = p.BoardOf(index);
   auto d = std::make_unique<VirtualDevice>(index, thing, b, p.wall_start_ms, state, o.seed * 1000003u + index);
   // The physics first: its register models must be on the buses when the
   // stack's drivers probe them.
@@ -26,7 +26,7 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   app::DeviceStackConfig c;
   c.thing = thing;
   c.app = o.app;
-  c.site = o.site;
+  c.site = p.GroupOf(index).site;
   c.broker_uri = broker_uri;
   const certs::DevicePaths paths = certs::PathsFor(p.pki_dir, thing);
   c.tls = {p.pki_dir + "/ca.crt", paths.cert, paths.tls_key};

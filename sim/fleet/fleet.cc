@@ -165,7 +165,7 @@ Status ValidateFleetOptions(const FleetOptions& o) {
     return InvalidArgument("--interval must be at least 100 ms (or 0: each board's report_ms)");
   }
   if (!(o.time_scale > 0 && o.time_scale <= 10000)) return InvalidArgument("--time-scale must be in (0, 10000]");
-  if (o.boards.empty()) return InvalidArgument("--board: at least one board");
+  if (o.groups.empty() && o.boards.empty()) return InvalidArgument("--board: at least one board");
   if (o.workers < 0 || o.workers > 1024) return InvalidArgument("--workers must be 1..1024 (omit it: one per core)");
   if (!(o.connect_rate >= 1 && o.connect_rate <= 100000)) {
     return InvalidArgument("--connect-rate must be 1..100000 CONNECTs per second");
@@ -173,9 +173,11 @@ Status ValidateFleetOptions(const FleetOptions& o) {
   if (o.connect_window.count() < 0) return InvalidArgument("--connect-window must not be negative");
   EF_RETURN_IF_ERROR(topic::ValidateLevel(o.app, "--app"));
   EF_RETURN_IF_ERROR(topic::ValidateLevel(o.site, "--site"));
-  EF_RETURN_IF_ERROR(certs::ValidateThingName(certs::DeviceName(o.prefix, o.devices)).WithContext("--prefix"));
+  if (o.groups.empty()) {
+    EF_RETURN_IF_ERROR(certs::ValidateThingName(certs::DeviceName(o.prefix, o.devices)).WithContext("--prefix"));
+  }
   if (o.work_dir.empty()) return InvalidArgument("--work must not be empty");
-  return Status::Ok();
+  return ValidateGroups(o);
 }
 
 Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {

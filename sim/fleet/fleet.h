@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <optional>
 #include <string>
@@ -29,7 +30,31 @@ namespace edgeforge::sim {
 /// (sim_command.cc says how it was chosen).
 constexpr double kDefaultConnectRate = 500;
 
+/// A group of devices on one board (a scenario's "groups", docs/scenario.md).
+struct DeviceGroup {
+  std::string name;   // [a-z0-9-]+, unique in the run
+  std::string board;  // a built-in board or a board file path
+  int count = 0;
+  /// Thing names: `things` with "{n}" replaced by 1..count, or "{n:W}" (or
+  /// "{n:0W}") by 1..count zero-padded to W digits ("press-{n:03}": press-001, ...).
+  std::string things;
+  std::string site;                       // topic site level; empty: FleetOptions::site
+  std::chrono::milliseconds report{0};    // report window; 0: the board's report_ms
+  std::map<std::string, uint32_t> sample_ms;  // the board's devices' sample periods, by device name
+};
+
+/// The thing name of device `n` (1-based) of a group: its pattern expanded
+/// (the pattern must have passed ValidateThingPattern).
+std::string GroupThingName(const DeviceGroup& g, int n);
+/// A thing-name pattern holds exactly one "{n}", "{n:W}" or "{n:0W}" (W 1..9) and no
+/// other braces; INVALID_ARGUMENT saying what is wrong.
+Status ValidateThingPattern(const std::string& pattern);
+
 struct FleetOptions {
+  /// Empty: the fleet is `devices` devices named <prefix>00001.., running
+  /// `boards` in turn, with `interval` and `site`. Set (a scenario): the
+  /// groups in order, and `devices` is the sum of their counts.
+  std::vector<DeviceGroup> groups;
   int devices = 100;
   std::chrono::milliseconds duration{30000};
   /// Boards (built-in names or paths), assigned to devices in turn: device i

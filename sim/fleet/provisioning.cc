@@ -5,11 +5,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <iomanip>
+#include <map>
+#include <set>
 
 #include "certs/identity_check.h"
 #include "certs/pki.h"
 #include "firmware/board/builtin.h"
+#include "firmware/telemetry/topic.h"
 #include "hal/linux/fs.h"
 
 namespace edgeforge::sim {
@@ -20,9 +24,11 @@ using SteadyClock = std::chrono::steady_clock;
 /// With an external broker the PKI is the broker's: it must exist already.
 /// Creating a CA here would give devices identities that broker cannot know.
 Status CheckProvisioned(const std::string& pki, const std::vector<std::string>& things, const FleetOptions& o) {
-  const std::string provision =
-      "provision it with 'edgeforge certs init --dir " + pki + "' and 'edgeforge certs devices --dir " + pki +
-      " --count " + std::to_string(o.devices) + " --prefix " + o.prefix + "' (and give the broker its ca.crt)";
+  const std::string which = o.groups.empty() ? " --count " + std::to_string(o.devices) + " --prefix " + o.prefix
+                                              : " --names <the scenario's thing names>";
+  const std::string provision = "provision it with 'edgeforge certs init --dir " + pki +
+                                "' and 'edgeforge certs devices --dir " + pki + which +
+                                "' (and give the broker its ca.crt)";
   std::vector<std::string> files = {pki + "/ca.crt"};
   if (o.verify) {
     for (const char* f : {"/jwks.json", "/ingest.crt", "/ingest.key"}) files.push_back(pki + f);
@@ -50,14 +56,84 @@ Status CheckIdentities(const Provisioned& p) {
   return certs::CheckFleetIdentities(p.pki_dir, p.things, clock.WallMillis() / 1000).WithContext("--certs " + p.pki_dir);
 }
 
+/// Where a pattern's "{n...}" is: [open, close] and the zero-pad width (0: none).
+struct PatternSlot {
+  size_t open = 0;
+  size_t close = 0;
+  int width = 0;
+};
+
+Result<PatternSlot> FindSlot(const std::string& pattern) {
+  const size_t open = pattern.find('{');
+  const size_t close = pattern.find('}');
+  if (open == std::string::npos || close == std::string::npos || close < open) {
+    return InvalidArgument("thing pattern \"" + pattern + "\" needs {n} (or {n:W}, W digits zero-padded)");
+  }
+  if (pattern.find_first_of("{}", close + 1) != std::string::npos || pattern.find('}', open + 1) != close ||
+      pattern.find('{', open + 1) < close) {
+    return InvalidArgument("thing pattern \"" + pattern + "\" may hold only one {n}");
+  }
+  const std::string slot = pattern.substr(open + 1, close - open - 1);
+  PatternSlot s{open, close, 0};
+  if (slot == "n") return s;
+  // {n:W} or, as Python and fmt write it, {n:0W}: zero-padded to W digits.
+  const size_t w = slot.size() == 4 && slot.compare(0, 3, "n:0") == 0 ? 3 : 2;
+  if (slot.size() == w + 1 && slot.compare(0, 2, "n:") == 0 && slot[w] >= '1' && slot[w] <= '9') {
+    s.width = slot[w] - '0';
+    return s;
+  }
+  return InvalidArgument("thing pattern \"" + pattern + "\": {" + slot + "} is not {n} or {n:W} (W 1..9)");
+}
+
+/// The boards and groups: one group per --board (devices dealt in turn), or
+/// the scenario's groups in order.
 Status LoadBoards(const FleetOptions& o, Provisioned& p, std::ostream& log) {
-  for (const std::string& spec : o.boards) {
-    auto b = board::LoadBoardSpec(spec);
-    if (!b.ok()) return b.status().WithContext("--board");
-    // --interval replaces the board's report window (the config defaults,
-    // and so the shadow's starting point, come from the board).
-    if (o.interval.count() > 0) b->report_ms = static_cast<uint32_t>(o.interval.count());
-    p.boards.push_back(std::move(*b));
+  if (o.groups.empty()) {
+    for (const std::string& spec : o.boards) {
+      auto b = board::LoadBoardSpec(spec);
+      if (!b.ok()) return b.status().WithContext("--board");
+      // --interval replaces the board's report window (the config defaults,
+      // and so the shadow's starting point, come from the board).
+      if (o.interval.count() > 0) b->report_ms = static_cast<uint32_t>(o.interval.count());
+      p.groups.push_back({b->name, o.site, p.boards.size()});
+      p.boards.push_back(std::move(*b));
+    }
+    p.group_of.resize(static_cast<size_t>(o.devices));
+    for (size_t i = 0; i < p.group_of.size(); ++i) p.group_of[i] = static_cast<uint32_t>(i % p.groups.size());
+    p.things = certs::FleetDeviceNames(o.prefix, o.devices);
+  } else {
+    std::map<std::string, std::string> owner;  // thing -> group, to name both on a clash
+    for (const DeviceGroup& g : o.groups) {
+      const std::string where = "group '" + g.name + "'";
+      auto b = board::LoadBoardSpec(g.board);
+      if (!b.ok()) return b.status().WithContext(where + ": board");
+      if (g.report.count() > 0) b->report_ms = static_cast<uint32_t>(g.report.count());
+      for (const auto& [device, ms] : g.sample_ms) {
+        auto it = std::find_if(b->devices.begin(), b->devices.end(),
+                               [&](const board::Device& d) { return d.name == device; });
+        if (it == b->devices.end()) {
+          return InvalidArgument(where + ": sample: board " + b->name + " has no device '" + device + "'");
+        }
+        if (const std::string why = board::SamplePeriodProblem(*it, ms); !why.empty()) {
+          return InvalidArgument(where + ": sample." + device + ": " + why);
+        }
+        it->sample_ms = ms;
+      }
+      const uint32_t index = static_cast<uint32_t>(p.groups.size());
+      p.groups.push_back({g.name, g.site.empty() ? o.site : g.site, p.boards.size()});
+      p.boards.push_back(std::move(*b));
+      for (int n = 1; n <= g.count; ++n) {
+        std::string thing = GroupThingName(g, n);
+        EF_RETURN_IF_ERROR(certs::ValidateThingName(thing).WithContext(where + ": things"));
+        auto [it, fresh] = owner.emplace(thing, g.name);
+        if (!fresh) {
+          return InvalidArgument(where + ": thing " + thing + " is also in group '" + it->second +
+                                 "': thing names must be unique");
+        }
+        p.things.push_back(std::move(thing));
+        p.group_of.push_back(index);
+      }
+    }
   }
   for (const board::Board& b : p.boards) {
     if (std::chrono::milliseconds(b.report_ms) > o.duration) {
@@ -84,13 +160,50 @@ std::chrono::milliseconds Provisioned::ShortestWindow() const {
 }
 
 double ScheduledMessageRate(const FleetOptions& o, const Provisioned& p) {
-  if (p.boards.empty()) return 0;
+  (void)o;
   double rate = 0;
-  for (int i = 0; i < o.devices; ++i) {
-    const uint32_t report_ms = p.boards[static_cast<size_t>(i) % p.boards.size()].report_ms;
+  for (size_t i = 0; i < p.group_of.size(); ++i) {
+    const uint32_t report_ms = p.BoardOf(i).report_ms;
     if (report_ms > 0) rate += 1000.0 / report_ms;
   }
   return rate;
+}
+
+Status ValidateThingPattern(const std::string& pattern) { return FindSlot(pattern).status(); }
+
+std::string GroupThingName(const DeviceGroup& g, int n) {
+  auto slot = FindSlot(g.things);
+  if (!slot.ok()) return "";
+  std::string digits = std::to_string(n);
+  if (static_cast<int>(digits.size()) < slot->width) {
+    digits.insert(0, static_cast<size_t>(slot->width) - digits.size(), '0');
+  }
+  return g.things.substr(0, slot->open) + digits + g.things.substr(slot->close + 1);
+}
+
+Status ValidateGroups(const FleetOptions& o) {
+  if (o.groups.empty()) return Status::Ok();
+  std::set<std::string> names;
+  long long total = 0;
+  for (size_t i = 0; i < o.groups.size(); ++i) {
+    const DeviceGroup& g = o.groups[i];
+    const std::string where = "groups[" + std::to_string(i) + "]";
+    if (g.name.empty() || g.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+      return InvalidArgument(where + ".name: [a-z0-9-]+, got \"" + g.name + "\"");
+    }
+    if (!names.insert(g.name).second) return InvalidArgument(where + ".name: \"" + g.name + "\" is used twice");
+    if (g.count < 1 || g.count > 100000) return InvalidArgument(where + ".count: must be 1..100000");
+    EF_RETURN_IF_ERROR(ValidateThingPattern(g.things).WithContext(where + ".things"));
+    if (!g.site.empty()) EF_RETURN_IF_ERROR(topic::ValidateLevel(g.site, where + ".site"));
+    if (g.report.count() != 0 && g.report.count() < 100) {
+      return InvalidArgument(where + ".report: at least 100 ms (or absent: the board's report_ms)");
+    }
+    total += g.count;
+  }
+  if (total != o.devices) {
+    return InvalidArgument("groups hold " + std::to_string(total) + " devices, the run " + std::to_string(o.devices));
+  }
+  return Status::Ok();
 }
 
 BrokerPersistence LocalBrokerPersistence(const FleetOptions& o, const Provisioned& p, std::ostream& log) {
@@ -154,7 +267,6 @@ Result<Provisioned> Provision(const FleetOptions& o, std::ostream& log) {
   Provisioned p;
   EF_RETURN_IF_ERROR(LoadBoards(o, p, log));
   p.pki_dir = o.pki_dir.empty() ? o.work_dir + "/pki" : o.pki_dir;
-  p.things = certs::FleetDeviceNames(o.prefix, o.devices);
   if (!o.broker_uri.empty()) {
     EF_RETURN_IF_ERROR(CheckProvisioned(p.pki_dir, p.things, o));
     EF_RETURN_IF_ERROR(fs::MakeDirs(o.work_dir, 0755));

@@ -15,15 +15,31 @@
 
 namespace edgeforge::sim {
 
+/// A group as provisioned: its board loaded (report window and sample
+/// periods applied) and its site resolved.
+struct ProvisionedGroup {
+  std::string name;
+  std::string site;
+  size_t board = 0;  // into Provisioned::boards
+};
+
 struct Provisioned {
   std::string pki_dir;
   std::vector<std::string> things;  // device i is things[i]
-  std::vector<board::Board> boards;  // device i runs boards[i % boards.size()]
+  std::vector<board::Board> boards;
+  std::vector<ProvisionedGroup> groups;
+  std::vector<uint32_t> group_of;  // device i is in groups[group_of[i]]
+  const ProvisionedGroup& GroupOf(size_t device) const { return groups[group_of[device]]; }
+  const board::Board& BoardOf(size_t device) const { return boards[GroupOf(device).board]; }
   int64_t wall_start_ms = 0;
   double start_seconds = 0;  // physics time at t0: seconds since midnight UTC
   /// The shortest report window of the boards (FleetFailureReasons).
   std::chrono::milliseconds ShortestWindow() const;
 };
+
+/// FleetOptions::groups checked together (names, counts, patterns, sites,
+/// periods); errors name the group.
+Status ValidateGroups(const FleetOptions& o);
 
 /// Telemetry the fleet should publish per second (each device one message per
 /// report window of its board), before alarms.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,37 @@ TEST(EdgeforgeCliTest, SimWithEmbeddedBrokerVerifiesEveryMessage) {
   EXPECT_EQ(again.exit_code, 0) << again.output;
   const std::string counters = testing_support::ReadAll(work + "/devices/edge-00001/counters.json");
   EXPECT_NE(counters.find("\"boot\":2"), std::string::npos) << counters;
+}
+
+// A scenario file's groups become the fleet (names from the patterns, every
+// device verified), and the shape options do not mix with it.
+TEST(EdgeforgeCliTest, SimRunsAScenarioFile) {
+  const std::string dir = MakeTempDir("simscenario");
+  const std::string file = dir + "/two-lines.json";
+  std::ofstream(file) << R"({"schema": "edgeforge.scenario/1", "name": "two-lines", "duration": "3s", "seed": 5,
+    "app": "plant", "groups": [
+      {"name": "presses", "board": "factory-node", "count": 4, "things": "press-{n:02}", "site": "line-1",
+       "report": "1s"},
+      {"name": "junctions", "board": "traffic-node", "count": 2, "things": "jct-{n}", "site": "road-9",
+       "report": "1s"}]})";
+  const CliRun r = Edgeforge("sim --scenario " + file + " --work " + dir + "/work");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r, "scenario two-lines (" + file + "), 2 groups, 6 devices, 3 s")) << r.output;
+  EXPECT_TRUE(Has(r, "verified     ")) << r.output;
+  EXPECT_TRUE(Has(r, "(devices 6;")) << r.output;
+  EXPECT_TRUE(Has(r, "result: PASS")) << r.output;
+  for (const char* thing : {"press-01", "press-04", "jct-1", "jct-2"}) {
+    EXPECT_TRUE(std::filesystem::is_directory(dir + "/work/devices/" + thing)) << thing;
+  }
+
+  const CliRun mixed = Edgeforge("sim --scenario " + file + " --devices 3");
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.output;
+  EXPECT_TRUE(Has(mixed, "--devices does not go with --scenario")) << mixed.output;
+  std::ofstream(dir + "/bad.json") << R"({"schema": "edgeforge.scenario/1", "name": "b", "duration": "3s",
+    "groups": [{"name": "a", "board": "factory-node", "count": 0, "things": "a{n}"}]})";
+  const CliRun bad = Edgeforge("sim --scenario " + dir + "/bad.json");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_TRUE(Has(bad, dir + "/bad.json: groups[0].count")) << bad.output;
 }
 
 TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
