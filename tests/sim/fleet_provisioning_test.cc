@@ -100,25 +100,32 @@ TEST(FleetFileLimitTest, OnlyPerDeviceOutboxFilesCostFilesPerDevice) {
 
 // The local broker's database is saved after every change only while that
 // keeps up with the fleet (10,000 devices at one message per 10 s did not).
-TEST(FleetBrokerPersistenceTest, EveryChangeUpToTheRateLimitThenOffSayingSoUnlessChosen) {
+/// Devices dealt in turn to a board reporting every 10 s and one every 5 s.
+Provisioned TwoBoards(int devices) {
   Provisioned p;
   p.boards.resize(2);
   p.boards[0].report_ms = 10000;
   p.boards[1].report_ms = 5000;
+  p.groups = {{"slow", "site-1", 0}, {"fast", "site-1", 1}};
+  for (int i = 0; i < devices; ++i) p.group_of.push_back(static_cast<uint32_t>(i % 2));
+  return p;
+}
+
+TEST(FleetBrokerPersistenceTest, EveryChangeUpToTheRateLimitThenOffSayingSoUnlessChosen) {
   FleetOptions o;
   o.devices = 100;  // 50 at 0.1/s + 50 at 0.2/s
-  EXPECT_NEAR(ScheduledMessageRate(o, p), 15.0, 1e-9);
+  EXPECT_NEAR(ScheduledMessageRate(o, TwoBoards(o.devices)), 15.0, 1e-9);
   std::ostringstream log;
-  EXPECT_EQ(LocalBrokerPersistence(o, p, log), kFleetBrokerPersistence);
+  EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), log), kFleetBrokerPersistence);
   EXPECT_EQ(log.str(), "");
 
   o.devices = 10000;  // 1,500 msg/s
-  EXPECT_EQ(LocalBrokerPersistence(o, p, log), BrokerPersistence::kOff);
+  EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), log), BrokerPersistence::kOff);
   EXPECT_NE(log.str().find("persistence off: 1500 msg/s scheduled"), std::string::npos) << log.str();
 
   std::ostringstream chosen_log;
   o.broker_persistence = BrokerPersistence::kEveryChange;
-  EXPECT_EQ(LocalBrokerPersistence(o, p, chosen_log), BrokerPersistence::kEveryChange);
+  EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), chosen_log), BrokerPersistence::kEveryChange);
   EXPECT_EQ(chosen_log.str(), "");
 }
 
