@@ -75,6 +75,11 @@ options:
                      when every device has connected or this window ends;
                      devices connecting later run late and are reported as
                      late, devices that never connect as never connected
+  --prometheus ADDR  serve the live counters (devices, connected, published,
+                     delivered, verified, scheduled rate) for Prometheus at
+                     http://ADDR/metrics while the run lasts; ADDR is
+                     host:port or :port (all interfaces), port 0 picks one
+                     (the log says which)
   --no-verify        do not run the ingest verifier (e.g. against AWS IoT Core,
                      where the ingest identity has no subscription rights)
   -h, --help         this text
@@ -142,6 +147,7 @@ void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
   }
   cl.Flag("--no-verify", a.no_verify);
   cl.String("--scenario", a.scenario);
+  cl.String("--prometheus", o.prometheus_addr);
 }
 
 /// Converts what was parsed into `o` and checks the options together.

@@ -82,6 +82,9 @@ struct FleetOptions {
   /// How long the fleet may take to come up before the measured window
   /// starts anyway; 0: devices / connect_rate + 30 s (DefaultConnectWindow).
   std::chrono::milliseconds connect_window{0};
+  /// Serve the live counters for Prometheus on this address ("127.0.0.1:9464",
+  /// ":9464"); empty: no server (sim/fleet/metrics_server.h).
+  std::string prometheus_addr;
   /// Polled while publishing: true ends the run early (still drained, reported).
   std::function<bool()> stop_requested;
 };

@@ -184,6 +184,19 @@ void Scheduler::WorkerLoop(Worker& w) {
   }
 }
 
+FleetSnapshot Scheduler::Snapshot() const {
+  FleetSnapshot s;
+  s.devices = static_cast<int>(devices_.size());
+  s.connected = connected_.load();
+  s.up = up_us_.load() >= 0;
+  s.elapsed_s = std::chrono::duration<double>(Elapsed()).count();
+  for (const auto& w : workers_) {
+    s.published += w->published.load();
+    s.delivered += w->delivered.load();
+  }
+  return s;
+}
+
 void Scheduler::Progress(Micros since_up) {
   uint64_t published = 0;
   uint64_t delivered = 0;

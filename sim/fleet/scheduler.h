@@ -81,6 +81,16 @@ struct ScheduleOutcome {
   size_t open_files = 0;  // this process's descriptors when the fleet was up (0: unknown)
 };
 
+/// Live counters, safe to read from any thread while Run() runs.
+struct FleetSnapshot {
+  int devices = 0;
+  int connected = 0;        // devices that have connected at least once
+  bool up = false;          // the measured window has started
+  double elapsed_s = 0;     // since the run started
+  uint64_t published = 0;   // telemetry + alarms handed to the links
+  uint64_t delivered = 0;   // PUBACKed (telemetry, alarms, shadow updates)
+};
+
 class Scheduler {
  public:
   Scheduler(std::vector<std::unique_ptr<VirtualDevice>>& devices, SchedulerOptions options, std::ostream& log);
@@ -94,6 +104,8 @@ class Scheduler {
   void Drain(std::chrono::milliseconds timeout);
   /// The fleet's time: what every device clock follows.
   Micros Elapsed() const;
+  /// The live counters (the progress line's, and --prometheus's).
+  FleetSnapshot Snapshot() const;
 
  private:
   struct Worker {
