@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Device identity issuing: `edgeforge certs devices` (mbedTLS, 2 threads) vs the
+# Device identity issuing: `edgeforge certs devices` (2 threads: OpenSSL keys,
+# mbedTLS certificates) vs the
 # peer DESIGN.md names, an openssl CLI loop (keygen + CSR + sign per device), in
 # the same run on the same disk. Prints devices/s for each and the ratio.
 # usage: bench/certs_bench.sh [BUILD_DIR] [N_EDGEFORGE] [N_OPENSSL]
@@ -30,6 +31,6 @@ t3=$(date +%s.%N)
 
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v ne="$n_ef" -v no="$n_ossl" 'BEGIN {
   ef = ne / (b - a); os = no / (d - c);
-  printf "edgeforge certs devices (mbedTLS, 2 threads): %d devices in %.2f s = %.0f devices/s\n", ne, b - a, ef;
+  printf "edgeforge certs devices (2 threads):          %d devices in %.2f s = %.0f devices/s\n", ne, b - a, ef;
   printf "openssl CLI loop (peer):                      %d devices in %.2f s = %.1f devices/s\n", no, d - c, os;
   printf "ratio edgeforge/openssl-cli: %.0fx\n", ef / os }'

@@ -15,9 +15,9 @@
 #include <system_error>
 #include <thread>
 
-#include "hal/linux/fs.h"
 #include "certs/x509_writer.h"
 #include "firmware/telemetry/jws.h"
+#include "hal/linux/fs.h"
 
 namespace edgeforge::certs {
 namespace {
@@ -50,8 +50,7 @@ std::string Quote(std::string_view s) {
 }
 
 bool IsThingChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
-         c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' || c == '-';
 }
 
 // `kind` ("thing name", "file stem") leads the message.
@@ -59,13 +58,13 @@ Status ValidateName(std::string_view kind, std::string_view name) {
   const std::string rule = "; AWS IoT thing names are 1..128 characters of [a-zA-Z0-9:_-]";
   if (name.empty()) return InvalidArgument(std::string(kind) + " \"\" is empty" + rule);
   if (name.size() > kMaxThingName) {
-    return InvalidArgument(std::string(kind) + " " + Quote(name) + " is " +
-                           std::to_string(name.size()) + " characters, more than 128" + rule);
+    return InvalidArgument(std::string(kind) + " " + Quote(name) + " is " + std::to_string(name.size()) +
+                           " characters, more than 128" + rule);
   }
   for (size_t i = 0; i < name.size(); ++i) {
     if (!IsThingChar(name[i])) {
-      return InvalidArgument(std::string(kind) + " " + Quote(name) + " has " +
-                             Quote(name.substr(i, 1)) + " at position " + std::to_string(i) + rule);
+      return InvalidArgument(std::string(kind) + " " + Quote(name) + " has " + Quote(name.substr(i, 1)) +
+                             " at position " + std::to_string(i) + rule);
     }
   }
   return Status::Ok();
@@ -74,8 +73,7 @@ Status ValidateName(std::string_view kind, std::string_view name) {
 Status ValidateCommonName(const std::string& cn) {
   bool printable = std::all_of(cn.begin(), cn.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
   if (cn.empty() || cn.size() > kMaxThingName || !printable) {
-    return InvalidArgument("common name " + Quote(cn) +
-                           " must be 1..128 printable ASCII characters");
+    return InvalidArgument("common name " + Quote(cn) + " must be 1..128 printable ASCII characters");
   }
   return Status::Ok();
 }
@@ -96,8 +94,7 @@ CertProfile BrokerProfile() {
   p.common_name = kBrokerCommonName;
   p.days = kLeafDays;
   p.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE | MBEDTLS_X509_KU_KEY_AGREEMENT;
-  p.ext_key_usage = {
-      std::string(MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))};
+  p.ext_key_usage = {std::string(MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))};
   p.dns_names = {"localhost"};
   p.ip_addresses = {{127, 0, 0, 1}, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
   return p;
@@ -108,13 +105,13 @@ CertProfile ClientProfile(const std::string& common_name) {
   p.common_name = common_name;
   p.days = kLeafDays;
   p.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
-  p.ext_key_usage = {
-      std::string(MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))};
+  p.ext_key_usage = {std::string(MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))};
   return p;
 }
 
 struct CaMaterial {
   PkKey key;
+  PkKey signer;  // key typed for ECDSA (EcdsaSigningKey): it signs every leaf
   Certificate crt;
 };
 
@@ -122,8 +119,7 @@ Status LoadCa(const std::string& dir, CaMaterial& ca) {
   const std::string key_path = Join(dir, "ca.key");
   const std::string crt_path = Join(dir, "ca.crt");
   if (!fs::IsRegularFile(key_path) || !fs::IsRegularFile(crt_path)) {
-    return NotFound("no CA in '" + dir + "' (ca.key and ca.crt); run `edgeforge certs init --dir " +
-                    dir + "` first");
+    return NotFound("no CA in '" + dir + "' (ca.key and ca.crt); run `edgeforge certs init --dir " + dir + "` first");
   }
   Result<std::string> key_pem = fs::ReadFileToString(key_path);
   if (!key_pem.ok()) return key_pem.status();
@@ -134,10 +130,11 @@ Status LoadCa(const std::string& dir, CaMaterial& ca) {
   if (mbedtls_pk_check_pair(&ca.crt.get()->pk, ca.key.get()) != 0) {
     return FailedPrecondition("'" + key_path + "' is not the key of '" + crt_path + "'");
   }
-  return Status::Ok();
+  return internal::EcdsaSigningKey(ca.key, ca.signer).WithContext(key_path);
 }
 
 // What one thread needs to mint identities; mbedTLS contexts are not shareable.
+// The DRBG draws certificate serials and ECDSA nonces; keys come from OpenSSL.
 struct Minter {
   Drbg drbg;
   internal::KeyGenerator keys;
@@ -148,24 +145,24 @@ Status SeedMinter(Minter& m, const std::string& who) {
 }
 
 Result<std::string> NewKey(Minter& m, PkKey& key) {
-  EF_RETURN_IF_ERROR(m.keys.Generate(m.drbg, key));
+  EF_RETURN_IF_ERROR(m.keys.Generate(key));
   return internal::PrivateKeyPem(key);
 }
 
 // Key first (O_EXCL, 0600), cert last and renamed into place: a cert never
 // exists without its key.
-Status WriteIdentity(const std::string& key_path, const std::string& crt_path,
-                     const CertProfile& profile, CaMaterial* ca, Minter& m, std::time_t now) {
+Status WriteIdentity(const std::string& key_path, const std::string& crt_path, const CertProfile& profile,
+                     CaMaterial* ca, Minter& m, std::time_t now) {
   PkKey key;
   Result<std::string> key_pem = NewKey(m, key);
   if (!key_pem.ok()) return key_pem.status();
   EF_RETURN_IF_ERROR(fs::WritePrivateFile(key_path, *key_pem));
   PkKey& issuer_key = ca != nullptr ? ca->key : key;
   const mbedtls_x509_crt* issuer_crt = ca != nullptr ? ca->crt.get() : nullptr;
-  Result<std::string> crt_pem =
-      internal::IssueCertificate(profile, key, issuer_key, issuer_crt, m.drbg, now);
-  Status st = crt_pem.ok() ? fs::WriteFileAtomically(crt_path, *crt_pem, kCertMode)
-                           : crt_pem.status().WithContext(crt_path);
+  Result<std::string> crt_pem = internal::IssueCertificate(profile, key, issuer_key, issuer_crt, m.drbg, now,
+                                                           ca != nullptr ? &ca->signer : nullptr);
+  Status st =
+      crt_pem.ok() ? fs::WriteFileAtomically(crt_path, *crt_pem, kCertMode) : crt_pem.status().WithContext(crt_path);
   // Best effort: without its cert the key is useless and would block a retry
   // of CreateCa (which refuses to overwrite ca.key).
   if (!st.ok()) (void)fs::RemoveIfExists(key_path);
@@ -189,12 +186,10 @@ Status CreateCaLocked(const std::string& dir) {
   }
   Minter m;
   EF_RETURN_IF_ERROR(SeedMinter(m, "ca"));
-  return WriteIdentity(Join(dir, "ca.key"), Join(dir, "ca.crt"), CaProfile(), nullptr, m,
-                       std::time(nullptr));
+  return WriteIdentity(Join(dir, "ca.key"), Join(dir, "ca.crt"), CaProfile(), nullptr, m, std::time(nullptr));
 }
 
-Status CreateLeafLocked(const std::string& dir, const std::string& stem,
-                        const CertProfile& profile) {
+Status CreateLeafLocked(const std::string& dir, const std::string& stem, const CertProfile& profile) {
   const std::string crt_path = Join(dir, stem + ".crt");
   const std::string key_path = Join(dir, stem + ".key");
   if (fs::IsRegularFile(crt_path)) {
@@ -209,8 +204,7 @@ Status CreateLeafLocked(const std::string& dir, const std::string& stem,
 }
 
 // A broken identity (cert without key) is replaced; a complete one is kept.
-Status EnsureLeafLocked(const std::string& dir, const std::string& stem,
-                        const CertProfile& profile) {
+Status EnsureLeafLocked(const std::string& dir, const std::string& stem, const CertProfile& profile) {
   const std::string crt_path = Join(dir, stem + ".crt");
   if (fs::IsRegularFile(crt_path) && fs::IsRegularFile(Join(dir, stem + ".key"))) {
     return Status::Ok();
@@ -220,8 +214,7 @@ Status EnsureLeafLocked(const std::string& dir, const std::string& stem,
 }
 
 bool DeviceComplete(const DevicePaths& p) {
-  return fs::IsRegularFile(p.cert) && fs::IsRegularFile(p.tls_key) &&
-         fs::IsRegularFile(p.sign_key);
+  return fs::IsRegularFile(p.cert) && fs::IsRegularFile(p.tls_key) && fs::IsRegularFile(p.sign_key);
 }
 
 }  // namespace
@@ -268,8 +261,7 @@ Status CreateBrokerCert(const std::string& dir) {
   return CreateLeafLocked(dir, "broker", BrokerProfile());
 }
 
-Status CreateClientCert(const std::string& dir, const std::string& common_name,
-                        const std::string& file_stem) {
+Status CreateClientCert(const std::string& dir, const std::string& common_name, const std::string& file_stem) {
   EF_RETURN_IF_ERROR(ValidateName("file stem", file_stem));
   EF_RETURN_IF_ERROR(ValidateCommonName(common_name));
   EF_RETURN_IF_ERROR(PrepareDir(dir));
@@ -296,8 +288,7 @@ Status ValidateThings(const std::vector<std::string>& things, int threads) {
 
 // Shared by the worker threads of one CreateDevices call.
 struct DeviceBatch {
-  DeviceBatch(const std::string& d, const std::vector<std::string>& t, std::time_t n)
-      : dir(d), todo(t), now(n) {}
+  DeviceBatch(const std::string& d, const std::vector<std::string>& t, std::time_t n) : dir(d), todo(t), now(n) {}
   const std::string& dir;
   const std::vector<std::string>& todo;
   std::time_t now;
@@ -346,8 +337,7 @@ Status RunDeviceWorkers(DeviceBatch& batch, int threads) {
   const size_t n = std::min(static_cast<size_t>(threads), batch.todo.size());
   std::vector<std::thread> pool;
   try {
-    for (size_t w = 1; w < n; ++w)
-      pool.emplace_back(RunDeviceWorker, std::ref(batch), static_cast<int>(w));
+    for (size_t w = 1; w < n; ++w) pool.emplace_back(RunDeviceWorker, std::ref(batch), static_cast<int>(w));
   } catch (const std::system_error& e) {
     batch.Fail(ResourceExhausted(std::string("cannot start a worker thread: ") + e.what()));
   }
@@ -356,8 +346,7 @@ Status RunDeviceWorkers(DeviceBatch& batch, int threads) {
   return batch.failed.load() ? batch.first_error : Status::Ok();
 }
 
-Result<int> CreateDevicesLocked(const std::string& dir, const std::vector<std::string>& things,
-                                int threads) {
+Result<int> CreateDevicesLocked(const std::string& dir, const std::vector<std::string>& things, int threads) {
   std::vector<std::string> todo;
   for (const std::string& thing : things) {
     if (!DeviceComplete(PathsFor(dir, thing))) todo.push_back(thing);
@@ -377,8 +366,7 @@ Result<int> CreateDevicesLocked(const std::string& dir, const std::vector<std::s
 
 }  // namespace
 
-Result<int> CreateDevices(const std::string& dir, const std::vector<std::string>& things,
-                          int threads) {
+Result<int> CreateDevices(const std::string& dir, const std::vector<std::string>& things, int threads) {
   EF_RETURN_IF_ERROR(ValidateThings(things, threads));
   if (!fs::IsRegularFile(Join(dir, "ca.crt"))) {
     CaMaterial ca;
@@ -451,16 +439,15 @@ Status EnsureCaLocked(const std::string& dir) {
   if (!has_key && !has_crt) return CreateCaLocked(dir);
   if (has_key && has_crt) return Status::Ok();
   // Never replace half a CA silently: a human may have put it there.
-  return FailedPrecondition("'" + dir + "' has " +
-                            (has_key ? "ca.key but no ca.crt" : "ca.crt but no ca.key") +
+  return FailedPrecondition("'" + dir + "' has " + (has_key ? "ca.key but no ca.crt" : "ca.crt but no ca.key") +
                             "; remove it to create a new CA");
 }
 
 // Everything present and jwks.json current: nothing to write, so a PKI
 // provisioned once can be mounted read-only into simulator shards.
 bool PkiUpToDate(const std::string& dir, const std::vector<std::string>& things) {
-  for (const char* f : {"ca.key", "ca.crt", "broker.key", "broker.crt", "ingest.key", "ingest.crt",
-                        "shadow.key", "shadow.crt"}) {
+  for (const char* f :
+       {"ca.key", "ca.crt", "broker.key", "broker.crt", "ingest.key", "ingest.crt", "shadow.key", "shadow.crt"}) {
     if (!fs::IsRegularFile(Join(dir, f))) return false;
   }
   for (const std::string& thing : things) {

@@ -2,11 +2,17 @@
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <array>
 #include <cstdio>
@@ -53,15 +59,13 @@ std::string TimeString(std::time_t t) {
 
 Status AddNameAttribute(mbedtls_asn1_named_data** list, const char* oid, size_t oid_len,
                         const mbedtls_asn1_buf& value) {
-  mbedtls_asn1_named_data* node =
-      mbedtls_asn1_store_named_data(list, oid, oid_len, value.p, value.len);
+  mbedtls_asn1_named_data* node = mbedtls_asn1_store_named_data(list, oid, oid_len, value.p, value.len);
   if (node == nullptr) return ResourceExhausted("out of memory building an X.509 name");
   node->val.tag = value.tag;
   return Status::Ok();
 }
 
-Status AddUtf8Attribute(mbedtls_asn1_named_data** list, const char* oid, size_t oid_len,
-                        const std::string& value) {
+Status AddUtf8Attribute(mbedtls_asn1_named_data** list, const char* oid, size_t oid_len, const std::string& value) {
   mbedtls_asn1_buf buf{};
   buf.tag = MBEDTLS_ASN1_UTF8_STRING;
   buf.len = value.size();
@@ -73,11 +77,9 @@ Status AddUtf8Attribute(mbedtls_asn1_named_data** list, const char* oid, size_t 
 // mbedTLS writes a name list head-last, so storing attributes in encoding
 // order yields that order in the DER: O=edgeforge, CN=<common name>.
 Status SetName(mbedtls_asn1_named_data** name, const std::string& common_name) {
-  EF_RETURN_IF_ERROR(AddUtf8Attribute(name, MBEDTLS_OID_AT_ORGANIZATION,
-                                      MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_ORGANIZATION),
+  EF_RETURN_IF_ERROR(AddUtf8Attribute(name, MBEDTLS_OID_AT_ORGANIZATION, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_ORGANIZATION),
                                       kOrganization));
-  return AddUtf8Attribute(name, MBEDTLS_OID_AT_CN, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN),
-                          common_name);
+  return AddUtf8Attribute(name, MBEDTLS_OID_AT_CN, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN), common_name);
 }
 
 // Issuer = the CA's subject with the same OIDs, string tags and bytes.
@@ -85,8 +87,7 @@ Status CopyIssuer(mbedtls_x509write_cert& crt, const mbedtls_x509_name* ca_subje
   size_t count = 0;
   for (const mbedtls_x509_name* n = ca_subject; n != nullptr; n = n->next, ++count) {
     if (n->next_merged != 0) return Unimplemented("CA subject has a multi-valued RDN");
-    EF_RETURN_IF_ERROR(
-        AddNameAttribute(&crt.issuer, reinterpret_cast<const char*>(n->oid.p), n->oid.len, n->val));
+    EF_RETURN_IF_ERROR(AddNameAttribute(&crt.issuer, reinterpret_cast<const char*>(n->oid.p), n->oid.len, n->val));
   }
   size_t copied = 0;
   for (const mbedtls_asn1_named_data* n = crt.issuer; n != nullptr; n = n->next) ++copied;
@@ -94,8 +95,7 @@ Status CopyIssuer(mbedtls_x509write_cert& crt, const mbedtls_x509_name* ca_subje
   return Status::Ok();
 }
 
-Status SetSerialAndValidity(mbedtls_x509write_cert& crt, const CertProfile& profile, Drbg& drbg,
-                            std::time_t now) {
+Status SetSerialAndValidity(mbedtls_x509write_cert& crt, const CertProfile& profile, Drbg& drbg, std::time_t now) {
   std::array<unsigned char, kSerialBytes> serial{};
   int ret = Drbg::Random(drbg.rng(), serial.data(), serial.size());
   if (ret != 0) return MbedTlsStatus(ret, "drawing a serial number");
@@ -108,8 +108,7 @@ Status SetSerialAndValidity(mbedtls_x509write_cert& crt, const CertProfile& prof
   if (ret != 0) return MbedTlsStatus(ret, "setting the serial number");
   const std::time_t not_before = now - kBackdateSeconds;
   const std::time_t not_after = not_before + static_cast<std::time_t>(profile.days) * 86400;
-  ret = mbedtls_x509write_crt_set_validity(&crt, TimeString(not_before).c_str(),
-                                           TimeString(not_after).c_str());
+  ret = mbedtls_x509write_crt_set_validity(&crt, TimeString(not_before).c_str(), TimeString(not_after).c_str());
   return ret == 0 ? Status::Ok() : MbedTlsStatus(ret, "setting the validity");
 }
 
@@ -134,9 +133,9 @@ Status SetExtensions(mbedtls_x509write_cert& crt, const CertProfile& profile) {
   }
   if (!profile.dns_names.empty() || !profile.ip_addresses.empty()) {
     // RFC 5280 4.2.1.6: non-critical because the subject name is not empty.
-    EF_RETURN_IF_ERROR(SetOptionalExtension(
-        crt, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-        EncodeSubjectAltName(profile.dns_names, profile.ip_addresses)));
+    EF_RETURN_IF_ERROR(SetOptionalExtension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
+                                            EncodeSubjectAltName(profile.dns_names, profile.ip_addresses)));
   }
   return Status::Ok();
 }
@@ -169,30 +168,73 @@ Drbg::~Drbg() {
 }
 
 Status Drbg::Seed(std::string_view personalization) {
-  int ret = mbedtls_ctr_drbg_seed(&ctr_drbg_, mbedtls_entropy_func, &entropy_,
-                                  reinterpret_cast<const unsigned char*>(personalization.data()),
-                                  personalization.size());
+  int ret =
+      mbedtls_ctr_drbg_seed(&ctr_drbg_, mbedtls_entropy_func, &entropy_,
+                            reinterpret_cast<const unsigned char*>(personalization.data()), personalization.size());
   return ret == 0 ? Status::Ok() : MbedTlsStatus(ret, "seeding CTR_DRBG from OS entropy");
 }
 
-int Drbg::Random(void* drbg, unsigned char* out, size_t len) {
-  return mbedtls_ctr_drbg_random(drbg, out, len);
+int Drbg::Random(void* drbg, unsigned char* out, size_t len) { return mbedtls_ctr_drbg_random(drbg, out, len); }
+
+namespace {
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "no OpenSSL error queued";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
 }
 
-KeyGenerator::KeyGenerator() { mbedtls_ecp_group_init(&grp_); }
+}  // namespace
 
-KeyGenerator::~KeyGenerator() { mbedtls_ecp_group_free(&grp_); }
+KeyGenerator::KeyGenerator() {
+  ctx_ = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  if (ctx_ != nullptr && (EVP_PKEY_keygen_init(ctx_) != 1 || EVP_PKEY_CTX_set_group_name(ctx_, "P-256") != 1)) {
+    EVP_PKEY_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+}
 
-Status KeyGenerator::Generate(Drbg& drbg, PkKey& key) {
-  int ret = loaded_ ? 0 : mbedtls_ecp_group_load(&grp_, MBEDTLS_ECP_DP_SECP256R1);
-  loaded_ = ret == 0;
-  if (ret == 0) ret = mbedtls_pk_setup(key.get(), mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+KeyGenerator::~KeyGenerator() { EVP_PKEY_CTX_free(ctx_); }
+
+Status KeyGenerator::Generate(PkKey& key) {
+  if (ctx_ == nullptr) return Internal("setting up EC P-256 key generation (OpenSSL): " + OpenSslError());
+  EVP_PKEY* pkey = nullptr;
+  if (EVP_PKEY_generate(ctx_, &pkey) != 1) {
+    return Internal("generating an EC P-256 key (OpenSSL): " + OpenSslError());
+  }
+  unsigned char d[32];
+  unsigned char q[65];  // uncompressed point: 04 || X || Y
+  size_t q_len = 0;
+  BIGNUM* priv = nullptr;
+  bool ok = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) == 1 &&
+            BN_bn2binpad(priv, d, sizeof d) == static_cast<int>(sizeof d) &&
+            EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, q, sizeof q, &q_len) == 1 &&
+            q_len == sizeof q;
+  BN_clear_free(priv);
+  EVP_PKEY_free(pkey);
+  if (!ok) {
+    OPENSSL_cleanse(d, sizeof d);
+    return Internal("reading a new EC P-256 key (OpenSSL): " + OpenSslError());
+  }
+  int ret = mbedtls_pk_setup(key.get(), mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
   mbedtls_ecp_keypair* ec = ret == 0 ? mbedtls_pk_ec(*key.get()) : nullptr;
-  // The key's own group only carries the curve constants; the multiplication
-  // runs on grp_, whose cached table makes it cheap.
   if (ret == 0) ret = mbedtls_ecp_group_load(&ec->grp, MBEDTLS_ECP_DP_SECP256R1);
-  if (ret == 0) ret = mbedtls_ecp_gen_keypair(&grp_, &ec->d, &ec->Q, &Drbg::Random, drbg.rng());
-  return ret == 0 ? Status::Ok() : MbedTlsStatus(ret, "generating an EC P-256 key");
+  if (ret == 0) ret = mbedtls_mpi_read_binary(&ec->d, d, sizeof d);
+  if (ret == 0) ret = mbedtls_ecp_point_read_binary(&ec->grp, &ec->Q, q, q_len);
+  // Cheap (no scalar multiplication): the point is on the curve, d in range.
+  if (ret == 0) ret = mbedtls_ecp_check_pubkey(&ec->grp, &ec->Q);
+  if (ret == 0) ret = mbedtls_ecp_check_privkey(&ec->grp, &ec->d);
+  OPENSSL_cleanse(d, sizeof d);
+  return ret == 0 ? Status::Ok() : MbedTlsStatus(ret, "importing a new EC P-256 key");
+}
+
+Status EcdsaSigningKey(PkKey& src, PkKey& dst) {
+  if (!mbedtls_pk_can_do(src.get(), MBEDTLS_PK_ECKEY)) return InvalidArgument("not an EC key");
+  int ret = mbedtls_pk_setup(dst.get(), mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA));
+  if (ret == 0) ret = mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(*dst.get()), mbedtls_pk_ec(*src.get()));
+  return ret == 0 ? Status::Ok() : MbedTlsStatus(ret, "copying an EC key for ECDSA");
 }
 
 Result<std::string> PrivateKeyPem(PkKey& key) {
@@ -206,8 +248,8 @@ Result<std::string> PrivateKeyPem(PkKey& key) {
 
 Status ParsePrivateKeyPem(const std::string& pem, const std::string& origin, PkKey& key) {
   // PEM input must include the terminating NUL in the length (mbedTLS 2.x API).
-  int ret = mbedtls_pk_parse_key(key.get(), reinterpret_cast<const unsigned char*>(pem.c_str()),
-                                 pem.size() + 1, nullptr, 0);
+  int ret =
+      mbedtls_pk_parse_key(key.get(), reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1, nullptr, 0);
   if (ret != 0) return MbedTlsStatus(ret, "cannot parse private key '" + origin + "'");
   if (!mbedtls_pk_can_do(key.get(), MBEDTLS_PK_ECKEY) ||
       mbedtls_pk_ec(*key.get())->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
@@ -217,8 +259,7 @@ Status ParsePrivateKeyPem(const std::string& pem, const std::string& origin, PkK
 }
 
 Status ParseCertificatePem(const std::string& pem, const std::string& origin, Certificate& crt) {
-  int ret = mbedtls_x509_crt_parse(crt.get(), reinterpret_cast<const unsigned char*>(pem.c_str()),
-                                   pem.size() + 1);
+  int ret = mbedtls_x509_crt_parse(crt.get(), reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1);
   if (ret != 0) return MbedTlsStatus(ret, "cannot parse certificate '" + origin + "'");
   return Status::Ok();
 }
@@ -244,9 +285,8 @@ std::vector<uint8_t> EncodeExtKeyUsage(const std::vector<std::string>& oids) {
   return DerSequence(content);
 }
 
-Result<std::string> IssueCertificate(const CertProfile& profile, PkKey& subject_key,
-                                     PkKey& issuer_key, const mbedtls_x509_crt* issuer_cert,
-                                     Drbg& drbg, std::time_t now) {
+Result<std::string> IssueCertificate(const CertProfile& profile, PkKey& subject_key, PkKey& issuer_key,
+                                     const mbedtls_x509_crt* issuer_cert, Drbg& drbg, std::time_t now, PkKey* signer) {
   mbedtls_x509write_cert crt;
   mbedtls_x509write_crt_init(&crt);
   struct Cleanup {
@@ -264,7 +304,8 @@ Result<std::string> IssueCertificate(const CertProfile& profile, PkKey& subject_
     EF_RETURN_IF_ERROR(CopyIssuer(crt, &issuer_cert->subject));
   }
   EF_RETURN_IF_ERROR(SetSerialAndValidity(crt, profile, drbg, now));
-  EF_RETURN_IF_ERROR(SetExtensions(crt, profile));
+  EF_RETURN_IF_ERROR(SetExtensions(crt, profile));  // the authority key id needs issuer_key's EC type
+  if (signer != nullptr) mbedtls_x509write_crt_set_issuer_key(&crt, signer->get());
   return WritePem(crt, drbg);
 }
 

@@ -28,10 +28,10 @@ std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate, do
   out += PrometheusFamily("edgeforge_sim_devices", "gauge", "Devices in the run.", {{"", f.devices}});
   out += PrometheusFamily("edgeforge_sim_connected_devices", "gauge",
                           "Devices that have connected at least once since the run started.", {{"", f.connected}});
-  out += PrometheusFamily("edgeforge_sim_up", "gauge",
-                          "1 once the fleet is up and the measured window has started.", {{"", f.up ? 1 : 0}});
-  out += PrometheusFamily("edgeforge_sim_elapsed_seconds", "gauge", "Seconds since the run started.",
-                          {{"", f.elapsed_s}});
+  out += PrometheusFamily("edgeforge_sim_up", "gauge", "1 once the fleet is up and the measured window has started.",
+                          {{"", f.up ? 1 : 0}});
+  out +=
+      PrometheusFamily("edgeforge_sim_elapsed_seconds", "gauge", "Seconds since the run started.", {{"", f.elapsed_s}});
   out += PrometheusFamily("edgeforge_sim_scheduled_messages_per_second", "gauge",
                           "Telemetry the devices' report windows schedule per second, the whole fleet up.",
                           {{"", scheduled_rate}});

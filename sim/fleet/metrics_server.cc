@@ -51,8 +51,8 @@ void WriteAll(int fd, const std::string& data) {
 
 std::string Response(int code, const char* reason, const std::string& type, const std::string& body) {
   std::ostringstream r;
-  r << "HTTP/1.1 " << code << " " << reason << "\r\nContent-Type: " << type
-    << "\r\nContent-Length: " << body.size() << "\r\nConnection: close\r\n\r\n"
+  r << "HTTP/1.1 " << code << " " << reason << "\r\nContent-Type: " << type << "\r\nContent-Length: " << body.size()
+    << "\r\nConnection: close\r\n\r\n"
     << body;
   return r.str();
 }
@@ -175,9 +175,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& a
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  const uint16_t bound_port = ntohs(bound.ss_family == AF_INET6
-                                        ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  const uint16_t bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     const Status st = Internal(Errno("pipe2"));

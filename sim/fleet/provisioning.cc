@@ -3,9 +3,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <iomanip>
 #include <map>
 #include <set>
@@ -25,7 +25,7 @@ using SteadyClock = std::chrono::steady_clock;
 /// Creating a CA here would give devices identities that broker cannot know.
 Status CheckProvisioned(const std::string& pki, const std::vector<std::string>& things, const FleetOptions& o) {
   const std::string which = o.groups.empty() ? " --count " + std::to_string(o.devices) + " --prefix " + o.prefix
-                                              : " --names <the scenario's thing names>";
+                                             : " --names <the scenario's thing names>";
   const std::string provision = "provision it with 'edgeforge certs init --dir " + pki +
                                 "' and 'edgeforge certs devices --dir " + pki + which +
                                 "' (and give the broker its ca.crt)";
@@ -53,7 +53,8 @@ Status CheckProvisioned(const std::string& pki, const std::vector<std::string>& 
 // broker's TLS handshake makes anyway.
 Status CheckIdentities(const Provisioned& p) {
   SystemClock clock;
-  return certs::CheckFleetIdentities(p.pki_dir, p.things, clock.WallMillis() / 1000).WithContext("--certs " + p.pki_dir);
+  return certs::CheckFleetIdentities(p.pki_dir, p.things, clock.WallMillis() / 1000)
+      .WithContext("--certs " + p.pki_dir);
 }
 
 /// Where a pattern's "{n...}" is: [open, close] and the zero-pad width (0: none).
@@ -248,8 +249,8 @@ Status RaiseFileLimit(uint64_t needed, std::ostream& log) {
   if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
-      return Internal(std::string("setrlimit(RLIMIT_NOFILE) to the hard limit ") + std::to_string(lim.rlim_max) +
-                      ": " + std::strerror(errno));
+      return Internal(std::string("setrlimit(RLIMIT_NOFILE) to the hard limit ") + std::to_string(lim.rlim_max) + ": " +
+                      std::strerror(errno));
     }
   }
   if (before < needed && lim.rlim_cur != before) {

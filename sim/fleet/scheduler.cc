@@ -57,8 +57,7 @@ std::chrono::milliseconds DefaultConnectWindow(int devices, double connect_rate)
   return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(ramp_ms))) + std::chrono::seconds(30);
 }
 
-Scheduler::Scheduler(std::vector<std::unique_ptr<VirtualDevice>>& devices, SchedulerOptions options,
-                     std::ostream& log)
+Scheduler::Scheduler(std::vector<std::unique_ptr<VirtualDevice>>& devices, SchedulerOptions options, std::ostream& log)
     : devices_(devices), o_(std::move(options)), log_(log), t0_(SteadyClock::now()), ramp_(o_.connect_rate, Micros(0)) {
   for (auto& part : PartitionDevices(devices_.size(), o_.workers)) {
     auto w = std::make_unique<Worker>();

@@ -22,7 +22,8 @@ using board::Range;
 constexpr auto kMaxRun = std::chrono::hours(24 * 7);
 
 bool IsName(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+  return !s.empty() && s.size() <= 64 &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
 }
 
 /// A duration string ("30s", "500ms", "5m") in [min, max]; latches an error
@@ -37,8 +38,8 @@ std::chrono::milliseconds ReadDuration(ParamReader& r, std::string_view key, std
     return min;
   }
   if (*d < min || *d > max) {
-    r.Fail(key, "must be in " + std::to_string(min.count()) + " ms.." + std::to_string(max.count()) + " ms, got " +
-                    text);
+    r.Fail(key,
+           "must be in " + std::to_string(min.count()) + " ms.." + std::to_string(max.count()) + " ms, got " + text);
     return min;
   }
   return *d;

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -415,6 +416,31 @@ TEST_F(PkiTest, DeviceCertsChainToTheirCaOnly) {
   EXPECT_NE(std::string(reinterpret_cast<char*>(a->serial.p), a->serial.len),
             std::string(reinterpret_cast<char*>(b->serial.p), b->serial.len));
   fs::remove_all(other);
+}
+
+// Keys come from OpenSSL (certs/x509_writer.h KeyGenerator) and are written
+// by mbedTLS: SEC1 PEM that OpenSSL's own key check accepts, each one new.
+TEST_F(PkiTest, DeviceKeysAreValidSec1P256KeysAndAllDifferent) {
+  Init();
+  std::vector<std::string> things;
+  for (int i = 0; i < 50; ++i) things.push_back(DeviceName("k-", i));
+  ASSERT_TRUE(CreateDevices(dir_, things, 2).ok());
+  std::set<std::string> keys;
+  for (const std::string& thing : things) {
+    const DevicePaths p = PathsFor(dir_, thing);
+    for (const std::string* f : {&p.tls_key, &p.sign_key}) {
+      const std::string pem = ReadFile(*f);
+      EXPECT_EQ(pem.rfind("-----BEGIN EC PRIVATE KEY-----\n", 0), 0u) << *f;
+      keys.insert(pem);
+    }
+  }
+  EXPECT_EQ(keys.size(), 2 * things.size());
+  auto [rc, text] = RunShell("openssl ec -in " + PathsFor(dir_, things[7]).sign_key + " -check -noout 2>&1");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("EC Key valid."), std::string::npos) << text;
+  auto [rc2, curve] = RunShell("openssl ec -in " + PathsFor(dir_, things[7]).tls_key + " -text -noout 2>&1");
+  EXPECT_EQ(rc2, 0) << curve;
+  EXPECT_NE(curve.find("NIST CURVE: P-256"), std::string::npos) << curve;
 }
 
 TEST_F(PkiTest, OpensslVerifiesDeviceCerts) {

@@ -15,17 +15,16 @@ namespace {
 
 using testing_support::ConnectLoopback;
 
-std::string Ask(uint16_t port, const std::string& request) {
-  return testing_support::HttpExchange(port, request);
-}
+std::string Ask(uint16_t port, const std::string& request) { return testing_support::HttpExchange(port, request); }
 
 TEST(MetricsServerTest, ServesTheRenderedPageInTheTextFormat) {
   std::atomic<int> renders{0};
   auto s = MetricsServer::Start("127.0.0.1:0", [&] {
     ++renders;
     return PrometheusFamily("edgeforge_sim_published_messages_total", "counter", "Messages.", {{"", 42}}) +
-           PrometheusFamily("edgeforge_sim_latency_seconds", "histogram", "Latency.",
-                            {{"_bucket{le=\"0.005\"}", 3}, {"_bucket{le=\"+Inf\"}", 4}, {"_sum", 0.0125}, {"_count", 4}});
+           PrometheusFamily(
+               "edgeforge_sim_latency_seconds", "histogram", "Latency.",
+               {{"_bucket{le=\"0.005\"}", 3}, {"_bucket{le=\"+Inf\"}", 4}, {"_sum", 0.0125}, {"_count", 4}});
   });
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   ASSERT_NE((*s)->port(), 0);
@@ -72,8 +71,7 @@ TEST(MetricsServerTest, BadAddressesAreNamed) {
   for (const char* bad : {"9464", "127.0.0.1:99999", "127.0.0.1:x", "no.such.host.invalid:9464"}) {
     auto s = MetricsServer::Start(bad, render);
     ASSERT_FALSE(s.ok()) << bad;
-    EXPECT_NE(s.status().message().find(std::string("--prometheus ") + bad), std::string::npos)
-        << s.status().message();
+    EXPECT_NE(s.status().message().find(std::string("--prometheus ") + bad), std::string::npos) << s.status().message();
   }
   auto first = MetricsServer::Start("127.0.0.1:0", render);
   ASSERT_TRUE(first.ok());

@@ -1,12 +1,13 @@
 // Scenario files (sim/scenario/scenario.h, docs/scenario.md): the shipped
 // examples parse, every field lands in FleetOptions, and bad input is an
 // error naming the file and the field path.
+#include "sim/scenario/scenario.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "sim/fleet/provisioning.h"
-#include "sim/scenario/scenario.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge::sim {
@@ -17,8 +18,8 @@ using namespace std::chrono_literals;
 const std::string kSource = EDGEFORGE_SOURCE_DIR;
 
 std::string Doc(const std::string& groups, const std::string& extra = "") {
-  return R"({"schema": "edgeforge.scenario/1", "name": "t", "duration": "30s", )" + extra + R"("groups": [)" +
-         groups + "]}";
+  return R"({"schema": "edgeforge.scenario/1", "name": "t", "duration": "30s", )" + extra + R"("groups": [)" + groups +
+         "]}";
 }
 const std::string kGroup = R"({"name": "a", "board": "factory-node", "count": 3, "things": "a-{n}"})";
 

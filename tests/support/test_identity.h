@@ -45,7 +45,7 @@ inline void IssueClientCert(const std::string& pki, const std::string& cn, std::
   ASSERT_TRUE(ParseCertificatePem(ReadAll(pki + "/ca.crt"), pki + "/ca.crt", ca_crt).ok());
   KeyGenerator keys;
   PkKey key;
-  ASSERT_TRUE(keys.Generate(drbg, key).ok());
+  ASSERT_TRUE(keys.Generate(key).ok());
   CertProfile profile;
   profile.common_name = cn;
   profile.days = days;
