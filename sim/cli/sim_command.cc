@@ -1,3 +1,7 @@
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <iostream>
 #include <optional>
 
 #include "cli/command_line.h"
@@ -75,14 +79,21 @@ options:
                      when every device has connected or this window ends;
                      devices connecting later run late and are reported as
                      late, devices that never connect as never connected
-  --prometheus ADDR  serve the live counters (devices, connected, published,
-                     delivered, verified, scheduled rate) for Prometheus at
+  --prometheus ADDR  serve the live counters (devices, connected, online,
+                     published, delivered, verified, queued, errors by kind,
+                     scheduled rate) for Prometheus at
                      http://ADDR/metrics while the run lasts; ADDR is
                      host:port or :port (all interfaces), port 0 picks one
                      (the log says which)
   --no-verify        do not run the ingest verifier (e.g. against AWS IoT Core,
                      where the ingest identity has no subscription rights)
   -h, --help         this text
+
+Progress: on a terminal one line, redrawn every second; otherwise a line
+every 5 s: connected of target (and online now), msg/s achieved over the last
+interval of the scheduled rate, published, acknowledged, verified and queued
+messages, and errors by kind (dropped, refused, connections lost, connects
+failed).
 
 The summary gives the scheduled and the achieved message rate (telemetry and
 alarms per second over the measured window) and the worst device lag (how
@@ -205,6 +216,8 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
   if (!s.ok()) return cl.UsageError(s, err);
   InstallStopSignals();
   o.stop_requested = StopRequested;
+  o.live_progress = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
+  if (winsize ws{}; o.live_progress && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) o.terminal_columns = ws.ws_col;
   out << "edgeforge sim: ";
   if (scenario) {
     out << "scenario " << scenario->name << " (" << scenario->source << "), " << scenario->groups.size()

@@ -22,12 +22,15 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 /// The --prometheus page: the live counters, named as Prometheus's naming
-/// guide asks (a unit suffix, _total on counters). `verified` < 0: no verifier.
-std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate, double verified) {
+/// guide asks (a unit suffix, _total on counters).
+std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate) {
+  const auto count = [](uint64_t v) { return static_cast<double>(v); };
   std::string out;
   out += PrometheusFamily("edgeforge_sim_devices", "gauge", "Devices in the run.", {{"", f.devices}});
   out += PrometheusFamily("edgeforge_sim_connected_devices", "gauge",
                           "Devices that have connected at least once since the run started.", {{"", f.connected}});
+  out += PrometheusFamily("edgeforge_sim_online_devices", "gauge", "Devices connected now (tallied every second).",
+                          {{"", f.online}});
   out += PrometheusFamily("edgeforge_sim_up", "gauge", "1 once the fleet is up and the measured window has started.",
                           {{"", f.up ? 1 : 0}});
   out +=
@@ -37,13 +40,21 @@ std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate, do
                           {{"", scheduled_rate}});
   out += PrometheusFamily("edgeforge_sim_published_messages_total", "counter",
                           "Telemetry and alarm messages the devices built, signed and handed to their links.",
-                          {{"", static_cast<double>(f.published)}});
+                          {{"", count(f.published)}});
   out += PrometheusFamily("edgeforge_sim_delivered_messages_total", "counter",
                           "Messages the broker acknowledged (PUBACK), shadow updates included.",
-                          {{"", static_cast<double>(f.delivered)}});
-  if (verified >= 0) {
+                          {{"", count(f.delivered)}});
+  out += PrometheusFamily("edgeforge_sim_queued_messages", "gauge",
+                          "Messages in the devices' durable outboxes, not yet acknowledged.", {{"", count(f.queued)}});
+  out += PrometheusFamily("edgeforge_sim_errors_total", "counter", "Errors by kind.",
+                          {{"{kind=\"dropped\"}", count(f.dropped)},
+                           {"{kind=\"refused\"}", count(f.refused)},
+                           {"{kind=\"connection_lost\"}", count(f.connections_lost)},
+                           {"{kind=\"connect_failed\"}", count(f.connect_failures)}});
+  if (f.verified >= 0) {
     out += PrometheusFamily("edgeforge_sim_verified_messages_total", "counter",
-                            "Messages the ingest verifier received with a valid signature.", {{"", verified}});
+                            "Messages the ingest verifier received with a valid signature.",
+                            {{"", static_cast<double>(f.verified)}});
   }
   return out;
 }
@@ -268,18 +279,20 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   s.connect_window = o.connect_window.count() > 0 ? o.connect_window : DefaultConnectWindow(o.devices, o.connect_rate);
   s.duration = o.duration;
   s.stop_requested = o.stop_requested;
-  s.flush_log = [v, &notes, &log] {
-    notes.Flush(log);
-    if (v != nullptr) v->FlushLog(log);
+  s.flush_log = [v, &notes](std::ostream& out) {
+    notes.Flush(out);
+    if (v != nullptr) v->FlushLog(out);
   };
+  s.live_line = o.live_progress;
+  s.line_width = o.terminal_columns;
+  s.scheduled_rate = ScheduledMessageRate(o, p);
   if (v != nullptr) s.verified = [v] { return v->verified(); };
   Scheduler scheduler(devices, s, log);
   std::unique_ptr<MetricsServer> metrics;
   if (!o.prometheus_addr.empty()) {
     const double scheduled = ScheduledMessageRate(o, p);
-    auto started = MetricsServer::Start(o.prometheus_addr, [&scheduler, v, scheduled] {
-      return RenderFleetMetrics(scheduler.Snapshot(), scheduled,
-                                v != nullptr ? static_cast<double>(v->verified()) : -1.0);
+    auto started = MetricsServer::Start(o.prometheus_addr, [&scheduler, scheduled] {
+      return RenderFleetMetrics(scheduler.Snapshot(), scheduled);
     });
     if (!started.ok()) return started.status();
     metrics = std::move(*started);

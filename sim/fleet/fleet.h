@@ -82,6 +82,10 @@ struct FleetOptions {
   /// How long the fleet may take to come up before the measured window
   /// starts anyway; 0: devices / connect_rate + 30 s (DefaultConnectWindow).
   std::chrono::milliseconds connect_window{0};
+  /// The log is a terminal: redraw one progress line every second instead of
+  /// writing a line every 5 s.
+  bool live_progress = false;
+  size_t terminal_columns = 0;  // its width, to keep the line on one row (0: unknown)
   /// Serve the live counters for Prometheus on this address ("127.0.0.1:9464",
   /// ":9464"); empty: no server (sim/fleet/metrics_server.h).
   std::string prometheus_addr;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iomanip>
 #include <queue>
+#include <sstream>
 
 #include "hal/linux/fs.h"
 #include "sim/fleet/report.h"
@@ -154,15 +155,29 @@ void Scheduler::WorkerLoop(Worker& w) {
     if (now >= next_count) {
       // Totals for the progress line, from this worker's own devices.
       next_count = now + Micros(1'000'000);
-      uint64_t published = 0;
-      uint64_t delivered = 0;
+      uint64_t published = 0, delivered = 0, queued = 0, dropped = 0, refused = 0, lost = 0, failures = 0;
+      int online = 0;
       for (size_t i : w.devices) {
-        const auto c = devices_[i]->device->counters();
+        const VirtualDevice& d = *devices_[i];
+        const auto c = d.device->counters();
         published += c.reports + c.alarms;
         delivered += c.delivered;
+        queued += c.queued;
+        dropped += c.dropped;
+        refused += c.refused;
+        const link::LinkStats& l = d.link->stats();
+        lost += l.connections_lost;
+        failures += l.connect_failures;
+        if (l.connected) ++online;
       }
       w.published = published;
       w.delivered = delivered;
+      w.queued = queued;
+      w.dropped = dropped;
+      w.refused = refused;
+      w.connections_lost = lost;
+      w.connect_failures = failures;
+      w.online = online;
     }
 
     if (o_.group_commit && now >= next_commit) {
@@ -192,21 +207,65 @@ FleetSnapshot Scheduler::Snapshot() const {
   for (const auto& w : workers_) {
     s.published += w->published.load();
     s.delivered += w->delivered.load();
+    s.queued += w->queued.load();
+    s.dropped += w->dropped.load();
+    s.refused += w->refused.load();
+    s.connections_lost += w->connections_lost.load();
+    s.connect_failures += w->connect_failures.load();
+    s.online += w->online.load();
   }
+  if (o_.verified) s.verified = static_cast<int64_t>(o_.verified());
   return s;
 }
 
-void Scheduler::Progress(Micros since_up) {
-  uint64_t published = 0;
-  uint64_t delivered = 0;
-  for (auto& w : workers_) {
-    published += w->published.load();
-    delivered += w->delivered.load();
+std::string ProgressLine(const FleetSnapshot& now, const FleetSnapshot& before, double interval_s,
+                         double scheduled_rate) {
+  std::ostringstream l;
+  l << std::fixed << std::setprecision(0);
+  l << "t=" << now.elapsed_s << "s connected " << now.connected << "/" << now.devices << " (" << now.online
+    << " online)";
+  const double achieved =
+      interval_s > 0 ? static_cast<double>(now.published - before.published) / interval_s : 0.0;
+  l << " | " << achieved << " msg/s of " << std::setprecision(scheduled_rate < 10 ? 1 : 0) << scheduled_rate
+    << std::setprecision(0) << (now.up ? "" : " (connecting)");
+  l << " | published " << now.published << ", acked " << now.delivered;
+  if (now.verified >= 0) l << ", verified " << now.verified;
+  l << ", queued " << now.queued << " | errors:";
+  const std::pair<const char*, uint64_t> errors[] = {{"dropped", now.dropped},
+                                                     {"refused", now.refused},
+                                                     {"connections lost", now.connections_lost},
+                                                     {"connects failed", now.connect_failures}};
+  bool any = false;
+  for (const auto& [kind, n] : errors) {
+    if (n == 0) continue;
+    l << (any ? ", " : " ") << n << " " << kind;
+    any = true;
   }
-  log_ << "  t=" << std::lround(std::chrono::duration<double>(since_up).count()) << "s published=" << published
-       << " delivered=" << delivered;
-  if (o_.verified) log_ << " verified=" << o_.verified();
-  log_ << "\n" << std::flush;
+  if (!any) l << " none";
+  return l.str();
+}
+
+void Scheduler::Progress() {
+  const FleetSnapshot now = Snapshot();
+  const std::string line =
+      ProgressLine(now, last_progress_, now.elapsed_s - last_progress_.elapsed_s, o_.scheduled_rate);
+  last_progress_ = now;
+  if (o_.live_line) {
+    // Redrawn in place (carriage return, clear to the end of the line), cut
+    // to the terminal's width: a wrapped line could not be cleared.
+    const size_t width = o_.line_width > 1 ? o_.line_width - 1 : line.size();
+    log_ << "\r\x1b[K" << line.substr(0, width) << std::flush;
+    line_shown_ = true;
+  } else {
+    log_ << "  " << line << "\n" << std::flush;
+  }
+}
+
+/// Any other line the fleet thread writes goes on a line of its own.
+void Scheduler::ClearLiveLine() {
+  if (!line_shown_) return;
+  log_ << "\r\x1b[K";
+  line_shown_ = false;
 }
 
 ScheduleOutcome Scheduler::Run() {
@@ -219,17 +278,32 @@ ScheduleOutcome Scheduler::Run() {
   const int n = static_cast<int>(devices_.size());
   const Micros connect_deadline = std::chrono::duration_cast<Micros>(o_.connect_window);
   const Micros duration = std::chrono::duration_cast<Micros>(o_.duration);
-  Micros next_progress = Micros::max();
+  const Micros progress_every = o_.live_line ? Micros(1'000'000) : kProgressEvery;
+  Micros next_progress = progress_every;
+  last_progress_ = Snapshot();
+  std::ostringstream pending;  // what flush_log writes, so a live line can make room for it
   for (;;) {
     std::this_thread::sleep_for(kFleetTick);
-    if (o_.flush_log) o_.flush_log();
+    if (o_.flush_log) {
+      o_.flush_log(pending);
+      if (pending.tellp() > 0) {
+        ClearLiveLine();
+        log_ << pending.str() << std::flush;
+        pending.str("");
+      }
+    }
     const Micros now = Elapsed();
     if (o_.stop_requested && o_.stop_requested()) {
+      ClearLiveLine();
       log_ << "stop requested: draining\n";
       if (up_us_.load() < 0) up_us_ = now.count();
       end_us_ = now.count();
       out.stopped = true;
       break;
+    }
+    if (now >= next_progress) {
+      next_progress = now + progress_every;
+      Progress();
     }
     if (up_us_.load() < 0) {
       const int connected = connected_.load();
@@ -237,6 +311,7 @@ ScheduleOutcome Scheduler::Run() {
       end_us_ = (now + duration).count();
       up_us_ = now.count();
       out.open_files = fs::OpenDescriptorCount();
+      ClearLiveLine();
       log_ << "devices: " << connected << "/" << n << " connected in " << std::fixed << std::setprecision(2)
            << std::chrono::duration<double>(now).count() << " s (" << workers_.size() << " workers, connect rate "
            << o_.connect_rate << "/s)";
@@ -245,14 +320,13 @@ ScheduleOutcome Scheduler::Run() {
              << " s) ended: the others run late if they connect";
       }
       log_ << "; running for " << static_cast<double>(o_.duration.count()) / 1000.0 << " s\n" << std::flush;
-      next_progress = now + kProgressEvery;
       continue;
     }
     if (now.count() >= end_us_.load()) break;
-    if (now >= next_progress) {
-      next_progress += kProgressEvery;
-      Progress(now - Micros(up_us_.load()));
-    }
+  }
+  if (line_shown_) {
+    log_ << "\n";  // the last live line stays on screen
+    line_shown_ = false;
   }
   for (auto& w : workers_) w->thread.join();
   out.up = Micros(up_us_.load());

@@ -12,6 +12,7 @@
 #include <memory>
 #include <ostream>
 #include <thread>
+#include <string>
 #include <vector>
 
 #include "hal/clock.h"
@@ -55,8 +56,15 @@ struct SchedulerOptions {
   std::chrono::milliseconds duration{30000};
   std::function<bool()> stop_requested;  // polled by the fleet thread
   /// Called from the fleet thread while the workers run (~every 50 ms):
-  /// writes what other threads queued for the log.
-  std::function<void()> flush_log;
+  /// writes what other threads queued for the log to the stream it is given.
+  std::function<void(std::ostream&)> flush_log;
+  /// The log is a terminal: the progress line is redrawn in place every
+  /// second; otherwise a line is written every 5 s.
+  bool live_line = false;
+  size_t line_width = 0;  // the terminal's columns (0: unknown)
+  /// Telemetry per second the fleet's report windows schedule (all devices up),
+  /// for the progress line.
+  double scheduled_rate = 0;
   /// For the progress line: messages the verifier has verified so far, or
   /// nothing when not verifying.
   std::function<uint64_t()> verified;
@@ -85,11 +93,23 @@ struct ScheduleOutcome {
 struct FleetSnapshot {
   int devices = 0;
   int connected = 0;        // devices that have connected at least once
+  int online = 0;           // devices connected now (workers' last tally, <= 1 s old)
   bool up = false;          // the measured window has started
   double elapsed_s = 0;     // since the run started
   uint64_t published = 0;   // telemetry + alarms handed to the links
   uint64_t delivered = 0;   // PUBACKed (telemetry, alarms, shadow updates)
+  uint64_t queued = 0;      // in the devices' outboxes, not yet PUBACKed
+  uint64_t dropped = 0;     // never to be delivered (outbox bound, storage, signing)
+  uint64_t refused = 0;     // refused by the broker (0x87)
+  uint64_t connections_lost = 0;
+  uint64_t connect_failures = 0;
+  int64_t verified = -1;    // -1: no verifier
 };
+
+/// The progress line: connected / target, achieved vs scheduled msg/s over
+/// the last `interval_s` (from `before`), the counters and errors by kind.
+std::string ProgressLine(const FleetSnapshot& now, const FleetSnapshot& before, double interval_s,
+                         double scheduled_rate);
 
 class Scheduler {
  public:
@@ -113,12 +133,23 @@ class Scheduler {
     std::vector<size_t> devices;  // indices into devices_
     std::thread thread;
     Micros worst_lag{0};                  // its thread's; read after join
-    std::atomic<uint64_t> published{0};   // telemetry + alarms, for the progress line
+    // Its devices' totals, tallied about once a second on its own thread,
+    // for the progress line and --prometheus.
+    std::atomic<uint64_t> published{0};  // telemetry + alarms
     std::atomic<uint64_t> delivered{0};
+    std::atomic<uint64_t> queued{0};
+    std::atomic<uint64_t> dropped{0};
+    std::atomic<uint64_t> refused{0};
+    std::atomic<uint64_t> connections_lost{0};
+    std::atomic<uint64_t> connect_failures{0};
+    std::atomic<int> online{0};
   };
   void WorkerLoop(Worker& w);
   void StartDevice(VirtualDevice& d, Micros now);
-  void Progress(Micros since_up);
+  /// Writes (or, live, redraws) the progress line.
+  void Progress();
+  /// Takes a live progress line off the screen before other output.
+  void ClearLiveLine();
 
   std::vector<std::unique_ptr<VirtualDevice>>& devices_;
   SchedulerOptions o_;
@@ -130,6 +161,9 @@ class Scheduler {
   std::atomic<int64_t> up_us_{-1};  // -1 until the fleet is up
   std::atomic<int64_t> end_us_{-1};  // set with up_us_, or earlier by a stop
   std::atomic<bool> stop_{false};
+  // The fleet thread's progress state.
+  FleetSnapshot last_progress_;
+  bool line_shown_ = false;  // a live line is on screen (no newline yet)
 };
 
 }  // namespace edgeforge::sim

@@ -1,5 +1,6 @@
-// `edgeforge sim --prometheus`: while a real fleet runs (local mosquitto,
-// TLS, verifier), its /metrics page shows the run's counters moving.
+// Watching a live run: `edgeforge sim --prometheus` (while a real fleet runs,
+// with the local mosquitto, TLS and the verifier, its /metrics page shows the
+// run's counters moving) and the progress line on a terminal.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -62,6 +63,41 @@ TEST(FleetPrometheusTest, TheLivePageFollowsTheRun) {
   EXPECT_GE(Sample(last_page, "edgeforge_sim_verified_messages_total"), 0) << last_page;
   // The run is over: nothing listens any more.
   EXPECT_EQ(testing_support::ConnectLoopback(port), -1);
+}
+
+// On a terminal the progress line is redrawn in place every second, cut to
+// the terminal's width, and every other line first takes it off the screen.
+TEST(FleetLiveProgressTest, OneLineRedrawnInPlaceAndCutToTheTerminal) {
+  FleetOptions o;
+  o.devices = 4;
+  o.duration = 3s;
+  o.interval = 1s;
+  o.work_dir = testing_support::MakeTempDir("fleetlive");
+  o.live_progress = true;
+  o.terminal_columns = 60;
+  std::ostringstream log;
+  auto r = RunFleet(o, log);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string out = log.str();
+  const std::string clear = "\r\x1b[K";
+  size_t redraws = 0;
+  for (size_t at = out.find(clear); at != std::string::npos; at = out.find(clear, at + 1)) {
+    const size_t end = out.find_first_of("\r\n", at + clear.size());
+    const std::string line = out.substr(at + clear.size(), end - at - clear.size());
+    if (line.empty()) continue;  // cleared for another line
+    ++redraws;
+    EXPECT_EQ(line.rfind("t=", 0), 0u) << line;
+    EXPECT_LE(line.size(), 59u) << line;
+  }
+  EXPECT_GE(redraws, 3u) << out;
+  // Other lines start on a line of their own (a fresh one, or the live line
+  // cleared first), and the last live line is ended with a newline.
+  for (const char* other : {"devices: 4/4 connected", "pki: "}) {
+    const size_t at = out.find(other);
+    if (at == std::string::npos) continue;
+    EXPECT_TRUE(out[at - 1] == '\n' || out.compare(at - clear.size(), clear.size(), clear) == 0) << other;
+  }
+  EXPECT_NE(out.find('\n', out.rfind(clear)), std::string::npos) << "the last live line is never ended";
 }
 
 }  // namespace

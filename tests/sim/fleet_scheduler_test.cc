@@ -82,5 +82,34 @@ TEST(ConnectRampTest, DefaultWindowIsTheRampPlus30Seconds) {
   EXPECT_EQ(DefaultConnectWindow(1, 500), 30002ms);
 }
 
+// The progress line (live on a terminal, every 5 s otherwise): connected of
+// target, the rate achieved over the last interval against the schedule, the
+// counters, and errors by kind (only the kinds that happened).
+TEST(ProgressLineTest, SaysRateAgainstScheduleAndErrorsByKind) {
+  FleetSnapshot before;
+  before.elapsed_s = 10;
+  before.published = 1000;
+  FleetSnapshot now = before;
+  now.devices = 2000;
+  now.connected = 2000;
+  now.online = 1998;
+  now.up = true;
+  now.elapsed_s = 15;
+  now.published = 10950;
+  now.delivered = 11000;
+  now.queued = 12;
+  now.verified = 10900;
+  EXPECT_EQ(ProgressLine(now, before, 5, 2000),
+            "t=15s connected 2000/2000 (1998 online) | 1990 msg/s of 2000 | published 10950, acked 11000, "
+            "verified 10900, queued 12 | errors: none");
+  now.connections_lost = 2;
+  now.refused = 1;
+  now.verified = -1;  // no verifier
+  now.up = false;
+  EXPECT_EQ(ProgressLine(now, before, 5, 7.5),
+            "t=15s connected 2000/2000 (1998 online) | 1990 msg/s of 7.5 (connecting) | published 10950, acked 11000, "
+            "queued 12 | errors: 1 refused, 2 connections lost");
+}
+
 }  // namespace
 }  // namespace edgeforge::sim
