@@ -220,8 +220,7 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
   if (winsize ws{}; o.live_progress && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) o.terminal_columns = ws.ws_col;
   out << "edgeforge sim: ";
   if (scenario) {
-    out << "scenario " << scenario->name << " (" << scenario->source << "), " << scenario->groups.size()
-        << " groups, ";
+    out << "scenario " << scenario->name << " (" << scenario->source << "), " << scenario->groups.size() << " groups, ";
   }
   out << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0 << " s, signer "
       << jws::BackendName(o.signer) << "\n";

@@ -23,7 +23,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 /// The --prometheus page: the live counters, named as Prometheus's naming
 /// guide asks (a unit suffix, _total on counters).
-std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate) {
+std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate, const LatencyHistogram* latency) {
   const auto count = [](uint64_t v) { return static_cast<double>(v); };
   std::string out;
   out += PrometheusFamily("edgeforge_sim_devices", "gauge", "Devices in the run.", {{"", f.devices}});
@@ -55,6 +55,10 @@ std::string RenderFleetMetrics(const FleetSnapshot& f, double scheduled_rate) {
     out += PrometheusFamily("edgeforge_sim_verified_messages_total", "counter",
                             "Messages the ingest verifier received with a valid signature.",
                             {{"", static_cast<double>(f.verified)}});
+  }
+  if (latency != nullptr) {
+    out +=
+        latency->Prometheus("edgeforge_sim_latency_seconds", "Device publish to verifier receive, verified messages.");
   }
   return out;
 }
@@ -291,8 +295,10 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   std::unique_ptr<MetricsServer> metrics;
   if (!o.prometheus_addr.empty()) {
     const double scheduled = ScheduledMessageRate(o, p);
-    auto started = MetricsServer::Start(o.prometheus_addr, [&scheduler, scheduled] {
-      return RenderFleetMetrics(scheduler.Snapshot(), scheduled);
+    auto started = MetricsServer::Start(o.prometheus_addr, [&scheduler, scheduled, v] {
+      if (v == nullptr) return RenderFleetMetrics(scheduler.Snapshot(), scheduled, nullptr);
+      const LatencyHistogram latency = v->Latency();
+      return RenderFleetMetrics(scheduler.Snapshot(), scheduled, &latency);
     });
     if (!started.ok()) return started.status();
     metrics = std::move(*started);

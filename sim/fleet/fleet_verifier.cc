@@ -22,8 +22,15 @@ void LatencyRecorder::Received(const std::string& thing, uint64_t seq, Micros at
   if (d == sent_.end()) return;
   auto s = d->second.find(seq);
   if (s == d->second.end()) return;
-  samples_us_.push_back(static_cast<double>((at - s->second).count()));
+  const double us = static_cast<double>((at - s->second).count());
+  samples_us_.push_back(us);
+  histogram_.Add(us / 1e6);
   d->second.erase(s);
+}
+
+LatencyHistogram LatencyRecorder::Histogram() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return histogram_;
 }
 
 double LatencyRecorder::Percentile(double p) {

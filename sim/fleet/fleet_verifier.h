@@ -14,6 +14,7 @@
 #include "hal/clock.h"
 #include "hal/status.h"
 #include "sim/fleet/devices.h"
+#include "sim/fleet/latency_histogram.h"
 #include "sim/fleet/report.h"
 #include "sim/verify/live_ingest.h"
 #include "sim/verify/verifier.h"
@@ -28,9 +29,12 @@ class LatencyRecorder {
   void Received(const std::string& thing, uint64_t seq, Micros at);
   /// p in [0,1]; milliseconds.
   double Percentile(double p);
+  /// The same samples as a mergeable histogram (any thread).
+  LatencyHistogram Histogram() const;
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  LatencyHistogram histogram_;
   std::unordered_map<std::string, std::unordered_map<uint64_t, Micros>> sent_;
   std::vector<double> samples_us_;
 };
@@ -46,6 +50,8 @@ class FleetVerifier {
   /// A device is handing `seq` to its link now (any thread).
   void Sent(const std::string& thing, uint64_t seq) { latency_.Sent(thing, seq, clock_.Monotonic()); }
   uint64_t verified() const { return verifier_->verified(); }
+  /// Publish-to-receive latency so far (any thread).
+  LatencyHistogram Latency() const { return latency_.Histogram(); }
   /// Writes the ingest's connection events queued since the last call; from
   /// the fleet thread only, so the log has one writer.
   void FlushLog(std::ostream& log);

@@ -224,8 +224,7 @@ std::string ProgressLine(const FleetSnapshot& now, const FleetSnapshot& before, 
   l << std::fixed << std::setprecision(0);
   l << "t=" << now.elapsed_s << "s connected " << now.connected << "/" << now.devices << " (" << now.online
     << " online)";
-  const double achieved =
-      interval_s > 0 ? static_cast<double>(now.published - before.published) / interval_s : 0.0;
+  const double achieved = interval_s > 0 ? static_cast<double>(now.published - before.published) / interval_s : 0.0;
   l << " | " << achieved << " msg/s of " << std::setprecision(scheduled_rate < 10 ? 1 : 0) << scheduled_rate
     << std::setprecision(0) << (now.up ? "" : " (connecting)");
   l << " | published " << now.published << ", acked " << now.delivered;

@@ -11,8 +11,8 @@
 #include <functional>
 #include <memory>
 #include <ostream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hal/clock.h"
@@ -92,18 +92,18 @@ struct ScheduleOutcome {
 /// Live counters, safe to read from any thread while Run() runs.
 struct FleetSnapshot {
   int devices = 0;
-  int connected = 0;        // devices that have connected at least once
-  int online = 0;           // devices connected now (workers' last tally, <= 1 s old)
-  bool up = false;          // the measured window has started
-  double elapsed_s = 0;     // since the run started
-  uint64_t published = 0;   // telemetry + alarms handed to the links
-  uint64_t delivered = 0;   // PUBACKed (telemetry, alarms, shadow updates)
-  uint64_t queued = 0;      // in the devices' outboxes, not yet PUBACKed
-  uint64_t dropped = 0;     // never to be delivered (outbox bound, storage, signing)
-  uint64_t refused = 0;     // refused by the broker (0x87)
+  int connected = 0;       // devices that have connected at least once
+  int online = 0;          // devices connected now (workers' last tally, <= 1 s old)
+  bool up = false;         // the measured window has started
+  double elapsed_s = 0;    // since the run started
+  uint64_t published = 0;  // telemetry + alarms handed to the links
+  uint64_t delivered = 0;  // PUBACKed (telemetry, alarms, shadow updates)
+  uint64_t queued = 0;     // in the devices' outboxes, not yet PUBACKed
+  uint64_t dropped = 0;    // never to be delivered (outbox bound, storage, signing)
+  uint64_t refused = 0;    // refused by the broker (0x87)
   uint64_t connections_lost = 0;
   uint64_t connect_failures = 0;
-  int64_t verified = -1;    // -1: no verifier
+  int64_t verified = -1;  // -1: no verifier
 };
 
 /// The progress line: connected / target, achieved vs scheduled msg/s over
@@ -132,7 +132,7 @@ class Scheduler {
     int index = 0;
     std::vector<size_t> devices;  // indices into devices_
     std::thread thread;
-    Micros worst_lag{0};                  // its thread's; read after join
+    Micros worst_lag{0};  // its thread's; read after join
     // Its devices' totals, tallied about once a second on its own thread,
     // for the progress line and --prometheus.
     std::atomic<uint64_t> published{0};  // telemetry + alarms
@@ -158,7 +158,7 @@ class Scheduler {
   ConnectRamp ramp_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<int> connected_{0};
-  std::atomic<int64_t> up_us_{-1};  // -1 until the fleet is up
+  std::atomic<int64_t> up_us_{-1};   // -1 until the fleet is up
   std::atomic<int64_t> end_us_{-1};  // set with up_us_, or earlier by a stop
   std::atomic<bool> stop_{false};
   // The fleet thread's progress state.

@@ -61,6 +61,11 @@ TEST(FleetPrometheusTest, TheLivePageFollowsTheRun) {
   EXPECT_NEAR(Sample(last_page, "edgeforge_sim_scheduled_messages_per_second"), 6.0, 1e-9);
   EXPECT_GT(max_published, 0) << last_page;
   EXPECT_GE(Sample(last_page, "edgeforge_sim_verified_messages_total"), 0) << last_page;
+  EXPECT_NE(last_page.find("# TYPE edgeforge_sim_latency_seconds histogram\n"), std::string::npos) << last_page;
+  EXPECT_EQ(Sample(last_page, "edgeforge_sim_latency_seconds_count"),
+            Sample(last_page, "edgeforge_sim_latency_seconds_bucket{le=\"+Inf\"}"))
+      << last_page;
+  EXPECT_NE(last_page.find("edgeforge_sim_errors_total{kind=\"dropped\"} 0\n"), std::string::npos) << last_page;
   // The run is over: nothing listens any more.
   EXPECT_EQ(testing_support::ConnectLoopback(port), -1);
 }
