@@ -13,6 +13,7 @@
 #include "sim/fleet/fleet_verifier.h"
 #include "sim/fleet/provisioning.h"
 #include "sim/fleet/scheduler.h"
+#include "sim/shadow/shadow_service.h"
 #include "sim/transport/event_loop.h"
 
 namespace edgeforge::sim {
@@ -197,6 +198,15 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     broker = std::move(*started);
     broker_uri = broker->uri();
   }
+  // IoT Core answers the shadow topics; so does the local broker's service.
+  std::unique_ptr<shadow::ShadowService> shadows;
+  if (broker) {
+    auto s = shadow::StartBesideBroker(broker_uri, p.pki_dir, o.work_dir + "/broker", nullptr);
+    if (!s.ok()) return s.status();
+    shadows = std::move(*s);
+    log << "shadow: service running as " << kShadowServiceIdentity << " (documents "
+        << shadow::StorePathIn(o.work_dir + "/broker") << ")\n";
+  }
   std::unique_ptr<FleetVerifier> verifier;
   if (o.verify) {
     auto v = FleetVerifier::Start(broker_uri, p.pki_dir, o.app);
@@ -280,6 +290,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   }
   r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.failures = FleetFailureReasons(r, o.duration, p.ShortestWindow());
+  if (shadows) (void)shadows->Stop();
   if (broker) (void)broker->Stop();
   return r;
 }

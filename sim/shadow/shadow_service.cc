@@ -1,5 +1,6 @@
 #include "sim/shadow/shadow_service.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "certs/pki.h"
@@ -81,6 +82,7 @@ Result<std::unique_ptr<ShadowService>> ShadowService::Start(const ShadowServiceO
   s->documents_ = std::move(*docs);
   s->session_ = std::move(*session);
   s->last_save_ = std::chrono::steady_clock::now();
+  s->save_gap_ = o.save_interval;
   ShadowService* raw = s.get();
   s->session_->OnConnectionLost([raw](const std::string& cause) {
     {
@@ -184,8 +186,13 @@ void ShadowService::OnMessage(const link::IncomingMessage& m) {
 
 Status ShadowService::Save() {
   if (!dirty_ || options_.store_path.empty()) return Status::Ok();
+  const auto started = std::chrono::steady_clock::now();
   Status s = fs::WriteFileAtomically(options_.store_path, StoreJson(documents_), 0644, fs::Durability::kSynced);
   last_save_ = std::chrono::steady_clock::now();
+  // A large fleet's store takes a while to write: spend at most ~1/10 of the
+  // service thread on it, so requests keep being answered.
+  save_gap_ = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(options_.save_interval),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(10 * (last_save_ - started)));
   std::lock_guard<std::mutex> lock(mu_);
   if (s.ok()) {
     dirty_ = false;
@@ -199,7 +206,7 @@ Status ShadowService::Save() {
 void ShadowService::Supervise() {
   for (;;) {
     session_->Dispatch();
-    if (dirty_ && std::chrono::steady_clock::now() - last_save_ >= options_.save_interval) {
+    if (dirty_ && std::chrono::steady_clock::now() - last_save_ >= save_gap_) {
       if (Status s = Save(); !s.ok()) Log("shadow service: " + s.ToString());
     }
     bool lost = false;
@@ -253,6 +260,17 @@ ShadowServiceStats ShadowService::stats() const {
 bool ShadowService::connected() const {
   std::lock_guard<std::mutex> lock(mu_);
   return !lost_ && !stopping_;
+}
+
+Result<std::unique_ptr<ShadowService>> StartBesideBroker(const std::string& broker_uri, const std::string& pki_dir,
+                                                         const std::string& broker_work_dir,
+                                                         std::function<void(const std::string&)> log) {
+  ShadowServiceOptions o;
+  o.broker_uri = broker_uri;
+  o.pki_dir = pki_dir;
+  o.store_path = StorePathIn(broker_work_dir);
+  o.log = std::move(log);
+  return ShadowService::Start(o);
 }
 
 }  // namespace edgeforge::sim::shadow

@@ -11,9 +11,10 @@
 // broker's ACL), so the thing in the topic is the requester's own.
 //
 // Documents persist in one JSON file (store_path) written atomically (temp +
-// fsync + rename) at most every save_interval and at Stop(), so a restarted
-// broker and service keep them; a kill -9 of the service loses at most the
-// last save_interval of changes. A lost connection (a broker kill or
+// fsync + rename) at most every save_interval (or 10x the last write's
+// duration, for large fleets) and at Stop(), so a restarted broker and
+// service keep them; a kill -9 of the service loses the changes since the
+// last write. A lost connection (a broker kill or
 // restart) is retried every second until Stop().
 #pragma once
 
@@ -93,6 +94,7 @@ class ShadowService {
   std::map<std::string, ShadowDocument> documents_;
   bool dirty_ = false;
   std::chrono::steady_clock::time_point last_save_;
+  std::chrono::milliseconds save_gap_{200};  // save_interval, or 10x the last save's duration
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -102,5 +104,15 @@ class ShadowService {
   std::thread supervisor_;
   std::unique_ptr<link::Session> session_;  // last: destroyed first
 };
+
+/// The file the service keeps beside a local broker: <broker work dir>/shadows.json.
+inline std::string StorePathIn(const std::string& broker_work_dir) { return broker_work_dir + "/shadows.json"; }
+
+/// The service as `edgeforge broker` and the sim's embedded broker run it:
+/// `pki_dir`'s shadow identity on `broker_uri`, documents in
+/// StorePathIn(broker_work_dir); `log` gets its connection events.
+Result<std::unique_ptr<ShadowService>> StartBesideBroker(const std::string& broker_uri, const std::string& pki_dir,
+                                                         const std::string& broker_work_dir,
+                                                         std::function<void(const std::string&)> log);
 
 }  // namespace edgeforge::sim::shadow
