@@ -64,7 +64,10 @@ Result<std::map<std::string, ShadowDocument>> ShadowService::LoadStore(const std
 
 std::string ShadowService::StoreJson(const std::map<std::string, ShadowDocument>& documents) {
   json things = json::object();
-  for (const auto& [thing, doc] : documents) things[thing] = doc.ToJson();
+  for (const auto& [thing, doc] : documents) {
+    // A get for a thing that never had a shadow leaves an empty slot: nothing to keep.
+    if (doc.exists() || doc.version() > 0) things[thing] = doc.ToJson();
+  }
   return json{{"format", kStoreFormat}, {"things", things}}.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

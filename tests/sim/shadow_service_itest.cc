@@ -226,6 +226,31 @@ TEST_F(ShadowServiceTest, RestartKeepsTheDocument) {
   EXPECT_EQ((*g)["version"], 1);
 }
 
+// A broker kill -9 and restart (the fault schedule's broker fault): the
+// service reconnects by itself and answers again, its documents intact.
+TEST_F(ShadowServiceTest, ServiceReconnectsAfterABrokerKill) {
+  {
+    Inbox in;
+    auto dev = Device("dev-a", in);
+    ASSERT_NE(dev, nullptr);
+    ASSERT_TRUE(Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"n":1}}})").ok());
+    ASSERT_TRUE(in.Next(T("dev-a", "update/accepted")));
+  }
+  ASSERT_TRUE(broker_->Kill().ok());
+  ASSERT_TRUE(broker_->Restart().ok());
+  const auto end = std::chrono::steady_clock::now() + 15s;
+  while (service_->stats().reconnects == 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(50ms);
+  ASSERT_GE(service_->stats().reconnects, 1u) << service_->stats().last_error;
+  Inbox in;
+  auto dev = Device("dev-a", in);
+  ASSERT_NE(dev, nullptr);
+  ASSERT_TRUE(Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"n":2}},"clientToken":"after"})").ok());
+  auto a = in.Next(T("dev-a", "update/accepted"));
+  ASSERT_TRUE(a) << "no answer after the broker restart";
+  EXPECT_EQ((*a)["version"], 2);
+  EXPECT_EQ((*a)["clientToken"], "after");
+}
+
 TEST_F(ShadowServiceTest, MalformedStoreIsRefusedNamingFileAndField) {
   const std::string path = work_ + "/bad.json";
   ASSERT_TRUE(fs::WriteFileAtomically(path, R"({"format":"edgeforge-shadows/1","things":{"dev-a":{"exists":true}}})", 0644).ok());
