@@ -57,7 +57,8 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Sch
     r.reports += c.reports;
     r.alarms += c.alarms;
     r.achieved += c.reports + c.alarms;
-    r.shadow_reports += c.shadow_reports;
+    // Shadow traffic is in `delivered` too: the reports and one get per connection.
+    r.shadow_reports += c.shadow_reports + c.shadow_gets;
     r.sensor_faults += c.sensor_faults;
     r.delivered += c.delivered;
     r.dropped += c.dropped + c.refused;  // refused is apart from dropped in DeviceCounters (issue 8)

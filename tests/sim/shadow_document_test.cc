@@ -170,6 +170,14 @@ TEST(ShadowDocument, BadRequestsAre400WithDocumentedMessages) {
     EXPECT_EQ(e["message"], c.message) << c.payload;
     EXPECT_FALSE(d.exists());
   }
+  // 100,000 brackets (what a 128 KB MQTT payload can hold) are refused
+  // before parsing, with the same message, and without a deep recursion.
+  {
+    ShadowDocument d = Doc();
+    const std::string bomb = R"({"state":{"desired":{"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}}}";
+    json e = Only(d.Update(bomb, kT0), "update/rejected");
+    EXPECT_EQ(e["message"], "JSON contains too many levels of nesting; maximum is 6");
+  }
   ShadowDocument d = Doc();
   EXPECT_NE(Find(d.Update(six, kT0), "update/accepted"), nullptr) << "6 levels are allowed";
   // A token of exactly 64 bytes is fine and echoed.
