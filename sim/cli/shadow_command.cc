@@ -81,9 +81,9 @@ int RunShadow(const Argv& args, std::ostream& out, std::ostream& err) {
     if (desired.empty()) return cl.UsageError(InvalidArgument("set needs --desired JSON"), err);
     desired_json = json::parse(desired, nullptr, false);
     if (desired_json.is_discarded() || !desired_json.is_object()) {
-      return cl.UsageError(InvalidArgument("--desired: expected a JSON object such as '{\"report_ms\":5000}', got '" +
-                                           desired + "'"),
-                           err);
+      return cl.UsageError(
+          InvalidArgument("--desired: expected a JSON object such as '{\"report_ms\":5000}', got '" + desired + "'"),
+          err);
     }
   } else if (!desired.empty()) {
     return cl.UsageError(InvalidArgument("--desired applies to set only"), err);

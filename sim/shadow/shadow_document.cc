@@ -133,7 +133,9 @@ int RawNesting(std::string_view text) {
   return deepest;
 }
 
-Error TooDeep() { return Error{400, "JSON contains too many levels of nesting; maximum is " + std::to_string(kMaxDepth)}; }
+Error TooDeep() {
+  return Error{400, "JSON contains too many levels of nesting; maximum is " + std::to_string(kMaxDepth)};
+}
 
 std::optional<Error> ParseRequest(std::string_view payload, bool may_be_empty, Request& out) {
   if (payload.empty() && may_be_empty) return std::nullopt;
@@ -270,7 +272,8 @@ std::vector<Reply> ShadowDocument::Update(std::string_view payload, int64_t now_
 std::vector<Reply> ShadowDocument::Get(std::string_view payload, int64_t now_s) const {
   Request req;
   if (auto e = ParseRequest(payload, true, req)) return Rejected("get", *e, now_s, req.client_token);
-  if (!exists_) return Rejected("get", Error{404, "No shadow exists with name: '" + thing_ + "'"}, now_s, req.client_token);
+  if (!exists_)
+    return Rejected("get", Error{404, "No shadow exists with name: '" + thing_ + "'"}, now_s, req.client_token);
   json state = State();
   const json delta = Delta();
   if (!delta.empty()) state["delta"] = delta;
@@ -287,7 +290,8 @@ std::vector<Reply> ShadowDocument::Delete(std::string_view payload, int64_t now_
   }
   if (const auto v = req.body.find("version"); v != req.body.end()) {
     if (!v->is_number_unsigned()) return Rejected("delete", Error{400, "Invalid version"}, now_s, req.client_token);
-    if (v->get<uint64_t>() != version_) return Rejected("delete", Error{409, "Version conflict"}, now_s, req.client_token);
+    if (v->get<uint64_t>() != version_)
+      return Rejected("delete", Error{409, "Version conflict"}, now_s, req.client_token);
   }
   json doc{{"version", version_}, {"timestamp", now_s}};
   PutToken(doc, req.client_token);
@@ -314,7 +318,8 @@ std::optional<ShadowDocument> ShadowDocument::FromJson(const json& j, std::strin
   const auto exists = j.find("exists");
   if (exists == j.end() || !exists->is_boolean()) return fail("exists: missing or not true/false");
   const auto version = j.find("version");
-  if (version == j.end() || !version->is_number_unsigned()) return fail("version: missing or not a non-negative integer");
+  if (version == j.end() || !version->is_number_unsigned())
+    return fail("version: missing or not a non-negative integer");
   d.exists_ = exists->get<bool>();
   d.version_ = version->get<uint64_t>();
   for (const char* k : {"desired", "reported"}) {

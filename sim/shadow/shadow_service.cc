@@ -123,8 +123,7 @@ ShadowService::~ShadowService() { (void)Stop(); }
 
 int64_t ShadowService::Now() const {
   if (options_.now_s) return options_.now_s();
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void ShadowService::Log(const std::string& line) const {

@@ -50,10 +50,10 @@ struct ShadowServiceOptions {
 };
 
 struct ShadowServiceStats {
-  uint64_t requests = 0;         // update/get/delete messages handled
-  uint64_t rejected = 0;         // answered on .../rejected
-  uint64_t publish_failures = 0; // replies the broker did not take
-  uint64_t saves = 0;            // store file writes
+  uint64_t requests = 0;          // update/get/delete messages handled
+  uint64_t rejected = 0;          // answered on .../rejected
+  uint64_t publish_failures = 0;  // replies the broker did not take
+  uint64_t saves = 0;             // store file writes
   uint64_t reconnects = 0;
   std::string last_error;
 };

@@ -95,7 +95,8 @@ TEST_F(ShadowCliTest, UsageErrorsExitTwoAndHelpExitsZero) {
     const CliRun r = Edgeforge(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
   }
-  EXPECT_TRUE(Edgeforge("shadow set line-1 --broker ssl://localhost:1 --desired '[1]'").Has("--desired: expected a JSON object"));
+  EXPECT_TRUE(Edgeforge("shadow set line-1 --broker ssl://localhost:1 --desired '[1]'")
+                  .Has("--desired: expected a JSON object"));
   EXPECT_TRUE(Edgeforge("shadow get line-1").Has("--broker is required"));
   for (const std::string& args : {std::string("shadow --help"), std::string("shadow get line-1 --help")}) {
     const CliRun r = Edgeforge(args);

@@ -174,7 +174,8 @@ TEST(ShadowDocument, BadRequestsAre400WithDocumentedMessages) {
   // before parsing, with the same message, and without a deep recursion.
   {
     ShadowDocument d = Doc();
-    const std::string bomb = R"({"state":{"desired":{"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}}}";
+    const std::string bomb =
+        R"({"state":{"desired":{"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}}}";
     json e = Only(d.Update(bomb, kT0), "update/rejected");
     EXPECT_EQ(e["message"], "JSON contains too many levels of nesting; maximum is 6");
   }
@@ -191,7 +192,8 @@ TEST(ShadowDocument, BadRequestsAre400WithDocumentedMessages) {
 TEST(ShadowDocument, StateOver8KBIs413) {
   ShadowDocument d = Doc();
   const std::string big(kMaxStateBytes, 'x');
-  json e = Only(d.Update(R"({"state":{"desired":{"a":")" + big + R"("}},"clientToken":"big"})", kT0), "update/rejected");
+  json e =
+      Only(d.Update(R"({"state":{"desired":{"a":")" + big + R"("}},"clientToken":"big"})", kT0), "update/rejected");
   EXPECT_EQ(e["code"], 413);
   EXPECT_EQ(e["message"], "The payload exceeds the maximum size allowed");
   EXPECT_EQ(e["clientToken"], "big");
@@ -225,7 +227,9 @@ TEST(ShadowDocument, DeleteRemovesShadowKeepsVersionCounting) {
 // document": desired, reported, delta, metadata, version, timestamp, clientToken.
 TEST(ShadowDocument, GetAcceptedHasWholeDocument) {
   ShadowDocument d = Doc();
-  (void)d.Update(R"({"state":{"desired":{"lights":{"color":"red"},"fan":1},"reported":{"lights":{"color":"green"},"fan":1}}})", kT0);
+  (void)d.Update(
+      R"({"state":{"desired":{"lights":{"color":"red"},"fan":1},"reported":{"lights":{"color":"green"},"fan":1}}})",
+      kT0);
   json g = Only(d.Get(R"({"clientToken":"g"})", kT0 + 3), "get/accepted");
   EXPECT_EQ(g["state"]["delta"], json::parse(R"({"lights":{"color":"red"}})"));
   EXPECT_EQ(g["metadata"]["reported"]["fan"]["timestamp"], kT0);

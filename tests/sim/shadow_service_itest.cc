@@ -1,8 +1,6 @@
 // Integration: the local shadow service (sim/shadow/shadow_service.h) on a
 // real mosquitto with TLS and the ACL. Devices talk to it with their own
 // certificates, as they would to AWS IoT Core's shadow service.
-#include "sim/shadow/shadow_service.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +13,7 @@
 
 #include "hal/linux/fs.h"
 #include "sim/broker/local_broker.h"
+#include "sim/shadow/shadow_service.h"
 #include "tests/support/pumped_session.h"
 #include "tests/support/test_pki.h"
 
@@ -98,8 +97,7 @@ class ShadowServiceTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     EXPECT_TRUE(testing_support::ConnectAndWait(**s).ok());
-    const Status sub =
-        testing_support::SubscribeAndWait(**s, "$aws/things/" + thing + "/shadow/#", 1, inbox.Handler());
+    const Status sub = testing_support::SubscribeAndWait(**s, "$aws/things/" + thing + "/shadow/#", 1, inbox.Handler());
     EXPECT_TRUE(sub.ok()) << sub.ToString();
     return std::move(*s);
   }
@@ -108,7 +106,9 @@ class ShadowServiceTest : public ::testing::Test {
     return testing_support::PublishAndWait(s, link::OutgoingMessage{topic, payload, 1, {}});
   }
 
-  static std::string T(const std::string& thing, const std::string& op) { return "$aws/things/" + thing + "/shadow/" + op; }
+  static std::string T(const std::string& thing, const std::string& op) {
+    return "$aws/things/" + thing + "/shadow/" + op;
+  }
 
   static std::string* pki_;
   std::string work_;
@@ -128,7 +128,8 @@ TEST_F(ShadowServiceTest, DeviceUpdatesAndGetsItsShadowWithDeltaAndTokens) {
   EXPECT_EQ((*e)["code"], 404);
   EXPECT_EQ((*e)["clientToken"], "g0");
 
-  ASSERT_TRUE(Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"report_ms":10000}},"clientToken":"u1"})").ok());
+  ASSERT_TRUE(
+      Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"report_ms":10000}},"clientToken":"u1"})").ok());
   auto a = in.Next(T("dev-a", "update/accepted"));
   ASSERT_TRUE(a) << "no update/accepted";
   EXPECT_EQ((*a)["version"], 1);
@@ -151,13 +152,15 @@ TEST_F(ShadowServiceTest, DeviceUpdatesAndGetsItsShadowWithDeltaAndTokens) {
   EXPECT_EQ((*g)["version"], 2);
 
   // 409 and 413, with the token echoed.
-  ASSERT_TRUE(Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"x":1}},"version":1,"clientToken":"old"})").ok());
+  ASSERT_TRUE(
+      Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"x":1}},"version":1,"clientToken":"old"})").ok());
   auto c = in.Next(T("dev-a", "update/rejected"));
   ASSERT_TRUE(c);
   EXPECT_EQ((*c)["code"], 409);
   EXPECT_EQ((*c)["clientToken"], "old");
   const std::string big(kMaxStateBytes + 1, 'x');
-  ASSERT_TRUE(Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"x":")" + big + R"("}},"clientToken":"big"})").ok());
+  ASSERT_TRUE(
+      Send(*dev, T("dev-a", "update"), R"({"state":{"reported":{"x":")" + big + R"("}},"clientToken":"big"})").ok());
   auto t = in.Next(T("dev-a", "update/rejected"));
   ASSERT_TRUE(t);
   EXPECT_EQ((*t)["code"], 413);
@@ -253,7 +256,9 @@ TEST_F(ShadowServiceTest, ServiceReconnectsAfterABrokerKill) {
 
 TEST_F(ShadowServiceTest, MalformedStoreIsRefusedNamingFileAndField) {
   const std::string path = work_ + "/bad.json";
-  ASSERT_TRUE(fs::WriteFileAtomically(path, R"({"format":"edgeforge-shadows/1","things":{"dev-a":{"exists":true}}})", 0644).ok());
+  ASSERT_TRUE(
+      fs::WriteFileAtomically(path, R"({"format":"edgeforge-shadows/1","things":{"dev-a":{"exists":true}}})", 0644)
+          .ok());
   auto r = ShadowService::LoadStore(path);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(path + ": things.dev-a.version"), std::string::npos) << r.status().ToString();
