@@ -68,7 +68,7 @@ std::string ShadowService::StoreJson(const std::map<std::string, ShadowDocument>
     // A get for a thing that never had a shadow leaves an empty slot: nothing to keep.
     if (doc.exists() || doc.version() > 0) things[thing] = doc.ToJson();
   }
-  return json{{"format", kStoreFormat}, {"things", things}}.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+  return json{{"format", kStoreFormat}, {"things", things}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Result<std::unique_ptr<ShadowService>> ShadowService::Start(const ShadowServiceOptions& o) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "certs/pki.h"
 #include "sim/broker/local_broker.h"
 #include "sim/shadow/shadow_service.h"
 #include "tests/support/cli_run.h"
@@ -104,6 +105,23 @@ TEST_F(ShadowCliTest, UsageErrorsExitTwoAndHelpExitsZero) {
     EXPECT_TRUE(r.Has("usage: edgeforge shadow get THING")) << r.output;
   }
   EXPECT_TRUE(Edgeforge("--help").Has("shadow    get or set a thing's device shadow"));
+}
+
+// The ask end to end: desired set while the device is away reaches it
+// when it connects (its /shadow/get), it applies and reports it, the delta clears.
+TEST_F(ShadowCliTest, DesiredSetWhileAwayIsAppliedWhenTheDeviceConnects) {
+  StartService();
+  ASSERT_TRUE(certs::EnsurePki(pki_, {"edge-00001"}).ok());
+  CliRun r = Edgeforge("shadow set edge-00001 --desired '{\"config\":{\"report_ms\":2000}}'" + Common());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Edgeforge("sim --devices 1 --duration 2s --interval 1s --no-verify" + Common() + " --work " +
+                MakeTempDir("shadowclisim"));
+  ASSERT_TRUE(r.Has("published")) << r.output;  // the config change moves its schedule: PASS is not the point
+  r = Edgeforge("shadow get edge-00001" + Common());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json g = Printed(r);
+  EXPECT_EQ(g["state"]["reported"]["config"]["report_ms"], 2000) << r.output;
+  EXPECT_FALSE(g["state"].contains("delta")) << "desired and reported still differ: " << r.output;
 }
 
 TEST(ShadowBrokerCliTest, BrokerCommandStartsTheShadowService) {
