@@ -82,6 +82,14 @@ Status Device::StartShadow() {
     if (deltas_.size() < 16)
       deltas_.push_back(m.payload);  // a flood of deltas: the newest are dropped, the shadow resends
   });
+  // "Interacting with shadows": a device that connects asks for its shadow
+  // (/get) and applies the delta in get/accepted. The SUBSCRIBE goes out at
+  // CONNACK, before the get (RequestShadowOnConnect), so the broker has the
+  // subscription when the answer comes.
+  link_.Subscribe(shadow_topics_.get_accepted, 1, [this](const link::IncomingMessage& m) {
+    auto delta = link::DeltaFromGetAccepted(m.payload);
+    if (delta.ok() && deltas_.size() < 16) deltas_.push_back(std::move(*delta));
+  });
   for (const NodePart& part : options_.node->parts()) sensors_[part.device->name] = "ok";
   ReportState();  // queued now, sent on connect: IoT Core answers a stale desired with a delta
   return Status::Ok();
@@ -107,6 +115,21 @@ void Device::HandleDeltas(Micros now) {
     }
     ReportState();
   }
+}
+
+bool Device::RequestShadowOnConnect() {
+  const uint64_t connects = link_.stats().connects;
+  if (link_.state() != link::Link::State::kConnected || connects == shadow_get_connects_) return false;
+  shadow_get_connects_ = connects;
+  link::OutgoingMessage get;
+  get.topic = shadow_topics_.get;
+  get.payload = "{}";  // IoT Core takes an empty or JSON get request; no clientToken needed
+  if (link_.Send(link::Priority::kState, 0, get).code() == StatusCode::kInvalidArgument) {
+    CountDrop(link::Priority::kState);
+    return false;
+  }
+  ++shadow_gets_;
+  return true;
 }
 
 void Device::ReportState() {
@@ -165,7 +188,9 @@ Micros Device::Step() {
       }
     }
   }
-  return std::min(r.next_wake, link_.Poll());
+  Micros link_wake = link_.Poll();
+  if (shadow_ && RequestShadowOnConnect()) link_wake = link_.Poll();  // send the get now, not at the next wake
+  return std::min(r.next_wake, link_wake);
 }
 
 std::optional<uint64_t> Device::NextSeq(link::Priority priority) {
@@ -263,6 +288,7 @@ DeviceCounters Device::counters() const {
   c.reports = reports_;
   c.alarms = alarms_;
   c.shadow_reports = shadow_reports_;
+  c.shadow_gets = shadow_gets_;
   c.delivered = l.delivered;
   c.dropped = dropped_ + q.dropped[0] + q.dropped[1] + q.dropped[2];
   c.refused = l.rejected;

@@ -50,6 +50,7 @@ struct DeviceCounters {
   uint64_t reports = 0;         // telemetry messages among them
   uint64_t alarms = 0;          // alarm messages among them
   uint64_t shadow_reports = 0;  // reported-state updates queued for the device shadow (not in sampled)
+  uint64_t shadow_gets = 0;     // /shadow/get requests queued, one per connection (not in sampled)
   uint64_t delivered = 0;       // PUBACKed by the broker (removed from the outbox)
   uint64_t dropped = 0;         // never to be delivered: outbox bound or storage failure, seq lease, signing
   uint64_t refused = 0;         // refused by the broker (MQTT 5 0x87, link stats().rejected); not in dropped
@@ -121,6 +122,10 @@ class Device {
   void HandleDeltas(Micros now);
   /// Queues the reported state (sent at state priority).
   void ReportState();
+  /// Once per new connection: queues a /shadow/get, so desired state set
+  /// while the device was away arrives (IoT Core sends a delta only when an
+  /// update happens). True if it queued one.
+  bool RequestShadowOnConnect();
   /// The next seq, or nullopt (counted as dropped in `priority`'s class) if it could not be leased.
   std::optional<uint64_t> NextSeq(link::Priority priority);
   /// A message lost before the outbox counted it (seq lease, signing, refused as invalid).
@@ -156,6 +161,8 @@ class Device {
   uint64_t reported_storage_errors_ = 0;  // as last reported to the shadow
   uint64_t reported_refused_ = 0;
   uint64_t shadow_reports_ = 0;
+  uint64_t shadow_gets_ = 0;
+  uint64_t shadow_get_connects_ = 0;  // link_.stats().connects when the last get was queued
   std::optional<CrashLoss> crash_loss_;
 };
 

@@ -5,6 +5,7 @@
 #include "cli/signals.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
+#include "sim/shadow/shadow_service.h"
 
 namespace edgeforge::cli {
 namespace {
@@ -15,8 +16,10 @@ Starts mosquitto on a loopback port with a configuration that mirrors AWS IoT
 Core: TLS 1.2+, client certificates required, certificate CN = MQTT username =
 thing name, per-thing ACLs (dt/<app>/<site>/<thing>/..., $aws/things/<thing>/
 shadow/...) and one ingest identity (edgeforge-ingest) that reads everything.
-Runs until SIGINT (Ctrl-C), SIGTERM or SIGHUP (or --duration), then stops
-mosquitto.
+Beside it runs the device shadow service (identity edgeforge-shadow): IoT
+Core's classic shadow on $aws/things/<thing>/shadow/update|get|delete, its
+documents kept in <work>/shadows.json (docs/shadow.md). Runs until SIGINT
+(Ctrl-C), SIGTERM or SIGHUP (or --duration), then stops both.
 
 options:
   --certs DIR       PKI directory (default ./edgeforge-run/pki); a CA, broker
@@ -63,10 +66,19 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
     err << "edgeforge broker: " << broker.status().message() << "\n";
     return 1;
   }
+  auto shadows = sim::shadow::StartBesideBroker((*broker)->uri(), o.pki_dir, o.work_dir, [&err](const std::string& l) {
+    err << "edgeforge broker: " << l << "\n";
+  });
+  if (!shadows.ok()) {
+    err << "edgeforge broker: " << shadows.status().ToString() << "\n";
+    return 1;
+  }
   out << "broker: " << (*broker)->uri() << " (mosquitto pid " << (*broker)->pid() << ")\n"
       << "  ca:     " << o.pki_dir << "/ca.crt\n"
       << "  ingest: " << o.pki_dir << "/ingest.crt, " << o.pki_dir << "/ingest.key\n"
       << "  log:    " << (*broker)->log_path() << "\n"
+      << "shadow: service running as " << sim::kShadowServiceIdentity << ", documents in "
+      << sim::shadow::StorePathIn(o.work_dir) << "\n"
       << "stop with Ctrl-C\n"
       << std::flush;
   const auto until = std::chrono::steady_clock::now() + duration;
@@ -77,6 +89,7 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  if (Status saved = (*shadows)->Stop(); !saved.ok()) err << "edgeforge broker: " << saved.ToString() << "\n";
   Status s = (*broker)->Stop();
   out << "broker: stopped" << (s.ok() ? "" : " (" + s.message() + ")") << "\n";
   return s.ok() ? 0 : 1;

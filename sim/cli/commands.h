@@ -13,5 +13,6 @@ using Argv = std::vector<std::string>;
 int RunSim(const Argv& args, std::ostream& out, std::ostream& err);
 int RunBroker(const Argv& args, std::ostream& out, std::ostream& err);
 int RunVerify(const Argv& args, std::ostream& out, std::ostream& err);
+int RunShadow(const Argv& args, std::ostream& out, std::ostream& err);
 
 }  // namespace edgeforge::cli

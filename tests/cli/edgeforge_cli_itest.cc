@@ -109,7 +109,7 @@ TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
   const auto plus = r.output.find(") + ", at);
   ASSERT_NE(plus, std::string::npos) << r.output;
   const unsigned long shadow = std::stoul(r.output.substr(plus + 4));
-  EXPECT_EQ(shadow, 3u) << "one reported state per device at start";
+  EXPECT_EQ(shadow, 6u) << "per device one reported state and one /shadow/get at start";
   EXPECT_TRUE(Has(r, "delivered " + std::to_string(published + shadow) + ", dropped 0")) << r.output;
   EXPECT_TRUE(Has(r, "verification off")) << r.output;
   EXPECT_FALSE(Has(r, "verified ")) << r.output;

@@ -229,8 +229,10 @@ TEST(DeviceStack, PublishesSignedTelemetryThroughTheFactorysSession) {
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   EXPECT_TRUE(jws::MakeVerifier(jws::Backend::kMbedTls)->Verify(*jws, m->payload, *pub).ok());
   // The shadow came up on the stack's board: it subscribed to its delta topic
-  // and reported the board's config, not what the caller's copy says now.
-  EXPECT_EQ(p.session->subscribed, (std::vector<std::string>{"$aws/things/dev-1/shadow/update/delta"}));
+  // (and to get/accepted: it fetches its shadow on connect) and reported the
+  // board's config, not what the caller's copy says now.
+  EXPECT_EQ(p.session->subscribed, (std::vector<std::string>{"$aws/things/dev-1/shadow/update/delta",
+                                                             "$aws/things/dev-1/shadow/get/accepted"}));
   const link::OutgoingMessage* shadow = p.RunUntilPublished(stack, "$aws/things/dev-1/shadow/update");
   ASSERT_NE(shadow, nullptr);
   const auto reported = nlohmann::json::parse(shadow->payload).at("state").at("reported");

@@ -248,7 +248,7 @@ TEST(DeviceTest, AShadowDeltaIsAppliedOnTheDeviceThreadAndReported) {
   ASSERT_TRUE(device.Start().ok());
   s.Run(device, Micros(2'000'000));
   const std::string delta_topic = "$aws/things/dev-1/shadow/update/delta";
-  ASSERT_EQ(s.broker.Count(mqtt::PacketType::kSubscribe), 1u);
+  ASSERT_EQ(s.broker.Count(mqtt::PacketType::kSubscribe), 2u);  // update/delta and get/accepted
   const auto& sub = std::get<mqtt::Subscribe>(
       std::find_if(s.broker.received().begin(), s.broker.received().end(), [](const LoopbackBroker::Received& r) {
         return mqtt::TypeOf(r.packet) == mqtt::PacketType::kSubscribe;
@@ -280,6 +280,69 @@ TEST(DeviceTest, AShadowDeltaIsAppliedOnTheDeviceThreadAndReported) {
   EXPECT_NE(reports.back().payload.find("\"env0\":250"), std::string::npos) << reports.back().payload;
   EXPECT_EQ(s.broker.client_pubacks(), 1u);  // the QoS 1 delta was acknowledged
   EXPECT_EQ(device.counters().shadow_reports, reports.size());
+}
+
+// Issue 10: "Devices then fetch their desired state on connect (/shadow/get)
+// as on IoT Core" ("Interacting with shadows"): one get per connection, sent
+// after the SUBSCRIBE to get/accepted, and the delta in get/accepted is
+// applied like an update/delta.
+TEST(DeviceTest, EachConnectionFetchesTheShadowAndAppliesItsDelta) {
+  Stack s;
+  testing_support::BareBuses buses(s.clock);
+  Bme280Model env;
+  env.SetAmbient(23.0, 100000, 40);
+  ASSERT_TRUE(buses.i2c("i2c1").Attach(0x76, env).ok());
+  const board::Board board = FactoryBoard();
+  auto node = BuildNode(board, buses, s.clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  pipeline::Pipeline pipe((*node)->Slots(), (*node)->report_period(), (*node)->alarm_rules());
+  MemoryStorage state;
+  FakeSigner signer;
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  opts.board = &(*node)->board();
+  opts.node = node->get();
+  Device device(opts, s.clock, state, signer, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  s.Run(device, Micros(2'000'000));
+  const std::string get_topic = "$aws/things/dev-1/shadow/get";
+  ASSERT_EQ(s.PublishesTo(get_topic).size(), 1u) << "no /shadow/get after connecting";
+  EXPECT_EQ(device.counters().shadow_gets, 1u);
+  // The SUBSCRIBE to get/accepted reached the broker before the get.
+  size_t sub_at = SIZE_MAX, get_at = SIZE_MAX;
+  for (size_t i = 0; i < s.broker.received().size(); ++i) {
+    const auto& p = s.broker.received()[i].packet;
+    if (mqtt::TypeOf(p) == mqtt::PacketType::kSubscribe &&
+        std::get<mqtt::Subscribe>(p).filters.at(0).filter == get_topic + "/accepted") {
+      sub_at = std::min(sub_at, i);
+    }
+    if (mqtt::TypeOf(p) == mqtt::PacketType::kPublish && std::get<mqtt::Publish>(p).topic == get_topic) {
+      get_at = std::min(get_at, i);
+    }
+  }
+  ASSERT_NE(sub_at, SIZE_MAX);
+  EXPECT_LT(sub_at, get_at);
+
+  // The service's answer: desired set while the device was away.
+  mqtt::Publish accepted;
+  accepted.topic = get_topic + "/accepted";
+  accepted.qos = 1;
+  accepted.payload = R"({"state":{"desired":{"config":{"sample_ms":{"env0":250}}},)"
+                     R"("delta":{"config":{"sample_ms":{"env0":250}}}},"metadata":{},"version":7,"timestamp":1})";
+  ASSERT_TRUE(s.broker.Deliver(accepted).ok());
+  s.Run(device, Micros(300'000));
+  ASSERT_NE(device.config(), nullptr);
+  EXPECT_EQ(device.config()->sample_ms.at("env0"), 250u);
+  EXPECT_EQ(device.config()->version, 7u);
+
+  // No second get on the same connection; one more after a reconnect.
+  s.Run(device, Micros(2'000'000));
+  EXPECT_EQ(s.PublishesTo(get_topic).size(), 1u);
+  s.broker.DropConnection();
+  s.Run(device, Micros(10'000'000));
+  ASSERT_TRUE(s.broker.connected()) << "the device did not reconnect";
+  EXPECT_EQ(s.PublishesTo(get_topic).size(), 2u);
+  EXPECT_EQ(device.counters().shadow_gets, 2u);
 }
 
 }  // namespace
