@@ -10,6 +10,7 @@
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/report_json.h"
 #include "sim/scenario/scenario.h"
 
 namespace edgeforge::cli {
@@ -79,6 +80,10 @@ options:
                      when every device has connected or this window ends;
                      devices connecting later run late and are reported as
                      late, devices that never connect as never connected
+  --report-json FILE write the report as JSON (docs/report.md, schema
+                     edgeforge.report/1): totals, schedule, loss attribution,
+                     the latency histogram, per-group counts and the
+                     counters once a second
   --prometheus ADDR  serve the live counters (devices, connected, online,
                      published, delivered, verified, queued, errors by kind,
                      scheduled rate) for Prometheus at
@@ -114,6 +119,7 @@ struct SimArgs {
   std::string signer;
   bool no_verify = false;
   std::string scenario;
+  std::string report_json;
 };
 
 /// The fleet's shape: a scenario's groups give it, so these are not mixed with one.
@@ -158,6 +164,7 @@ void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
   }
   cl.Flag("--no-verify", a.no_verify);
   cl.String("--scenario", a.scenario);
+  cl.String("--report-json", a.report_json);
   cl.String("--prometheus", o.prometheus_addr);
 }
 
@@ -224,12 +231,21 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
   }
   out << o.devices << " devices, " << static_cast<double>(o.duration.count()) / 1000.0 << " s, signer "
       << jws::BackendName(o.signer) << "\n";
+  const sim::RunInfo info{sim::UtcNow(), scenario ? scenario->name : ""};
   auto report = sim::RunFleet(o, out);
   if (!report.ok()) {
     err << "edgeforge sim: " << report.status().ToString() << "\n";
     return 1;
   }
   sim::PrintReport(*report, out);
+  if (!a.report_json.empty()) {
+    Status written = sim::WriteReportJson(a.report_json, *report, o, info);
+    if (!written.ok()) {
+      err << "edgeforge sim: " << written.ToString() << "\n";
+      return 1;
+    }
+    out << "report: " << a.report_json << "\n";
+  }
   return report->Passed() ? 0 : 1;
 }
 

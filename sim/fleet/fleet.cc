@@ -80,8 +80,17 @@ Result<std::unique_ptr<LocalBroker>> StartBroker(const FleetOptions& o, const Pr
 }
 
 /// Counters, connects, the schedule and what was achieved of it.
-void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const ScheduleOutcome& run, FleetReport& r) {
+void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Provisioned& p, const ScheduleOutcome& run,
+           FleetReport& r) {
   const Micros window = run.end - run.up;
+  r.series = run.series;
+  for (const ProvisionedGroup& g : p.groups) {
+    GroupReport gr;
+    gr.name = g.name;
+    gr.board = p.boards[g.board].name;
+    gr.site = g.site;
+    r.groups.push_back(std::move(gr));
+  }
   r.up_s = std::chrono::duration<double>(run.up).count();
   r.measured_s = std::chrono::duration<double>(window).count();
   r.worst_lag_ms = std::chrono::duration<double, std::milli>(run.worst_lag).count();
@@ -91,10 +100,20 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Sch
     const uint64_t scheduled = ScheduledReports(window, StaggerOffset(d->index, devices.size(), d->report), d->report);
     r.scheduled += scheduled;
     const auto c = d->device->counters();
+    GroupReport& g = r.groups[p.group_of[d->index]];
+    ++g.devices;
+    g.published += c.reports + c.alarms;
+    g.delivered += c.delivered;
+    g.dropped += c.dropped;
+    g.refused += c.refused;
     if (d->connected()) {
       ++r.connected;
+      ++g.connected;
       if (d->late) ++r.late;
-      if (c.reports + c.alarms == 0 && scheduled > 0) ++r.never_published;
+      if (c.reports + c.alarms == 0 && scheduled > 0) {
+        ++r.never_published;
+        ++g.never_published;
+      }
     }
     r.sampled += c.sampled;
     r.reports += c.reports;
@@ -343,7 +362,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   r.devices = o.devices;
   r.broker = broker_uri;
   r.local_broker = broker != nullptr;
-  Count(devices, run, r);
+  Count(devices, p, run, r);
   if (v != nullptr) {
     (void)v->Stop();
     v->FlushLog(log);

@@ -131,6 +131,7 @@ void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<Virtu
   r.latency_p50_ms = latency_.Percentile(0.50);
   r.latency_p99_ms = latency_.Percentile(0.99);
   r.latency_max_ms = latency_.Percentile(1.0);
+  r.latency = latency_.Histogram();
 }
 
 }  // namespace edgeforge::sim

@@ -8,9 +8,42 @@
 #include <vector>
 
 #include "hal/clock.h"
+#include "sim/fleet/latency_histogram.h"
 #include "sim/verify/verifier.h"
 
 namespace edgeforge::sim {
+
+/// The live counters (Scheduler::Snapshot, safe to take from any thread
+/// while the fleet runs); the report keeps one per second as its time series.
+struct FleetSnapshot {
+  int devices = 0;
+  int connected = 0;       // devices that have connected at least once
+  int online = 0;          // devices connected now (workers' last tally, <= 1 s old)
+  bool up = false;         // the measured window has started
+  double elapsed_s = 0;    // since the run started
+  uint64_t published = 0;  // telemetry + alarms handed to the links
+  uint64_t delivered = 0;  // PUBACKed (telemetry, alarms, shadow updates)
+  uint64_t queued = 0;     // in the devices' outboxes, not yet PUBACKed
+  uint64_t dropped = 0;    // never to be delivered (outbox bound, storage, signing)
+  uint64_t refused = 0;    // refused by the broker (0x87)
+  uint64_t connections_lost = 0;
+  uint64_t connect_failures = 0;
+  int64_t verified = -1;  // -1: no verifier
+};
+
+/// One device group's share (a scenario group, or one --board).
+struct GroupReport {
+  std::string name;
+  std::string board;
+  std::string site;
+  int devices = 0;
+  int connected = 0;
+  int never_published = 0;
+  uint64_t published = 0;  // telemetry + alarms
+  uint64_t delivered = 0;  // PUBACKed, shadow messages included
+  uint64_t dropped = 0;
+  uint64_t refused = 0;
+};
 
 struct FleetReport {
   int devices = 0;
@@ -23,7 +56,7 @@ struct FleetReport {
   int never_published = 0;
   int workers = 0;
   size_t open_files = 0;  // descriptors the process held when the fleet was up (0: unknown)
-  std::string broker;  // URI used
+  std::string broker;     // URI used
   bool local_broker = false;
   uint64_t sampled = 0;         // messages built and signed by the devices
   uint64_t reports = 0;         // telemetry messages among them
@@ -51,6 +84,11 @@ struct FleetReport {
   /// Loss attribution (verified runs), over the seqs the devices published:
   uint64_t lost_unacked = 0;    // never PUBACKed by the broker (device side: still queued or dropped)
   uint64_t lost_after_ack = 0;  // PUBACKed, never received by the verifier (broker side)
+  /// Publish-to-verifier latency, mergeable (verified runs).
+  LatencyHistogram latency;
+  std::vector<GroupReport> groups;
+  /// The live counters once a second from the start of the run.
+  std::vector<FleetSnapshot> series;
   /// Why the run is not a PASS; empty when it is (filled by RunFleet).
   std::vector<std::string> failures;
   /// No failure reasons: every device connected, something was published

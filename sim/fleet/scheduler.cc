@@ -280,7 +280,8 @@ ScheduleOutcome Scheduler::Run() {
   const Micros progress_every = o_.live_line ? Micros(1'000'000) : kProgressEvery;
   Micros next_progress = progress_every;
   last_progress_ = Snapshot();
-  std::ostringstream pending;  // what flush_log writes, so a live line can make room for it
+  Micros next_sample = Micros(1'000'000);  // the report's time series
+  std::ostringstream pending;              // what flush_log writes, so a live line can make room for it
   for (;;) {
     std::this_thread::sleep_for(kFleetTick);
     if (o_.flush_log) {
@@ -299,6 +300,10 @@ ScheduleOutcome Scheduler::Run() {
       end_us_ = now.count();
       out.stopped = true;
       break;
+    }
+    if (now >= next_sample) {
+      next_sample += Micros(1'000'000);
+      out.series.push_back(Snapshot());
     }
     if (now >= next_progress) {
       next_progress = now + progress_every;

@@ -17,6 +17,7 @@
 
 #include "hal/clock.h"
 #include "sim/fleet/devices.h"
+#include "sim/fleet/report.h"
 
 namespace edgeforge::sim {
 
@@ -86,24 +87,8 @@ struct ScheduleOutcome {
   Micros worst_lag{0};
   bool stopped = false;  // ended early by stop_requested
   int workers = 0;
-  size_t open_files = 0;  // this process's descriptors when the fleet was up (0: unknown)
-};
-
-/// Live counters, safe to read from any thread while Run() runs.
-struct FleetSnapshot {
-  int devices = 0;
-  int connected = 0;       // devices that have connected at least once
-  int online = 0;          // devices connected now (workers' last tally, <= 1 s old)
-  bool up = false;         // the measured window has started
-  double elapsed_s = 0;    // since the run started
-  uint64_t published = 0;  // telemetry + alarms handed to the links
-  uint64_t delivered = 0;  // PUBACKed (telemetry, alarms, shadow updates)
-  uint64_t queued = 0;     // in the devices' outboxes, not yet PUBACKed
-  uint64_t dropped = 0;    // never to be delivered (outbox bound, storage, signing)
-  uint64_t refused = 0;    // refused by the broker (0x87)
-  uint64_t connections_lost = 0;
-  uint64_t connect_failures = 0;
-  int64_t verified = -1;  // -1: no verifier
+  size_t open_files = 0;              // this process's descriptors when the fleet was up (0: unknown)
+  std::vector<FleetSnapshot> series;  // the live counters once a second, from the start
 };
 
 /// The progress line: connected / target, achieved vs scheduled msg/s over

@@ -61,8 +61,28 @@ TEST(EdgeforgeCliTest, SimRunsAScenarioFile) {
        "report": "1s"},
       {"name": "junctions", "board": "traffic-node", "count": 2, "things": "jct-{n}", "site": "road-9",
        "report": "1s"}]})";
-  const CliRun r = Edgeforge("sim --scenario " + file + " --work " + dir + "/work");
+  const CliRun r = Edgeforge("sim --scenario " + file + " --work " + dir + "/work --report-json " + dir + "/r.json");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  // The JSON report says what the summary says, per group too.
+  EXPECT_TRUE(Has(r, "report: " + dir + "/r.json")) << r.output;
+  const auto j = nlohmann::json::parse(testing_support::ReadAll(dir + "/r.json"));
+  EXPECT_EQ(j["schema"], "edgeforge.report/1");
+  EXPECT_EQ(j["run"]["scenario"], "two-lines");
+  EXPECT_EQ(j["run"]["devices"], 6);
+  EXPECT_EQ(j["run"]["seed"], 5);
+  EXPECT_EQ(j["result"]["pass"], true);
+  EXPECT_EQ(j["verify"]["lost"], 0);
+  EXPECT_TRUE(Has(r, "verified     " + std::to_string(j["verify"]["verified"].get<uint64_t>()) + " ")) << r.output;
+  ASSERT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(j["groups"][0]["name"], "presses");
+  EXPECT_EQ(j["groups"][0]["site"], "line-1");
+  EXPECT_EQ(j["groups"][0]["devices"], 4);
+  EXPECT_EQ(j["groups"][1]["board"], "traffic-node");
+  EXPECT_EQ(j["groups"][0]["published"].get<uint64_t>() + j["groups"][1]["published"].get<uint64_t>(),
+            j["messages"]["published"].get<uint64_t>());
+  EXPECT_EQ(j["latency"]["histogram"]["count"], j["verify"]["verified"]);
+  EXPECT_GE(j["series"]["t_s"].size(), 3u);
+  EXPECT_EQ(j["series"]["t_s"].size(), j["series"]["published"].size());
   EXPECT_TRUE(Has(r, "scenario two-lines (" + file + "), 2 groups, 6 devices, 3 s")) << r.output;
   EXPECT_TRUE(Has(r, "verified     ")) << r.output;
   EXPECT_TRUE(Has(r, "(devices 6;")) << r.output;

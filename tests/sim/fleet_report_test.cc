@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/report_json.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -108,8 +109,9 @@ FleetReport Scheduled(uint64_t achieved) {
 // Issue 9: 1,093 msg/s achieved of 2,000 scheduled, and the run said PASS.
 TEST(FleetFailureReasonsTest, AnEngineBehindItsScheduleIsSaturated) {
   const auto why = FleetFailureReasons(Scheduled(10930), 30s, 10s);
-  EXPECT_TRUE(Says(why, "engine saturated at 1,093 msg/s of 2,000 scheduled (10,930 of 20,000 messages in 10.0 s; "
-                        "worst device lag 812.5 ms)"))
+  EXPECT_TRUE(Says(why,
+                   "engine saturated at 1,093 msg/s of 2,000 scheduled (10,930 of 20,000 messages in 10.0 s; "
+                   "worst device lag 812.5 ms)"))
       << (why.empty() ? "" : why[0]);
 }
 
@@ -189,6 +191,37 @@ TEST(FleetReportTest, TheSummaryStatesRatesLateDevicesAndLag) {
       << s;
   EXPECT_NE(s.find("2 workers"), std::string::npos) << s;
   EXPECT_NE(s.find("result: FAIL"), std::string::npos) << s;
+}
+
+// The JSON report (docs/report.md): a run without the verifier says so with
+// nulls, not zeros; failures and the series carry over; a file that cannot be
+// written is an error naming it.
+TEST(ReportJsonTest, UnverifiedRunsHaveNullVerificationAndFailuresCarryOver) {
+  FleetReport r = Clean();
+  r.verified_run = false;
+  r.failures = {"engine saturated"};
+  FleetSnapshot point;
+  point.elapsed_s = 1;
+  point.published = 7;
+  r.series = {point, point};
+  r.groups = {{"a", "factory-node", "s", 2, 2, 0, 7, 9, 0, 0}};
+  FleetOptions o;
+  o.seed = 42;
+  const auto j = ReportJson(r, o, {"2026-12-03T10:00:00Z", "line"});
+  EXPECT_EQ(j["schema"], kReportSchema);
+  EXPECT_EQ(j["run"]["scenario"], "line");
+  EXPECT_EQ(j["run"]["seed"], 42);
+  EXPECT_EQ(j["result"]["pass"], false);
+  EXPECT_EQ(j["result"]["failures"][0], "engine saturated");
+  EXPECT_TRUE(j["verify"].is_null());
+  EXPECT_TRUE(j["latency"].is_null());
+  EXPECT_EQ(j["groups"][0]["delivered"], 9);
+  EXPECT_EQ(j["series"]["published"], nlohmann::ordered_json::array({7, 7}));
+  EXPECT_TRUE(j["series"]["verified"][0].is_null());
+
+  const Status bad = WriteReportJson("/nonexistent-dir/r.json", r, o, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("/nonexistent-dir/r.json"), std::string::npos) << bad.message();
 }
 
 }  // namespace
