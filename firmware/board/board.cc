@@ -399,22 +399,9 @@ Result<Board> ParseBoard(std::string_view json, const std::string& source_name) 
 }
 
 Result<Board> LoadBoard(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot open: " + std::strerror(errno));
-  std::string text;
-  char buf[4096];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxBoardBytes) {
-      return InvalidArgument(path + ": board file is over the " + std::to_string(kMaxBoardBytes / 1024) + " KiB limit");
-    }
-  }
-  if (in.bad()) {
-    const int err = errno;  // EISDIR for a directory
-    return InvalidArgument(path + ": cannot read: " + (err != 0 ? std::strerror(err) : "I/O error"));
-  }
-  return ParseBoard(text, path);
+  Result<std::string> text = ReadBoundedFile(path, kMaxBoardBytes, "board file");
+  if (!text.ok()) return text.status();
+  return ParseBoard(*text, path);
 }
 
 // The driver drains the FIFO once per sample period; a period longer than

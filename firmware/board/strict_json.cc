@@ -1,6 +1,9 @@
 #include "firmware/board/strict_json.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 namespace edgeforge::board {
 
@@ -102,6 +105,26 @@ Status SyntaxError(const std::string& source, std::string_view text, size_t byte
 }
 
 }  // namespace
+
+Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes, std::string_view noun) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open: " + std::strerror(errno));
+  std::string text;
+  char buf[4096];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > max_bytes) {
+      return InvalidArgument(path + ": " + std::string(noun) + " is over the " + std::to_string(max_bytes / 1024) +
+                             " KiB limit");
+    }
+  }
+  if (in.bad()) {
+    const int err = errno;  // EISDIR for a directory
+    return InvalidArgument(path + ": cannot read: " + (err != 0 ? std::strerror(err) : "I/O error"));
+  }
+  return text;
+}
 
 Result<Json> ParseStrictObject(std::string_view text, const std::string& source, size_t max_bytes, int max_nesting,
                                std::string_view noun) {

@@ -21,6 +21,11 @@ namespace edgeforge::board {
 Result<Json> ParseStrictObject(std::string_view text, const std::string& source, size_t max_bytes, int max_nesting,
                                std::string_view noun);
 
+/// A configuration file's bytes, at most `max_bytes`: NOT_FOUND "<path>:
+/// cannot open: ..." or INVALID_ARGUMENT "<path>: <noun> is over the K KiB
+/// limit" / "<path>: cannot read: ..." (e.g. a directory).
+Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes, std::string_view noun);
+
 /// Bracket depth outside strings, counted on the raw text, so that a hostile
 /// document is refused before the library (which recurses once per level when
 /// it parses, copies or destroys a value) sees it.

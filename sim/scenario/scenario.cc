@@ -163,25 +163,11 @@ Result<Scenario> ParseScenario(std::string_view json, const std::string& source,
 }
 
 Result<Scenario> LoadScenario(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot open: " + std::strerror(errno));
-  std::string text;
-  char buf[4096];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxScenarioBytes) {
-      return InvalidArgument(path + ": scenario is over the " + std::to_string(kMaxScenarioBytes / 1024) +
-                             " KiB limit");
-    }
-  }
-  if (in.bad()) {
-    const int err = errno;
-    return InvalidArgument(path + ": cannot read: " + (err != 0 ? std::strerror(err) : "I/O error"));
-  }
+  Result<std::string> text = board::ReadBoundedFile(path, kMaxScenarioBytes, "scenario");
+  if (!text.ok()) return text.status();
   const size_t slash = path.rfind('/');
   const std::string base_dir = slash == std::string::npos ? "" : path.substr(0, slash == 0 ? 1 : slash);
-  return ParseScenario(text, path, base_dir);
+  return ParseScenario(*text, path, base_dir);
 }
 
 void ApplyScenario(const Scenario& s, FleetOptions& o) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "firmware/board/strict_json.h"
+
 namespace edgeforge::sim::shadow {
 namespace {
 
@@ -105,34 +107,6 @@ struct Request {
   std::optional<std::string> client_token;
 };
 
-/// The deepest [ / { nesting of `text` outside strings, counted before
-/// parsing so that a 128 KB payload of brackets never reaches the recursive
-/// code below (Depth, dump, destruction) as a 60,000-level tree.
-int RawNesting(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char ch : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (ch == '\\') {
-        escaped = true;
-      } else if (ch == '"') {
-        in_string = false;
-      }
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '{' || ch == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (ch == '}' || ch == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 Error TooDeep() {
   return Error{400, "JSON contains too many levels of nesting; maximum is " + std::to_string(kMaxDepth)};
 }
@@ -140,7 +114,10 @@ Error TooDeep() {
 std::optional<Error> ParseRequest(std::string_view payload, bool may_be_empty, Request& out) {
   if (payload.empty() && may_be_empty) return std::nullopt;
   // The request object, state and desired/reported are 3 levels above the 6 allowed.
-  if (RawNesting(payload) > kMaxDepth + 3) return TooDeep();
+  // Counted on the raw text before parsing, so that a 128 KB payload of
+  // brackets never reaches the recursive code below (Depth, dump,
+  // destruction) as a 60,000-level tree.
+  if (board::MaxNesting(payload) > kMaxDepth + 3) return TooDeep();
   json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Error{400, "Invalid JSON"};
   if (const auto t = j.find("clientToken"); t != j.end()) {
