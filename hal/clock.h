@@ -44,12 +44,13 @@ class ManualClock final : public Clock {
   void AdvanceTo(Micros t) {
     if (t > now_) now_ = t;
   }
+  /// Moves the wall clock (not the monotonic one) by `offset`: a device
+  /// whose clock drifted or was set wrong (a scenario's clock-skew fault).
+  void ShiftWall(Millis offset) { wall_start_ms_ += offset.count(); }
 
  private:
   Micros DoMonotonic() const override { return now_; }
-  int64_t DoWallMillis() const override {
-    return wall_start_ms_ + std::chrono::duration_cast<Millis>(now_).count();
-  }
+  int64_t DoWallMillis() const override { return wall_start_ms_ + std::chrono::duration_cast<Millis>(now_).count(); }
   void DoSleepFor(Micros d) override { now_ += d; }
 
   int64_t wall_start_ms_;

@@ -23,10 +23,19 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   if (!world.ok()) return world.status().WithContext(thing);
   d->world = std::move(*world);
 
+  EF_RETURN_IF_ERROR(BuildStack(*d, o, p, broker_uri, session, outbox, std::move(on_publish)));
+  return d;
+}
+
+Status BuildStack(VirtualDevice& d, const FleetOptions& o, const Provisioned& p, const std::string& broker_uri,
+                  const app::SessionFactory& session, const OutboxBackend& outbox, PublishHook on_publish) {
+  const std::string& thing = d.thing;
+  const std::string state = o.work_dir + "/devices/" + thing;
+  const board::Board& b = *d.board;
   app::DeviceStackConfig c;
   c.thing = thing;
   c.app = o.app;
-  c.site = p.GroupOf(index).site;
+  c.site = p.GroupOf(d.index).site;
   c.broker_uri = broker_uri;
   const certs::DevicePaths paths = certs::PathsFor(p.pki_dir, thing);
   c.tls = {p.pki_dir + "/ca.crt", paths.cert, paths.tls_key};
@@ -35,29 +44,72 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   c.outbox.dir = state + "/outbox";
   c.outbox.max_bytes = o.queue_bytes;
   c.outbox.sync = outbox.sync;
-  app::DeviceStackParts parts{b, d->buses, d->clock, d->entropy, d->storage, session,
-                              outbox.log};
+  app::DeviceStackParts parts{b, d.buses, d.clock, d.entropy, d.storage, session, outbox.log};
   auto stack = app::DeviceStack::Build(parts, c);
   if (!stack.ok()) return stack.status();
-  d->stack = std::move(*stack);
-  d->device = &d->stack->device();
-  d->link = &d->stack->link();
-  d->report = d->stack->node().report_period();
+  d.stack = std::move(*stack);
+  d.device = &d.stack->device();
+  d.link = &d.stack->link();
+  d.report = d.stack->node().report_period();
 
-  VirtualDevice* raw = d.get();
-  d->link->set_delivery_observer([raw](uint64_t seq, const Status& result) {
+  VirtualDevice* raw = &d;
+  d.link->set_delivery_observer([raw](uint64_t seq, const Status& result) {
     if (!result.ok()) return;
     std::lock_guard<std::mutex> lock(raw->acked_mu);
     raw->acked.insert(seq);
   });
-  d->device->set_publish_observer([raw, on_publish](uint64_t seq, Micros) {
-    if (!raw->any_published) raw->first_seq = seq;
+  d.device->set_publish_observer([raw, on_publish](uint64_t seq, Micros) {
+    auto [range, first] = raw->boots.try_emplace(raw->device->boot(), VirtualDevice::SeqRange{seq, seq});
+    if (!first) range->second.last = seq;
     raw->any_published = true;
-    raw->last_seq = seq;
     raw->published.insert(seq);
     if (on_publish) on_publish(raw->thing, seq);
   });
-  return d;
+  d.powered = true;
+  return Status::Ok();
+}
+
+void PowerOff(VirtualDevice& d) {
+  if (!d.powered) return;
+  const app::DeviceCounters now = d.Counters();
+  if (d.link != nullptr) {
+    d.carried_connections_lost += d.link->stats().connections_lost;
+    d.carried_connect_failures += d.link->stats().connect_failures;
+  }
+  d.device = nullptr;
+  d.link = nullptr;
+  d.stack.reset();  // the session first: its socket closes without DISCONNECT
+  d.carried = now;
+  d.carried.queued = 0;
+  d.powered = false;
+  ++d.power_cuts;
+}
+
+uint64_t VirtualDevice::BootOf(uint64_t seq) const {
+  uint64_t boot = boots.empty() ? 0 : boots.begin()->first;
+  for (const auto& [b, r] : boots) {
+    if (r.first <= seq) boot = b;
+  }
+  return boot;
+}
+
+app::DeviceCounters VirtualDevice::Counters() const {
+  app::DeviceCounters c = carried;
+  if (device == nullptr) return c;
+  const app::DeviceCounters n = device->counters();
+  c.sampled += n.sampled;
+  c.reports += n.reports;
+  c.alarms += n.alarms;
+  c.shadow_reports += n.shadow_reports;
+  c.shadow_gets += n.shadow_gets;
+  c.delivered += n.delivered;
+  c.dropped += n.dropped;
+  c.refused += n.refused;
+  c.storage_errors += n.storage_errors;
+  c.queued = n.queued;
+  c.reconnects += n.reconnects;
+  c.sensor_faults += n.sensor_faults;
+  return c;
 }
 
 }  // namespace edgeforge::sim

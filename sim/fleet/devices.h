@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,26 +38,44 @@ struct VirtualDevice {
   ManualClock clock;
   SimBuses buses;
   std::unique_ptr<SimWorld> world;
-  FileStorage storage;  // reopens records per write: no descriptor held per device
+  FileStorage storage;    // reopens records per write: no descriptor held per device
   SeededEntropy entropy;  // backoff jitter, reproducible per seed
   // Last: destroyed first (its session first of all), so no callback
   // reaches the world, buses or clock it was built on.
   std::unique_ptr<app::DeviceStack> stack;
   app::Device* device = nullptr;  // stack->device()
   link::Link* link = nullptr;     // stack->link()
-  Micros report{0};  // its report window
+  Micros report{0};               // its report window
   // Scheduler state (its worker's):
-  bool started = false;       // Device::Start ran (its connect ramp slot came)
-  bool scheduled = false;     // in its worker's due-queue (runs Steps)
-  bool late = false;          // connected after the fleet was up
-  std::string start_error;    // Device::Start's error, if any
-  Micros connected_at{-1};    // fleet time of its first connect, -1: never
-  Micros first_step{-1};      // fleet time its due-queue entry first ran
+  bool started = false;     // Device::Start ran (its connect ramp slot came)
+  bool scheduled = false;   // in its worker's due-queue (runs Steps)
+  bool late = false;        // connected after the fleet was up
+  std::string start_error;  // Device::Start's error, if any
+  Micros connected_at{-1};  // fleet time of its first connect, -1: never
+  Micros first_step{-1};    // fleet time its due-queue entry first ran
   // Publish bookkeeping (its worker's; read by the fleet thread after join):
   bool any_published = false;
-  uint64_t first_seq = 0;
-  uint64_t last_seq = 0;
+  /// Per boot (a power cut starts a new one), the first and last telemetry
+  /// or alarm seq it published; seqs are never reused across boots.
+  struct SeqRange {
+    uint64_t first = 0;
+    uint64_t last = 0;
+  };
+  std::map<uint64_t, SeqRange> boots;
   std::set<uint64_t> published;  // telemetry and alarm seqs
+  /// The boot that published `seq` (one of `published`).
+  uint64_t BootOf(uint64_t seq) const;
+  // Power cuts (a scenario's fault schedule): the stack is destroyed without
+  // a clean stop and built again from the device's files.
+  bool powered = true;
+  int power_cuts = 0;
+  Micros off_since{0};                    // fleet time of the current power cut
+  Micros off_total{0};                    // time without power: no schedule to keep
+  app::DeviceCounters carried;            // counters of the boots before this one
+  uint64_t carried_connections_lost = 0;  // link stats of the boots before this one
+  uint64_t carried_connect_failures = 0;
+  /// Counters of every boot of this run (queued: the current boot's).
+  app::DeviceCounters Counters() const;
   std::mutex acked_mu;
   std::set<uint64_t> acked;  // of any message, PUBACKed (guarded by acked_mu)
 
@@ -69,7 +88,7 @@ struct VirtualDevice {
         buses(clock),
         storage(std::move(state_dir), FileStorage::RecordFds::kReopen),
         entropy(seed) {}
-  bool connected() const { return link && link->stats().connects > 0; }
+  bool connected() const { return connected_at.count() >= 0 || (link && link->stats().connects > 0); }
 };
 
 /// Called right before a device hands a telemetry or alarm message to its
@@ -91,5 +110,13 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
                                                    const std::string& broker_uri, size_t index,
                                                    const app::SessionFactory& session, const OutboxBackend& outbox,
                                                    PublishHook on_publish);
+
+/// Builds the firmware stack of `d` (again, after a power cut: from the
+/// device's state files and outbox log) with its observers; nothing starts.
+Status BuildStack(VirtualDevice& d, const FleetOptions& o, const Provisioned& p, const std::string& broker_uri,
+                  const app::SessionFactory& session, const OutboxBackend& outbox, PublishHook on_publish);
+/// A power cut: the stack goes without a clean stop (no DISCONNECT, so the
+/// broker publishes the last will; no outbox sync). Its counters are kept.
+void PowerOff(VirtualDevice& d);
 
 }  // namespace edgeforge::sim

@@ -97,9 +97,12 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Pro
   r.workers = run.workers;
   r.open_files = run.open_files;
   for (const auto& d : devices) {
-    const uint64_t scheduled = ScheduledReports(window, StaggerOffset(d->index, devices.size(), d->report), d->report);
+    // A device without power (a power-cut fault) has no schedule meanwhile.
+    const Micros on = std::max(window - d->off_total, Micros(0));
+    const uint64_t scheduled = ScheduledReports(on, StaggerOffset(d->index, devices.size(), d->report), d->report);
     r.scheduled += scheduled;
-    const auto c = d->device->counters();
+    const auto c = d->Counters();
+    r.power_cuts += d->power_cuts;
     GroupReport& g = r.groups[p.group_of[d->index]];
     ++g.devices;
     g.published += c.reports + c.alarms;
@@ -206,7 +209,7 @@ void LogDeviceFailures(const std::vector<std::unique_ptr<VirtualDevice>>& device
     if (!d->start_error.empty()) {
       log << "start failed: " << d->thing << ": " << d->start_error << "\n";
       ++logged;
-    } else if (d->started && !d->connected()) {
+    } else if (d->started && !d->connected() && d->link != nullptr) {
       const std::string error = d->link->stats().last_error;
       log << "connect failed: " << d->thing << ": "
           << (error.empty() ? "no CONNACK yet when the run ended (connect still in progress)" : error) << "\n";
@@ -250,6 +253,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   auto provisioned = Provision(o, log);
   if (!provisioned.ok()) return provisioned.status();
   const Provisioned& p = *provisioned;
+  EF_RETURN_IF_ERROR(ValidateFaults(o.faults, p, o.broker_uri.empty(), o.duration));
   EF_RETURN_IF_ERROR(RaiseFileLimit(FileDescriptorsNeeded(o), log));
 
   // Declared in the order they must outlive each other: the broker outlives
@@ -297,12 +301,36 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   FleetVerifier* v = verifier.get();
   PublishHook hook;
   if (v != nullptr) hook = [v](const std::string& thing, uint64_t seq) { v->Sent(thing, seq); };
-  for (size_t i = 0; i < p.things.size(); ++i) {
+  const auto session_of = [&loops, workers](size_t i) -> app::SessionFactory {
     transport::EventLoop* loop = loops[WorkerOf(i, workers)].get();
-    const app::SessionFactory session = [loop](const link::SessionConfig& c) { return loop->MakeSession(c); };
-    auto d = BuildDevice(o, p, broker_uri, i, session, stores.For(i, p.things[i]), hook);
+    return [loop](const link::SessionConfig& c) { return loop->MakeSession(c); };
+  };
+  for (size_t i = 0; i < p.things.size(); ++i) {
+    auto d = BuildDevice(o, p, broker_uri, i, session_of(i), stores.For(i, p.things[i]), hook);
     if (!d.ok()) return d.status();
     devices.push_back(std::move(*d));
+  }
+  std::unique_ptr<FaultEngine> faults;
+  if (!o.faults.empty()) {
+    FaultEngine::Hooks h;
+    h.network = [&loops, &devices, workers](size_t i, const transport::NetworkFault& f) {
+      (void)loops[WorkerOf(i, workers)]->SetNetworkFault(devices[i]->stack->session(), f);
+    };
+    h.power_on = [&, hook](size_t i) -> Status {
+      VirtualDevice& d = *devices[i];
+      EF_RETURN_IF_ERROR(BuildStack(d, o, p, broker_uri, session_of(i), stores.For(i, d.thing), hook));
+      return d.device->Start();
+    };
+    h.clone_session = [&loops, &devices, workers](size_t i) -> Result<std::unique_ptr<link::Session>> {
+      VirtualDevice& d = *devices[i];
+      if (!d.stack) return FailedPrecondition("no power: no identity to clone");
+      return loops[WorkerOf(i, workers)]->MakeSession(d.stack->session_config());
+    };
+    if (broker) {
+      LocalBroker* b = broker.get();
+      h.broker = [b](bool down) { return down ? b->Kill() : b->Restart(); };
+    }
+    faults = std::make_unique<FaultEngine>(o.faults, p, o.seed, devices, workers, std::move(h));
   }
 
   SchedulerOptions s;
@@ -321,7 +349,16 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   s.line_width = o.terminal_columns;
   s.scheduled_rate = ScheduledMessageRate(o, p);
   if (v != nullptr) s.verified = [v] { return v->verified(); };
+  if (faults) {
+    FaultEngine* f = faults.get();
+    s.worker_tick = [f, &notes](int w, Micros now, Micros up) {
+      f->WorkerTick(w, now, up, [&notes](std::string line) { notes.Push(std::move(line)); });
+    };
+    s.fleet_tick = [f](Micros now, Micros up, std::ostream& out) { f->FleetTick(now, up, out); };
+  }
   Scheduler scheduler(devices, s, log);
+  // The verifier times sends on its own clock; fault windows are in fleet time.
+  const Micros verifier_clock_offset = SystemClock().Monotonic() - scheduler.Elapsed();
   std::unique_ptr<MetricsServer> metrics;
   if (!o.prometheus_addr.empty()) {
     const double scheduled = ScheduledMessageRate(o, p);
@@ -335,6 +372,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     log << "prometheus: serving " << metrics->url() << " (port " << metrics->port() << ")\n";
   }
   const ScheduleOutcome run = scheduler.Run();
+  if (faults) faults->Finish(log);
   LogDeviceFailures(devices, log);
 
   // Publish everything still queued, then let the verifier see every
@@ -344,7 +382,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   if (v != nullptr) {
     uint64_t expected = 0;
     for (const auto& d : devices) {
-      const auto c = d->device->counters();
+      const auto c = d->Counters();
       expected += c.sampled > c.dropped + c.refused ? c.sampled - c.dropped - c.refused : 0;
     }
     v->Settle(expected, devices);
@@ -354,7 +392,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   // store first, so the devices' own syncs find nothing left to do).
   stores.CommitAll();
   for (auto& d : devices) {
-    if (d->started) (void)d->device->Stop(Millis(0));
+    if (d->started && d->powered) (void)d->device->Stop(Millis(0));
   }
 
   notes.Flush(log);
@@ -367,6 +405,16 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     (void)v->Stop();
     v->FlushLog(log);
     v->Fill(r, devices);
+  }
+  if (faults) {
+    r.faults = faults->Windows();
+    std::vector<double> unreceived_s;
+    if (v != nullptr) {
+      for (Micros t : v->UnreceivedSendTimes()) {
+        unreceived_s.push_back(std::chrono::duration<double>(t - verifier_clock_offset).count());
+      }
+    }
+    FillFaultWindows(r.faults, r.series, unreceived_s, v != nullptr);
   }
   r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.failures = FleetFailureReasons(r, o.duration, p.ShortestWindow());

@@ -21,6 +21,7 @@
 #include "firmware/telemetry/jws.h"
 #include "hal/status.h"
 #include "sim/broker/local_broker.h"
+#include "sim/fleet/faults.h"
 #include "sim/fleet/report.h"
 #include "sim/verify/verifier.h"
 
@@ -89,6 +90,9 @@ struct FleetOptions {
   /// Serve the live counters for Prometheus on this address ("127.0.0.1:9464",
   /// ":9464"); empty: no server (sim/fleet/metrics_server.h).
   std::string prometheus_addr;
+  /// A scenario's fault schedule (sim/fleet/faults.h), applied in the
+  /// measured window; empty: none.
+  std::vector<FleetFault> faults;
   /// Polled while publishing: true ends the run early (still drained, reported).
   std::function<bool()> stop_requested;
 };

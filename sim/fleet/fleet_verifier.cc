@@ -28,6 +28,15 @@ void LatencyRecorder::Received(const std::string& thing, uint64_t seq, Micros at
   d->second.erase(s);
 }
 
+std::vector<Micros> LatencyRecorder::Unreceived() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Micros> out;
+  for (const auto& [thing, seqs] : sent_) {
+    for (const auto& [seq, at] : seqs) out.push_back(at);
+  }
+  return out;
+}
+
 LatencyHistogram LatencyRecorder::Histogram() const {
   std::lock_guard<std::mutex> lock(mu_);
   return histogram_;
@@ -98,7 +107,7 @@ void FleetVerifier::Settle(uint64_t expected, const std::vector<std::unique_ptr<
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (const auto& d : devices) {
-    if (d->any_published) verifier_->Expect(d->thing, d->device->boot(), d->first_seq, d->last_seq);
+    for (const auto& [boot, range] : d->boots) verifier_->Expect(d->thing, boot, range.first, range.last);
   }
 }
 
@@ -114,9 +123,8 @@ void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<Virtu
       std::lock_guard<std::mutex> lock(d->acked_mu);
       acked = d->acked;
     }
-    const uint64_t boot = d->device->boot();
     for (uint64_t seq : d->published) {
-      if (verifier_->Seen(d->thing, boot, seq)) continue;
+      if (verifier_->Seen(d->thing, d->BootOf(seq), seq)) continue;
       if (acked.count(seq) != 0) {
         ++r.lost_after_ack;
         if (examples++ < 10) {

@@ -27,6 +27,8 @@ class LatencyRecorder {
  public:
   void Sent(const std::string& thing, uint64_t seq, Micros at);
   void Received(const std::string& thing, uint64_t seq, Micros at);
+  /// Send instants of what was sent and not (yet) received.
+  std::vector<Micros> Unreceived() const;
   /// p in [0,1]; milliseconds.
   double Percentile(double p);
   /// The same samples as a mergeable histogram (any thread).
@@ -52,6 +54,9 @@ class FleetVerifier {
   uint64_t verified() const { return verifier_->verified(); }
   /// Publish-to-receive latency so far (any thread).
   LatencyHistogram Latency() const { return latency_.Histogram(); }
+  /// When each message still unreceived was sent (this verifier's clock,
+  /// SystemClock::Monotonic): loss per fault window.
+  std::vector<Micros> UnreceivedSendTimes() const { return latency_.Unreceived(); }
   /// Writes the ingest's connection events queued since the last call; from
   /// the fleet thread only, so the log has one writer.
   void FlushLog(std::ostream& log);

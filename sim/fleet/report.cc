@@ -68,6 +68,10 @@ std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::
   } else if (r.connected > 0 && r.delivered == 0) {
     why.push_back("nothing was delivered: " + std::to_string(r.sampled) + " published, none PUBACKed");
   }
+  for (const FaultWindowReport& f : r.faults) {
+    if (f.start_s < 0) why.push_back("fault " + f.name + " was never applied (the run ended first)");
+    if (!f.error.empty()) why.push_back("fault " + f.name + " could not be applied: " + f.error);
+  }
   if (r.never_published > 0 && r.sampled > 0) {
     why.push_back(std::to_string(r.never_published) + " connected devices never published");
   }
@@ -110,9 +114,9 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
   out << "; fleet up at " << r.up_s << " s";
   if (r.open_files > 0) out << " holding " << r.open_files << " open files";
   out << "\n";
-  out << "  rate         scheduled " << RateText(r.ScheduledRate()) << " msg/s, achieved "
-      << RateText(r.AchievedRate()) << " msg/s (" << r.achieved << " of " << r.scheduled << " in " << r.measured_s
-      << " s); worst device lag " << r.worst_lag_ms << " ms\n";
+  out << "  rate         scheduled " << RateText(r.ScheduledRate()) << " msg/s, achieved " << RateText(r.AchievedRate())
+      << " msg/s (" << r.achieved << " of " << r.scheduled << " in " << r.measured_s << " s); worst device lag "
+      << r.worst_lag_ms << " ms\n";
   out << "  published    " << r.sampled << " (telemetry " << r.reports << ", alarms " << r.alarms << ") + "
       << r.shadow_reports << " shadow updates; delivered " << r.delivered << ", dropped " << r.dropped << "\n";
   out << "  sensor faults " << r.sensor_faults << " (reported in telemetry)\n";
@@ -141,6 +145,24 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
         << r.latency_max_ms << " ms (device publish -> verifier receive)\n";
   } else {
     out << "  verification off (--no-verify): lost/invalid not checked\n";
+  }
+  if (!r.faults.empty()) {
+    out << "  faults       " << r.faults.size() << " window(s)";
+    if (r.power_cuts > 0) out << "; " << r.power_cuts << " power cut(s), each booted again";
+    out << "\n";
+    for (const FaultWindowReport& f : r.faults) {
+      out << "    " << f.name << ": " << f.detail << ", " << f.devices << " devices";
+      if (f.start_s < 0) {
+        out << ": never applied (the run ended first)\n";
+        continue;
+      }
+      out << ", t=" << f.start_s << ".." << f.end_s << " s: published " << f.published << ", acked " << f.delivered
+          << ", connections lost " << f.connections_lost << ", connects failed " << f.connect_failures << ", dropped "
+          << f.dropped << ", refused " << f.refused;
+      if (f.lost >= 0) out << ", lost " << f.lost;
+      out << "\n";
+      if (!f.error.empty()) out << "      error: " << f.error << "\n";
+    }
   }
   for (const auto& w : r.failures) out << "  FAIL: " << w << "\n";
   out << "result: " << (r.Passed() ? "PASS" : "FAIL") << "\n";

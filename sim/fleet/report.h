@@ -45,6 +45,28 @@ struct GroupReport {
   uint64_t refused = 0;
 };
 
+/// One window of a scenario's fault schedule (sim/fleet/faults.h): when it
+/// was in force and what the fleet did meanwhile. Counts are the live
+/// counters' change from the window's start to a few seconds after its end
+/// (so reconnects and the resent backlog show).
+struct FaultWindowReport {
+  std::string name;
+  std::string kind;    // FleetFaultKindName
+  std::string detail;  // FleetFault::Describe
+  double at_s = 0;     // scheduled: after the fleet was up
+  double start_s = 0;  // applied: seconds since the run started (-1: never)
+  double end_s = 0;
+  int devices = 0;  // devices it hit (0 for the broker)
+  std::string error;  // the first error applying it, or empty
+  uint64_t published = 0;
+  uint64_t delivered = 0;
+  uint64_t dropped = 0;
+  uint64_t refused = 0;
+  uint64_t connections_lost = 0;
+  uint64_t connect_failures = 0;
+  int64_t lost = -1;  // published inside the window, never received by the verifier (-1: no verifier)
+};
+
 struct FleetReport {
   int devices = 0;
   int connected = 0;
@@ -89,6 +111,10 @@ struct FleetReport {
   std::vector<GroupReport> groups;
   /// The live counters once a second from the start of the run.
   std::vector<FleetSnapshot> series;
+  /// The scenario's fault windows, in schedule order.
+  std::vector<FaultWindowReport> faults;
+  /// Devices that lost power (a power-cut fault) and booted again.
+  int power_cuts = 0;
   /// Why the run is not a PASS; empty when it is (filled by RunFleet).
   std::vector<std::string> failures;
   /// No failure reasons: every device connected, something was published

@@ -121,6 +121,26 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
                           {"refused", g.refused}});
   }
   j["groups"] = groups;
+  Json faults = Json::array();
+  for (const FaultWindowReport& f : r.faults) {
+    faults.push_back(Json{{"name", f.name},
+                          {"kind", f.kind},
+                          {"detail", f.detail},
+                          {"at_s", f.at_s},
+                          {"start_s", f.start_s},
+                          {"end_s", f.end_s},
+                          {"devices", f.devices},
+                          {"error", f.error.empty() ? Json(nullptr) : Json(f.error)},
+                          {"published", f.published},
+                          {"delivered", f.delivered},
+                          {"dropped", f.dropped},
+                          {"refused", f.refused},
+                          {"connections_lost", f.connections_lost},
+                          {"connect_failures", f.connect_failures},
+                          {"lost", f.lost < 0 ? Json(nullptr) : Json(f.lost)}});
+  }
+  j["faults"] = faults;
+  j["power_cuts"] = r.power_cuts;
   j["series"] = SeriesJson(r.series);
   return j;
 }

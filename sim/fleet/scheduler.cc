@@ -17,6 +17,8 @@ using SteadyClock = std::chrono::steady_clock;
 /// A worker never sleeps longer than this: devices still connecting, and
 /// the fleet-up and stop flags, are looked at this often.
 constexpr Micros kMaxIdle{10'000};
+/// How often a device without power is looked at again.
+constexpr Micros kPoweredOffPoll{250'000};
 /// How often the fleet thread looks at the flags and flushes the log.
 constexpr std::chrono::milliseconds kFleetTick{50};
 constexpr Micros kProgressEvery{5'000'000};
@@ -112,8 +114,14 @@ void Scheduler::WorkerLoop(Worker& w) {
       waiting.push_back(i);
     }
 
+    if (o_.worker_tick) o_.worker_tick(w.index, now, Micros(up));
+
     for (size_t k = 0; k < waiting.size();) {
       VirtualDevice& d = *devices_[waiting[k]];
+      if (!d.powered) {
+        ++k;
+        continue;
+      }
       d.clock.AdvanceTo(Elapsed());
       (void)d.link->Poll();
       if (d.connected_at.count() < 0 && d.connected()) {
@@ -143,6 +151,10 @@ void Scheduler::WorkerLoop(Worker& w) {
       due.pop();
       VirtualDevice& d = *devices_[i];
       now = Elapsed();
+      if (!d.powered) {  // a power cut: its schedule resumes when it boots again
+        due.push({now + kPoweredOffPoll, i});
+        continue;
+      }
       w.worst_lag = std::max(w.worst_lag, now - when);
       if (d.first_step.count() < 0) d.first_step = now;
       d.clock.AdvanceTo(now);
@@ -159,12 +171,15 @@ void Scheduler::WorkerLoop(Worker& w) {
       int online = 0;
       for (size_t i : w.devices) {
         const VirtualDevice& d = *devices_[i];
-        const auto c = d.device->counters();
+        const auto c = d.Counters();
         published += c.reports + c.alarms;
         delivered += c.delivered;
         queued += c.queued;
         dropped += c.dropped;
         refused += c.refused;
+        lost += d.carried_connections_lost;
+        failures += d.carried_connect_failures;
+        if (d.link == nullptr) continue;
         const link::LinkStats& l = d.link->stats();
         lost += l.connections_lost;
         failures += l.connect_failures;
@@ -293,6 +308,7 @@ ScheduleOutcome Scheduler::Run() {
       }
     }
     const Micros now = Elapsed();
+    if (o_.fleet_tick) o_.fleet_tick(now, Micros(up_us_.load()), pending);
     if (o_.stop_requested && o_.stop_requested()) {
       ClearLiveLine();
       log_ << "stop requested: draining\n";
@@ -345,7 +361,7 @@ void Scheduler::Drain(std::chrono::milliseconds timeout) {
   for (;;) {
     uint64_t queued = 0;
     for (auto& d : devices_) {
-      if (!d->started) continue;
+      if (!d->started || !d->powered) continue;
       d->clock.AdvanceTo(Elapsed());
       (void)d->link->Poll();
       queued += d->device->queued();

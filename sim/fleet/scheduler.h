@@ -77,6 +77,11 @@ struct SchedulerOptions {
   /// runs (--sync batch: its outbox store's SyncAll); null: nothing to commit.
   std::function<void(int worker)> group_commit;
   std::chrono::milliseconds group_commit_every{200};
+  /// The fault schedule (sim/fleet/faults.h): called on worker w's thread
+  /// every pass, with the fleet time and when the fleet came up (negative
+  /// until it is up); and on the fleet thread every tick, with its log.
+  std::function<void(int worker, Micros now, Micros up)> worker_tick;
+  std::function<void(Micros now, Micros up, std::ostream& log)> fleet_tick;
 };
 
 /// What the run's timing was, in fleet time (Micros since the scheduler's

@@ -45,6 +45,81 @@ std::chrono::milliseconds ReadDuration(ParamReader& r, std::string_view key, std
   return *d;
 }
 
+/// A signed duration ("-90s", "+2m", "30s").
+std::chrono::milliseconds ReadSignedDuration(ParamReader& r, std::string_view key, std::chrono::milliseconds max) {
+  std::string text = r.String(key);
+  if (!r.ok()) return {};
+  const bool negative = !text.empty() && text[0] == '-';
+  const std::string magnitude = !text.empty() && (text[0] == '-' || text[0] == '+') ? text.substr(1) : text;
+  auto d = cli::ParseDuration(magnitude, "");
+  if (!d.ok()) {
+    r.Fail(key, "'" + text + "' is not a signed duration (e.g. -90s, +2m)");
+    return {};
+  }
+  if (*d > max) {
+    r.Fail(key, "must be at most " + std::to_string(max.count()) + " ms either way, got " + text);
+    return {};
+  }
+  return negative ? -*d : *d;
+}
+
+using NetMode = transport::NetworkFault::Mode;
+
+void ReadFault(ParamReader& f, const Scenario& s, FleetFault& out) {
+  out.name = f.String("name");
+  if (f.ok() && !IsName(out.name)) f.Fail("name", "must be 1..64 of [a-z0-9-], got " + board::Quote(out.name));
+  const std::string kind = f.String("kind");
+  if (!f.ok()) return;
+  auto k = ParseFleetFaultKind(kind);
+  if (!k.ok()) {
+    f.Fail("kind", k.status().message());
+    return;
+  }
+  out.kind = *k;
+  out.at = ReadDuration(f, "at", std::chrono::milliseconds(0), kMaxRun);
+  out.duration = ReadDuration(f, "duration", std::chrono::milliseconds(100), kMaxRun);
+  if (f.ok() && s.duration.count() > 0 && out.at + out.duration > s.duration) {
+    f.Fail("duration", "the window ends " + std::to_string((out.at + out.duration).count()) +
+                           " ms into the measured run, after its duration (" + std::to_string(s.duration.count()) +
+                           " ms)");
+  }
+  if (out.kind != FleetFaultKind::kBrokerRestart) {
+    if (f.Has("share")) out.share = f.Number("share", Range{0, 1, true, false});
+    if (f.Has("group")) {
+      out.group = f.String("group");
+      bool known = false;
+      for (const DeviceGroup& g : s.groups) known = known || g.name == out.group;
+      if (f.ok() && !known) f.Fail("group", "no group " + board::Quote(out.group) + " in groups");
+    }
+  }
+  switch (out.kind) {
+    case FleetFaultKind::kNetwork: {
+      const std::string mode = f.Enum("mode", {"blackhole", "latency", "reset"});
+      out.network.mode = mode == "blackhole" ? NetMode::kBlackhole
+                         : mode == "latency" ? NetMode::kLatency
+                                             : NetMode::kReset;
+      if (out.network.mode == NetMode::kLatency) {
+        out.network.latency = ReadDuration(f, "latency", std::chrono::milliseconds(1), std::chrono::seconds(60));
+      }
+      break;
+    }
+    case FleetFaultKind::kSensor: {
+      if (!f.Has("group")) f.Missing("group", "a sensor fault hits one group's board");
+      out.sensor = f.String("sensor");
+      if (f.Has("fault")) {
+        const std::string name = f.Enum("fault", {"nack", "timeout", "stuck", "noise", "disconnect"});
+        if (f.ok()) out.sensor_fault = *ParseFaultKind(name);
+      }
+      break;
+    }
+    case FleetFaultKind::kClockSkew:
+      out.skew = ReadSignedDuration(f, "skew", std::chrono::hours(24 * 365));
+      break;
+    default:
+      break;
+  }
+}
+
 std::string ResolveBoard(const std::string& spec, const std::string& base_dir) {
   if (!board::LooksLikePath(spec) || spec.front() == '/' || base_dir.empty()) return spec;
   return base_dir + "/" + spec;
@@ -123,7 +198,7 @@ Result<Scenario> Read(const Json& root, const std::string& source, const std::st
     (void)r.Object("connect");  // latches the type error
   }
   // Not in version 1: refused by name, so a run never silently lacks them.
-  for (const char* later : {"stages", "faults", "rollouts"}) {
+  for (const char* later : {"stages", "rollouts"}) {
     if (r.Has(later)) {
       (void)r.Raw(later);
       r.Fail(later, "not supported by " + std::string(kScenarioSchema) + " yet (docs/scenario.md)");
@@ -144,6 +219,19 @@ Result<Scenario> Read(const Json& root, const std::string& source, const std::st
     s.groups.push_back(std::move(group));
   }
   if (r.ok() && total > 100000) r.Fail("groups", "hold " + std::to_string(total) + " devices, more than 100000");
+  if (r.ok() && r.Has("faults")) {
+    std::set<std::string> fault_names;
+    for (ParamReader& f : r.Objects("faults", 1, kMaxScenarioFaults)) {
+      FleetFault fault;
+      ReadFault(f, s, fault);
+      if (!f.ok()) break;
+      if (!fault_names.insert(fault.name).second) {
+        f.Fail("name", board::Quote(fault.name) + " names another fault too");
+        break;
+      }
+      s.faults.push_back(std::move(fault));
+    }
+  }
   EF_RETURN_IF_ERROR(r.Finish());
   return s;
 }
@@ -180,6 +268,7 @@ void ApplyScenario(const Scenario& s, FleetOptions& o) {
   if (s.app) o.app = *s.app;
   if (s.connect_rate) o.connect_rate = *s.connect_rate;
   if (s.connect_window) o.connect_window = *s.connect_window;
+  o.faults = s.faults;
 }
 
 }  // namespace edgeforge::sim

@@ -4,7 +4,7 @@
 //
 // Version 1 describes the fleet: device groups (board, count, thing-name
 // pattern, site, report window, sample periods), the run (duration, seed,
-// time scale, connect ramp) and the broker. Stages, fault schedules and
+// time scale, connect ramp), the broker and a fault schedule. Stages and
 // shadow rollouts are not in it yet; a file that has them is refused by name
 // rather than run without them.
 //
@@ -30,6 +30,7 @@ inline constexpr const char* kScenarioSchema = "edgeforge.scenario/1";
 inline constexpr size_t kMaxScenarioBytes = 256 * 1024;
 inline constexpr int kMaxScenarioNesting = 8;
 inline constexpr size_t kMaxScenarioGroups = 64;
+inline constexpr size_t kMaxScenarioFaults = 64;
 
 struct Scenario {
   std::string source;  // the file it came from (error prefix)
@@ -45,6 +46,8 @@ struct Scenario {
   /// Board specs are resolved: a path is relative to the scenario file's
   /// directory unless absolute; a built-in board name stays a name.
   std::vector<DeviceGroup> groups;
+  /// The fault schedule (docs/scenario.md "faults"), in file order.
+  std::vector<FleetFault> faults;
   int devices() const;
 };
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -189,7 +190,23 @@ class MosqSession final : public link::Session {
   }
 
   void Misc(SteadyClock::time_point now) {
+    FlushDelayed(now);
+    if (held_connect_ && now >= connect_deadline_) {
+      held_connect_ = false;
+      FailConnect(StatusCode::kDeadlineExceeded, "TCP connect timed out (network fault: black hole)");
+      return;
+    }
     if (mosq_ == nullptr) return;
+    if (fault_.mode == NetworkFault::Mode::kBlackhole && state_ == State::kConnected) {
+      // No PINGREQ leaves and no PINGRESP arrives: the keepalive runs out.
+      const auto silent = std::chrono::milliseconds(config_.keepalive_s * 1500);
+      if (now - blackhole_since_ >= silent) {
+        EndConnection("keepalive: no answer for " + std::to_string(silent.count() / 1000) +
+                      " s (network fault: black hole)");
+        DestroyHandle();
+      }
+      return;
+    }
     if (state_ == State::kConnecting && now >= connect_deadline_) {
       FailConnect(StatusCode::kDeadlineExceeded,
                   "no CONNACK within " + std::to_string(config_.connect_timeout.count()) + " ms");
@@ -291,6 +308,30 @@ class MosqSession final : public link::Session {
     EndConnection(rc == 0 ? "disconnected" : std::string("connection lost: ") + mosquitto_strerror(rc));
   }
 
+  /// Sets or ends this session's network fault (NetworkFault).
+  void SetFault(const NetworkFault& f) {
+    const NetworkFault before = fault_;
+    fault_ = f;
+    if (before.mode == NetworkFault::Mode::kBlackhole && f.mode != NetworkFault::Mode::kBlackhole) {
+      // Packets flow again: the socket is read again, and a connect waiting
+      // in the black hole gets through (its SYN's retransmit).
+      if (mosq_ != nullptr && !dead_) loop_.Watch(this, mosquitto_socket(mosq_));
+      if (held_connect_) {
+        held_connect_ = false;
+        state_ = State::kIdle;
+        link::ConnectDone done = std::move(connect_done_);
+        connect_done_ = nullptr;
+        if (Status s = DoConnect(done); !s.ok()) Queue([done, s] { done(s); });
+      }
+    }
+    if (f.mode == NetworkFault::Mode::kBlackhole && before.mode != NetworkFault::Mode::kBlackhole) {
+      blackhole_since_ = SteadyClock::now();
+      if (mosq_ != nullptr) loop_.Unwatch(this);
+    }
+    if (f.mode == NetworkFault::Mode::kReset) ResetConnection();
+    if (f.mode != NetworkFault::Mode::kLatency) FlushDelayed(SteadyClock::time_point::max());
+  }
+
   /// The client certificate, when the broker asks for it.
   int SetClientCertificate(SSL* ssl) {
     if (SSL_use_certificate(ssl, cert_) != 1 || SSL_use_PrivateKey(ssl, key_) != 1) return 0;
@@ -304,6 +345,18 @@ class MosqSession final : public link::Session {
       return FailedPrecondition(where_ + ": already " + (state_ == State::kConnected ? "connected" : "connecting"));
     }
     DestroyHandle();
+    if (fault_.mode == NetworkFault::Mode::kReset || fault_.mode == NetworkFault::Mode::kBlackhole) {
+      connect_done_ = std::move(done);
+      state_ = State::kConnecting;
+      dead_ = false;
+      if (fault_.mode == NetworkFault::Mode::kReset) {
+        FailConnect(StatusCode::kUnavailable, "TCP connect failed: connection reset by peer (network fault: reset)");
+      } else {
+        held_connect_ = true;  // the SYN goes nowhere: Misc times it out
+        connect_deadline_ = SteadyClock::now() + config_.connect_timeout;
+      }
+      return Status::Ok();
+    }
     t_refuse_socketpair = true;  // see socketpair() above
     mosq_ = mosquitto_new(config_.client_id.c_str(), config_.clean_start, this);
     t_refuse_socketpair = false;
@@ -376,6 +429,20 @@ class MosqSession final : public link::Session {
 
   Status DoPublish(link::OutgoingMessage m, link::PublishDone done) override {
     if (state_ != State::kConnected) return Unavailable(where_ + ": publish " + m.topic + ": not connected");
+    if (fault_.mode == NetworkFault::Mode::kBlackhole) {
+      // Held like unacknowledged TCP data: sent when the path is back (the
+      // retransmit gets through), failed if the connection dies first.
+      delayed_out_.push_back({SteadyClock::time_point::max(), std::move(m), std::move(done)});
+      return Status::Ok();
+    }
+    if (fault_.mode == NetworkFault::Mode::kLatency) {
+      delayed_out_.push_back({SteadyClock::now() + fault_.latency, std::move(m), std::move(done)});
+      return Status::Ok();
+    }
+    return SendNow(std::move(m), std::move(done));
+  }
+
+  Status SendNow(link::OutgoingMessage m, link::PublishDone done) {
     mosquitto_property* props = nullptr;
     for (const auto& [k, v] : m.user_properties) {
       if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, k.c_str(), v.c_str()) !=
@@ -400,6 +467,15 @@ class MosqSession final : public link::Session {
   }
 
   void DoDisconnect() override {
+    if (held_connect_) {
+      held_connect_ = false;
+      Queue([done = std::move(connect_done_), w = where_] {
+        done(Status(StatusCode::kCancelled, w + ": connect cancelled by Disconnect"));
+      });
+      connect_done_ = nullptr;
+      state_ = State::kIdle;
+      return;
+    }
     if (mosq_ == nullptr || state_ == State::kIdle) return;
     if (state_ == State::kConnecting) {
       Queue([done = std::move(connect_done_), w = where_] {
@@ -425,12 +501,22 @@ class MosqSession final : public link::Session {
   void DoOnConnectionLost(link::ConnectionLost cb) override { on_lost_ = std::move(cb); }
 
   size_t DoDispatch() override {
+    const auto now = SteadyClock::now();
+    FlushDelayed(now);
     if (pending_.empty()) return 0;
-    std::vector<std::function<void()>> run;
-    run.swap(pending_);
-    for (auto& fn : run) {
+    std::vector<Pending> run;
+    if (pending_.back().due <= now) {
+      run.swap(pending_);
+    } else {
+      // Under a latency fault: only what has arrived by now, in order.
+      size_t k = 0;
+      while (k < pending_.size() && pending_[k].due <= now) ++k;
+      run.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.begin() + long(k)));
+      pending_.erase(pending_.begin(), pending_.begin() + long(k));
+    }
+    for (auto& p : run) {
       if (destroying_) break;
-      fn();
+      p.fn();
     }
     return run.size();
   }
@@ -440,8 +526,41 @@ class MosqSession final : public link::Session {
   // --- helpers --------------------------------------------------------------
   void Queue(std::function<void()> fn) {
     if (destroying_) return;
-    pending_.push_back(std::move(fn));
+    auto due = SteadyClock::time_point::min();
+    if (fault_.mode == NetworkFault::Mode::kLatency) due = SteadyClock::now() + fault_.latency;
+    if (!pending_.empty()) due = std::max(due, pending_.back().due);  // never overtakes
+    pending_.push_back({due, std::move(fn)});
     if (wake_) wake_();
+  }
+
+  /// Sends the delayed publishes (latency fault) due by `now`.
+  void FlushDelayed(SteadyClock::time_point now) {
+    while (!delayed_out_.empty() && delayed_out_.front().due <= now) {
+      Delayed d = std::move(delayed_out_.front());
+      delayed_out_.pop_front();
+      if (state_ != State::kConnected) {
+        Queue([done = std::move(d.done), s = Unavailable(where_ + ": connection lost before publish")] { done(s); });
+        continue;
+      }
+      Status s = SendNow(std::move(d.m), d.done);
+      if (!s.ok()) Queue([done = std::move(d.done), s] { done(s); });
+    }
+  }
+
+  /// A reset fault: the connection (or connect) ends with a TCP RST.
+  void ResetConnection() {
+    if (mosq_ == nullptr) return;
+    const int fd = mosquitto_socket(mosq_);
+    if (fd >= 0) {
+      linger l{1, 0};  // close() sends RST instead of FIN
+      (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    if (state_ == State::kConnecting) {
+      FailConnect(StatusCode::kUnavailable, "connection reset by peer (network fault: reset)");
+    } else if (state_ == State::kConnected) {
+      EndConnection("connection reset by peer (network fault: reset)");
+      DestroyHandle();
+    }
   }
 
   /// After loop_read / loop_write: false if the connection is gone.
@@ -504,6 +623,10 @@ class MosqSession final : public link::Session {
   }
 
   void FailInFlight(const std::string& cause) {
+    for (auto& d : delayed_out_) {
+      Queue([done = std::move(d.done), s = Unavailable(where_ + ": " + cause + " before publish")] { done(s); });
+    }
+    delayed_out_.clear();
     for (auto& [mid, done] : publishes_) {
       Queue([done = std::move(done), s = Unavailable(where_ + ": " + cause + " before PUBACK")] { done(s); });
     }
@@ -543,7 +666,21 @@ class MosqSession final : public link::Session {
   std::vector<std::pair<std::string, link::MessageHandler>> handlers_;
   link::ConnectionLost on_lost_;
   std::function<void()> wake_;
-  std::vector<std::function<void()>> pending_;
+  struct Pending {
+    SteadyClock::time_point due;  // min(): at once; later under a latency fault
+    std::function<void()> fn;
+  };
+  std::vector<Pending> pending_;
+  // The network fault (NetworkFault) and what it holds back.
+  NetworkFault fault_;
+  SteadyClock::time_point blackhole_since_{};
+  bool held_connect_ = false;  // a connect into a black hole, failed by Misc at its deadline
+  struct Delayed {
+    SteadyClock::time_point due;
+    link::OutgoingMessage m;
+    link::PublishDone done;
+  };
+  std::deque<Delayed> delayed_out_;
 
   friend class EventLoop::Impl;
 };
@@ -735,5 +872,29 @@ Result<std::unique_ptr<link::Session>> EventLoop::MakeSession(const link::Sessio
 size_t EventLoop::RunOnce(Millis max_wait) { return impl_->RunOnce(max_wait); }
 
 EventLoopStats EventLoop::stats() const { return impl_->stats_; }
+
+Status EventLoop::SetNetworkFault(link::Session& session, const NetworkFault& fault) {
+  for (MosqSession* s : impl_->sessions_) {
+    if (static_cast<link::Session*>(s) == &session) {
+      s->SetFault(fault);
+      return Status::Ok();
+    }
+  }
+  return InvalidArgument("network fault: the session is not one of this event loop's");
+}
+
+const char* NetworkFaultName(NetworkFault::Mode mode) {
+  switch (mode) {
+    case NetworkFault::Mode::kNone:
+      return "none";
+    case NetworkFault::Mode::kBlackhole:
+      return "blackhole";
+    case NetworkFault::Mode::kLatency:
+      return "latency";
+    case NetworkFault::Mode::kReset:
+      return "reset";
+  }
+  return "?";
+}
 
 }  // namespace edgeforge::sim::transport

@@ -37,6 +37,25 @@ struct EventLoopOptions {
   std::string ca_file;
 };
 
+/// A network fault on one session's path to the broker (a scenario's
+/// "network" fault, sim/fleet/faults.h), injected here in the transport, so
+/// no root and no packet filter are needed:
+///   kBlackhole  nothing gets through either way: publishes are held (like
+///               unacknowledged TCP data, sent if the path comes back before
+///               the connection dies), nothing is read; the session finds out
+///               by its keepalive (1.5 x keepalive_s without an answer), as a
+///               device behind a dead link does; connects time out.
+///   kLatency    every publish leaves `latency` late and every callback
+///               (PUBACK, message) arrives `latency` late.
+///   kReset      the connection is reset (TCP RST) when the fault starts, and
+///               every connect while it lasts fails "connection reset".
+struct NetworkFault {
+  enum class Mode : uint8_t { kNone, kBlackhole, kLatency, kReset };
+  Mode mode = Mode::kNone;
+  Millis latency{0};
+};
+const char* NetworkFaultName(NetworkFault::Mode mode);
+
 struct EventLoopStats {
   size_t sessions = 0;        // alive (made and not destroyed)
   size_t connected = 0;       // CONNACK accepted, not lost or disconnected
@@ -69,6 +88,11 @@ class EventLoop {
   size_t RunOnce(Millis max_wait);
 
   EventLoopStats stats() const;
+
+  /// Sets (or, with Mode::kNone, ends) the network fault of `session`, which
+  /// this loop made; on the loop's thread. INVALID_ARGUMENT if the session is
+  /// not one of this loop's.
+  Status SetNetworkFault(link::Session& session, const NetworkFault& fault);
 
   class Impl;
 
