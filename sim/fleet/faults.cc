@@ -175,9 +175,18 @@ void FaultEngine::Apply(const Action& a, Micros now, PerWorker& pw, const std::f
   switch (f.kind) {
     case FleetFaultKind::kBrokerRestart:
       break;
-    case FleetFaultKind::kNetwork:
-      if (d.powered && hooks_.network) hooks_.network(a.device, a.start ? f.network : transport::NetworkFault{});
+    case FleetFaultKind::kNetwork: {
+      std::vector<size_t>& active = pw.network[a.device];
+      if (a.start) {
+        active.push_back(a.fault);
+      } else {
+        active.erase(std::remove(active.begin(), active.end(), a.fault), active.end());
+      }
+      const transport::NetworkFault now_in_force =
+          active.empty() ? transport::NetworkFault{} : faults_[active.back()].network;
+      if (d.powered && hooks_.network) hooks_.network(a.device, now_in_force);
       break;
+    }
     case FleetFaultKind::kSensor: {
       FaultSpec spec;
       if (a.start) {

@@ -122,6 +122,9 @@ class FaultEngine {
     std::vector<Action> actions;  // by time
     size_t next = 0;
     std::map<size_t, Clone> clones;  // by device
+    /// Network faults in force per device, in the order they started: the
+    /// latest applies; when it ends, the one before it applies again.
+    std::map<size_t, std::vector<size_t>> network;
   };
   void Apply(const Action& a, Micros now, PerWorker& pw, const std::function<void(std::string)>& log);
   void PollClones(PerWorker& pw, Micros now);

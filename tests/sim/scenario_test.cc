@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "sim/fleet/provisioning.h"
 #include "tests/support/test_pki.h"
@@ -41,6 +42,11 @@ TEST(ScenarioTest, ShippedScenariosParseAndFitTheEngine) {
     EXPECT_TRUE(ValidateFleetOptions(o).ok()) << ValidateFleetOptions(o).ToString();
     EXPECT_GE(s->groups.size(), 2u);
   }
+  auto faults = LoadScenario(kSource + "/scenarios/factory-faults.json");
+  ASSERT_TRUE(faults.ok()) << faults.status().ToString();
+  std::set<FleetFaultKind> kinds;
+  for (const FleetFault& f : faults->faults) kinds.insert(f.kind);
+  EXPECT_EQ(kinds.size(), 6u) << "the shipped fault scenario shows every kind of fault";
 }
 
 TEST(ScenarioTest, EveryFieldReachesTheFleetOptions) {
@@ -105,7 +111,32 @@ TEST(ScenarioTest, BadInputNamesTheFileAndTheFieldPath) {
       {Doc(kGroup + "," + kGroup), "t.json: groups[1].name: \"a\" names another group too"},
       {Doc(R"({"name": "a", "board": "factory-node", "count": 1, "things": "a{n}", "cuont": 2})"),
        "t.json: groups[0].cuont"},
-      {Doc(kGroup, R"("faults": [], )"), "t.json: faults: not supported by edgeforge.scenario/1 yet"},
+      {Doc(kGroup, R"("faults": [], )"), "t.json: faults: must have at least 1 element"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "flood", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].kind: unknown fault kind \"flood\" (kinds: broker-restart, network, sensor"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "network", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].mode"},
+      {Doc(kGroup,
+           R"("faults": [{"name": "f", "kind": "network", "mode": "latency", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].latency"},
+      {Doc(kGroup,
+           R"("faults": [{"name": "f", "kind": "network", "mode": "reset", "at": "20s", "duration": "11s"}], )"),
+       "t.json: faults[0].duration: the window ends 31000 ms into the measured run, after its duration (30000 ms)"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "power-cut", "share": 0, "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].share"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "power-cut", "group": "zz", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].group: no group \"zz\" in groups"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "sensor", "sensor": "vib0", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].group"},
+      {Doc(kGroup,
+           R"("faults": [{"name": "f", "kind": "clock-skew", "skew": "soon", "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].skew: 'soon' is not a signed duration"},
+      {Doc(kGroup,
+           R"("faults": [{"name": "f", "kind": "broker-restart", "share": 0.5, "at": "1s", "duration": "1s"}], )"),
+       "t.json: faults[0].share"},
+      {Doc(kGroup, R"("faults": [{"name": "f", "kind": "power-cut", "at": "1s", "duration": "1s"},
+                                 {"name": "f", "kind": "power-cut", "at": "2s", "duration": "1s"}], )"),
+       "t.json: faults[1].name: \"f\" names another fault too"},
       {Doc(kGroup, R"("stages": [], )"), "t.json: stages: not supported"},
       {Doc(kGroup, R"("broker": "http://x", )"), "t.json: broker: \"embedded\" or a broker URI"},
       {Doc(kGroup, R"("seed": -1, )"), "t.json: seed"},
@@ -118,6 +149,39 @@ TEST(ScenarioTest, BadInputNamesTheFileAndTheFieldPath) {
     const std::string got = ErrorOf(json);
     EXPECT_NE(got.find(want), std::string::npos) << "want: " << want << "\ngot:  " << got;
   }
+}
+
+TEST(ScenarioTest, FaultScheduleReachesTheFleetOptions) {
+  auto s = ParseScenario(Doc(kGroup, R"("faults": [
+      {"name": "crash", "kind": "broker-restart", "at": "5s", "duration": "3s"},
+      {"name": "lag", "kind": "network", "mode": "latency", "latency": "250ms", "share": 0.5, "group": "a",
+       "at": "1s", "duration": "2s"},
+      {"name": "hole", "kind": "network", "mode": "blackhole", "at": "0s", "duration": "10s"},
+      {"name": "vib", "kind": "sensor", "group": "a", "sensor": "vib0", "fault": "stuck", "at": "1s", "duration": "1s"},
+      {"name": "ntp", "kind": "clock-skew", "skew": "-90s", "share": 0.25, "at": "1s", "duration": "1s"},
+      {"name": "cut", "kind": "power-cut", "at": "1s", "duration": "1s"},
+      {"name": "twin", "kind": "duplicate-client-id", "at": "1s", "duration": "1s"}], )"),
+                         "t.json", "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  FleetOptions o;
+  ApplyScenario(*s, o);
+  ASSERT_EQ(o.faults.size(), 7u);
+  EXPECT_EQ(o.faults[0].kind, FleetFaultKind::kBrokerRestart);
+  EXPECT_EQ(o.faults[0].at, 5s);
+  EXPECT_EQ(o.faults[0].duration, 3s);
+  EXPECT_EQ(o.faults[1].network.mode, transport::NetworkFault::Mode::kLatency);
+  EXPECT_EQ(o.faults[1].network.latency, 250ms);
+  EXPECT_DOUBLE_EQ(o.faults[1].share, 0.5);
+  EXPECT_EQ(o.faults[1].group, "a");
+  EXPECT_EQ(o.faults[2].network.mode, transport::NetworkFault::Mode::kBlackhole);
+  EXPECT_DOUBLE_EQ(o.faults[2].share, 1.0);
+  EXPECT_EQ(o.faults[3].sensor, "vib0");
+  EXPECT_EQ(o.faults[3].sensor_fault, FaultKind::kStuck);
+  EXPECT_EQ(o.faults[4].skew, -90s);
+  EXPECT_EQ(o.faults[5].kind, FleetFaultKind::kPowerCut);
+  EXPECT_EQ(o.faults[6].kind, FleetFaultKind::kDuplicateClient);
+  EXPECT_EQ(o.faults[1].Describe(), "network latency +250 ms, 50% of a");
+  EXPECT_EQ(o.faults[4].Describe(), "clock skew -90 s, 25% of the fleet");
 }
 
 TEST(ScenarioTest, FilesAreReadWithLimitsAndErrorsNameThem) {
