@@ -213,6 +213,15 @@ BrokerPersistence LocalBrokerPersistence(const FleetOptions& o, const Provisione
   if (kFleetBrokerPersistence == BrokerPersistence::kOff || rate <= kEveryChangeMaxRate) {
     return kFleetBrokerPersistence;
   }
+  for (const FleetFault& f : o.faults) {
+    if (f.kind != FleetFaultKind::kBrokerRestart) continue;
+    // The fault is a kill -9: without persistence the verifier's queue would
+    // die with the broker and the run would report loss the devices did not cause.
+    log << "broker: persistence kept for the " << f.name << " fault at " << static_cast<uint64_t>(rate)
+        << " msg/s scheduled (above about " << static_cast<uint64_t>(kEveryChangeMaxRate)
+        << " msg/s the broker may fall behind the schedule)\n";
+    return kFleetBrokerPersistence;
+  }
   log << "broker: persistence off: " << static_cast<uint64_t>(rate)
       << " msg/s scheduled, and saving the database after every change keeps up to about "
       << static_cast<uint64_t>(kEveryChangeMaxRate)

@@ -54,7 +54,8 @@ double ScheduledMessageRate(const FleetOptions& o, const Provisioned& p);
 inline constexpr double kEveryChangeMaxRate = 250;
 
 /// The local broker's persistence for this run: the option if set, else
-/// kFleetBrokerPersistence up to kEveryChangeMaxRate and kOff above it,
+/// kFleetBrokerPersistence up to kEveryChangeMaxRate or when the fault
+/// schedule kills the broker (saying so in `log`), and kOff above it,
 /// saying so in `log` (a broker kill -9 then loses what is queued for the
 /// verifier).
 BrokerPersistence LocalBrokerPersistence(const FleetOptions& o, const Provisioned& p, std::ostream& log);

@@ -123,6 +123,17 @@ TEST(FleetBrokerPersistenceTest, EveryChangeUpToTheRateLimitThenOffSayingSoUnles
   EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), log), BrokerPersistence::kOff);
   EXPECT_NE(log.str().find("persistence off: 1500 msg/s scheduled"), std::string::npos) << log.str();
 
+  // A schedule that kills the broker keeps the verifier's queue on disk.
+  std::ostringstream fault_log;
+  FleetFault kill;
+  kill.name = "crash";
+  kill.kind = FleetFaultKind::kBrokerRestart;
+  o.faults = {kill};
+  EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), fault_log), kFleetBrokerPersistence);
+  EXPECT_NE(fault_log.str().find("persistence kept for the crash fault at 1500 msg/s"), std::string::npos)
+      << fault_log.str();
+  o.faults.clear();
+
   std::ostringstream chosen_log;
   o.broker_persistence = BrokerPersistence::kEveryChange;
   EXPECT_EQ(LocalBrokerPersistence(o, TwoBoards(o.devices), chosen_log), BrokerPersistence::kEveryChange);
