@@ -34,7 +34,7 @@ options:
   --certs DIR       PKI directory: ca.crt, shadow.crt, shadow.key
                     (default ./edgeforge-run/pki)
   --desired JSON    set: a JSON object merged into desired (a null deletes a
-                    key), e.g. '{"report_ms":5000}'
+                    key), e.g. '{"config":{"report_ms":5000}}'
   --timeout D       how long to wait for the connection and the answer
                     (default 10s)
   -h, --help        this text
@@ -82,7 +82,8 @@ int RunShadow(const Argv& args, std::ostream& out, std::ostream& err) {
     desired_json = json::parse(desired, nullptr, false);
     if (desired_json.is_discarded() || !desired_json.is_object()) {
       return cl.UsageError(
-          InvalidArgument("--desired: expected a JSON object such as '{\"report_ms\":5000}', got '" + desired + "'"),
+          InvalidArgument("--desired: expected a JSON object such as '{\"config\":{\"report_ms\":5000}}', got '" +
+                          desired + "'"),
           err);
     }
   } else if (!desired.empty()) {

@@ -51,6 +51,7 @@ Status BuildStack(VirtualDevice& d, const FleetOptions& o, const Provisioned& p,
   d.device = &d.stack->device();
   d.link = &d.stack->link();
   d.report = d.stack->node().report_period();
+  if (d.report_now.count() == 0) d.report_now = d.report;
 
   VirtualDevice* raw = &d;
   d.link->set_delivery_observer([raw](uint64_t seq, const Status& result) {

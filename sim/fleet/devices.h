@@ -11,6 +11,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "firmware/app/device.h"
 #include "firmware/app/device_stack.h"
@@ -46,6 +48,9 @@ struct VirtualDevice {
   app::Device* device = nullptr;  // stack->device()
   link::Link* link = nullptr;     // stack->link()
   Micros report{0};               // its report window
+  /// Report window changes (a shadow config applied): fleet time, new period.
+  std::vector<std::pair<Micros, Micros>> report_changes;
+  Micros report_now{0};  // the period in force (report, or the last change)
   // Scheduler state (its worker's):
   bool started = false;     // Device::Start ran (its connect ramp slot came)
   bool scheduled = false;   // in its worker's due-queue (runs Steps)

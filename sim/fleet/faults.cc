@@ -347,7 +347,9 @@ void FillFaultWindows(std::vector<FaultWindowReport>& windows, const std::vector
   for (FaultWindowReport& w : windows) {
     if (w.start_s < 0) continue;
     const double end = w.end_s < 0 ? (series.empty() ? w.start_s : series.back().elapsed_s) : w.end_s;
+    const FleetSnapshot zero;  // the run's start: nothing counted yet
     const FleetSnapshot* a = at_or_before(w.start_s);
+    if (a == nullptr) a = &zero;
     const FleetSnapshot* b = at_or_after(end + kWindowSettleS);
     if (a != nullptr && b != nullptr) {
       const auto delta = [](uint64_t after, uint64_t before) { return after > before ? after - before : 0; };

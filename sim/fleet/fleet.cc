@@ -99,7 +99,10 @@ void Count(const std::vector<std::unique_ptr<VirtualDevice>>& devices, const Pro
   for (const auto& d : devices) {
     // A device without power (a power-cut fault) has no schedule meanwhile.
     const Micros on = std::max(window - d->off_total, Micros(0));
-    const uint64_t scheduled = ScheduledReports(on, StaggerOffset(d->index, devices.size(), d->report), d->report);
+    std::vector<std::pair<Micros, Micros>> changes;
+    for (const auto& [at, period] : d->report_changes) changes.emplace_back(at - run.up, period);
+    const uint64_t scheduled =
+        ScheduledReportsWithChanges(on, StaggerOffset(d->index, devices.size(), d->report), d->report, changes);
     r.scheduled += scheduled;
     const auto c = d->Counters();
     r.power_cuts += d->power_cuts;
@@ -254,6 +257,9 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   if (!provisioned.ok()) return provisioned.status();
   const Provisioned& p = *provisioned;
   EF_RETURN_IF_ERROR(ValidateFaults(o.faults, p, o.broker_uri.empty(), o.duration));
+  std::vector<Rollout> rollout_specs = o.rollouts;
+  for (Rollout& r : StageRollouts(o.stages)) rollout_specs.push_back(std::move(r));
+  EF_RETURN_IF_ERROR(ValidateRollouts(rollout_specs, p, o.broker_uri.empty(), o.duration));
   EF_RETURN_IF_ERROR(RaiseFileLimit(FileDescriptorsNeeded(o), log));
 
   // Declared in the order they must outlive each other: the broker outlives
@@ -281,6 +287,19 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     auto v = FleetVerifier::Start(broker_uri, p.pki_dir, o.app);
     if (!v.ok()) return v.status();
     verifier = std::move(*v);
+  }
+  std::unique_ptr<RolloutEngine> rollouts;
+  if (!rollout_specs.empty()) {
+    RolloutEngine::Options ro;
+    ro.broker_uri = broker_uri;
+    ro.pki_dir = p.pki_dir;
+    ro.seed = o.seed;
+    if (FleetVerifier* fv = verifier.get(); fv != nullptr) {
+      ro.alarms_of = [fv](const std::string& thing) { return fv->AlarmsOf(thing); };
+    }
+    auto started = RolloutEngine::Start(rollout_specs, p, std::move(ro));
+    if (!started.ok()) return started.status();
+    rollouts = std::move(*started);
   }
   const int workers = ResolveWorkers(o.workers, p.things.size());
   // One event loop per worker (sim/transport/event_loop.h): its devices'
@@ -354,7 +373,12 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     s.worker_tick = [f, &notes](int w, Micros now, Micros up) {
       f->WorkerTick(w, now, up, [&notes](std::string line) { notes.Push(std::move(line)); });
     };
-    s.fleet_tick = [f](Micros now, Micros up, std::ostream& out) { f->FleetTick(now, up, out); };
+  }
+  if (faults || rollouts) {
+    s.fleet_tick = [f = faults.get(), ro = rollouts.get()](Micros now, Micros up, std::ostream& out) {
+      if (f != nullptr) f->FleetTick(now, up, out);
+      if (ro != nullptr) ro->Tick(now, up, out);
+    };
   }
   Scheduler scheduler(devices, s, log);
   // The verifier times sends on its own clock; fault windows are in fleet time.
@@ -373,6 +397,7 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
   }
   const ScheduleOutcome run = scheduler.Run();
   if (faults) faults->Finish(log);
+  if (rollouts) rollouts->Finish(run.end, log);
   LogDeviceFailures(devices, log);
 
   // Publish everything still queued, then let the verifier see every
@@ -406,16 +431,19 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     v->FlushLog(log);
     v->Fill(r, devices);
   }
+  std::vector<double> unreceived_s;
+  if (v != nullptr && (faults || !o.stages.empty())) {
+    for (Micros t : v->UnreceivedSendTimes()) {
+      unreceived_s.push_back(std::chrono::duration<double>(t - verifier_clock_offset).count());
+    }
+  }
   if (faults) {
     r.faults = faults->Windows();
-    std::vector<double> unreceived_s;
-    if (v != nullptr) {
-      for (Micros t : v->UnreceivedSendTimes()) {
-        unreceived_s.push_back(std::chrono::duration<double>(t - verifier_clock_offset).count());
-      }
-    }
     FillFaultWindows(r.faults, r.series, unreceived_s, v != nullptr);
   }
+  r.stages = StageWindows(o.stages, r.up_s);
+  FillFaultWindows(r.stages, r.series, unreceived_s, v != nullptr);
+  if (rollouts) r.rollouts = rollouts->Reports();
   r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.failures = FleetFailureReasons(r, o.duration, p.ShortestWindow());
   if (shadows) (void)shadows->Stop();

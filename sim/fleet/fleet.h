@@ -22,6 +22,7 @@
 #include "hal/status.h"
 #include "sim/broker/local_broker.h"
 #include "sim/fleet/faults.h"
+#include "sim/fleet/rollouts.h"
 #include "sim/fleet/report.h"
 #include "sim/verify/verifier.h"
 
@@ -93,6 +94,10 @@ struct FleetOptions {
   /// A scenario's fault schedule (sim/fleet/faults.h), applied in the
   /// measured window; empty: none.
   std::vector<FleetFault> faults;
+  /// A scenario's stages (filling `duration`) and shadow rollouts
+  /// (sim/fleet/rollouts.h); empty: none.
+  std::vector<Stage> stages;
+  std::vector<Rollout> rollouts;
   /// Polled while publishing: true ends the run early (still drained, reported).
   std::function<bool()> stop_requested;
 };

@@ -74,7 +74,13 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
       [raw](const link::IncomingMessage& m) {
         const Micros now = raw->clock_.Monotonic();
         const auto checked = raw->verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
-        if (checked.verdict == Verdict::kVerified) raw->latency_.Received(checked.dev, checked.seq, now);
+        if (checked.verdict != Verdict::kVerified) return;
+        raw->latency_.Received(checked.dev, checked.seq, now);
+        const std::string_view alarm = "/alarm";
+        if (m.topic.size() > alarm.size() && m.topic.compare(m.topic.size() - alarm.size(), alarm.size(), alarm) == 0) {
+          std::lock_guard<std::mutex> lock(raw->alarms_mu_);
+          ++raw->alarms_[checked.dev];
+        }
       },
       *v->verifier_);
   if (!ingest.ok()) return ingest.status().WithContext("verifier (ingest identity; --no-verify skips it)");
@@ -83,6 +89,12 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
 }
 
 FleetVerifier::~FleetVerifier() { (void)Stop(); }
+
+uint64_t FleetVerifier::AlarmsOf(const std::string& thing) const {
+  std::lock_guard<std::mutex> lock(alarms_mu_);
+  auto it = alarms_.find(thing);
+  return it == alarms_.end() ? 0 : it->second;
+}
 
 Status FleetVerifier::Stop() {
   if (!ingest_) return Status::Ok();

@@ -52,6 +52,9 @@ class FleetVerifier {
   /// A device is handing `seq` to its link now (any thread).
   void Sent(const std::string& thing, uint64_t seq) { latency_.Sent(thing, seq, clock_.Monotonic()); }
   uint64_t verified() const { return verifier_->verified(); }
+  /// Verified alarm messages of `thing` so far (any thread): what a canary
+  /// rollout watches.
+  uint64_t AlarmsOf(const std::string& thing) const;
   /// Publish-to-receive latency so far (any thread).
   LatencyHistogram Latency() const { return latency_.Histogram(); }
   /// When each message still unreceived was sent (this verifier's clock,
@@ -72,6 +75,8 @@ class FleetVerifier {
   SystemClock clock_;
   LatencyRecorder latency_;
   std::unique_ptr<TelemetryVerifier> verifier_;
+  mutable std::mutex alarms_mu_;
+  std::unordered_map<std::string, uint64_t> alarms_;  // by thing, guarded by alarms_mu_
   std::mutex log_mu_;
   std::vector<std::string> log_;  // guarded by log_mu_
   // Last: its thread calls into everything above, so it is stopped first.

@@ -12,6 +12,25 @@ uint64_t ScheduledReports(Micros window, Micros offset, Micros report) {
   return static_cast<uint64_t>((window - offset - Micros(1)).count() / report.count());
 }
 
+uint64_t ScheduledReportsWithChanges(Micros window, Micros offset, Micros report,
+                                     const std::vector<std::pair<Micros, Micros>>& changes) {
+  if (window <= offset) return 0;
+  Micros opened = offset;  // the open report window's start
+  Micros period = report;
+  uint64_t n = 0;
+  for (const auto& [at, next] : changes) {
+    if (at >= window) break;
+    if (at > opened && period.count() > 0) {
+      // Windows that closed before the change.
+      const int64_t closed = (at - opened).count() / period.count();
+      n += static_cast<uint64_t>(closed);
+      opened += Micros(closed * period.count());
+    }
+    period = next;
+  }
+  return n + ScheduledReports(window, opened, period);
+}
+
 Micros StaggerOffset(size_t index, size_t count, Micros report) {
   if (count == 0) return Micros(0);
   return Micros(report.count() * static_cast<int64_t>(index) / static_cast<int64_t>(count));
@@ -67,6 +86,9 @@ std::vector<std::string> FleetFailureReasons(const FleetReport& r, std::chrono::
     }
   } else if (r.connected > 0 && r.delivered == 0) {
     why.push_back("nothing was delivered: " + std::to_string(r.sampled) + " published, none PUBACKed");
+  }
+  for (const RolloutReport& ro : r.rollouts) {
+    if (!ro.Finished()) why.push_back((ro.gated ? "rollout " : "") + ro.name + ": " + ro.outcome);
   }
   for (const FaultWindowReport& f : r.faults) {
     if (f.start_s < 0) why.push_back("fault " + f.name + " was never applied (the run ended first)");
@@ -162,6 +184,29 @@ void PrintReport(const FleetReport& r, std::ostream& out) {
       if (f.lost >= 0) out << ", lost " << f.lost;
       out << "\n";
       if (!f.error.empty()) out << "      error: " << f.error << "\n";
+    }
+  }
+  if (!r.stages.empty()) {
+    out << "  stages       " << r.stages.size() << "\n";
+    for (const FaultWindowReport& s : r.stages) {
+      out << "    " << s.name << ": " << s.detail << ", t=" << s.start_s << ".." << s.end_s << " s: published "
+          << s.published << ", acked " << s.delivered << ", connections lost " << s.connections_lost << ", dropped "
+          << s.dropped;
+      if (s.lost >= 0) out << ", lost " << s.lost;
+      out << "\n";
+    }
+  }
+  for (const RolloutReport& ro : r.rollouts) {
+    if (!ro.gated) continue;
+    out << "  rollout      " << ro.name << " (" << ro.desired << " on " << (ro.group.empty() ? "the fleet" : ro.group)
+        << "): " << ro.outcome;
+    if (ro.rolled_back > 0) out << "; " << ro.restored << " of " << ro.rolled_back << " back on their old config";
+    out << "\n";
+    for (size_t i = 0; i < ro.steps.size(); ++i) {
+      const RolloutStepReport& st = ro.steps[i];
+      out << "    step " << i + 1 << ": " << st.devices << " devices (" << st.share * 100 << "%): " << st.accepted
+          << " applied, " << st.rejected << " rejected, " << st.pending << " pending, " << st.alarms << " alarms"
+          << (st.decision.empty() ? "" : " -> " + st.decision) << "\n";
     }
   }
   for (const auto& w : r.failures) out << "  FAIL: " << w << "\n";

@@ -67,6 +67,32 @@ struct FaultWindowReport {
   int64_t lost = -1;  // published inside the window, never received by the verifier (-1: no verifier)
 };
 
+/// One step of a shadow rollout (sim/fleet/rollouts.h).
+struct RolloutStepReport {
+  double share = 0;
+  int devices = 0;       // the step's devices (the earlier steps' included)
+  double start_s = -1;   // seconds since the run started
+  double end_s = -1;     // when it was decided (-1: the run ended first)
+  int accepted = 0;      // their reported config holds the change
+  int rejected = 0;      // they reported a config_error since the change
+  int pending = 0;       // neither yet (offline, or slow)
+  uint64_t alarms = 0;   // alarm messages they sent during the hold
+  std::string decision;  // "continue", "done", "roll back", or empty
+};
+
+struct RolloutReport {
+  std::string name;
+  std::string group;    // empty: every group
+  std::string desired;  // the change, as JSON
+  bool gated = true;    // false: a stage's change
+  /// "completed", "rolled back at step N (why)", "incomplete: ..." or "not started".
+  std::string outcome;
+  int rolled_back = 0;  // devices set back to their previous config
+  int restored = 0;     // of those, reporting their old config when the run ended
+  std::vector<RolloutStepReport> steps;
+  bool Finished() const { return outcome == "completed" || outcome.rfind("rolled back", 0) == 0; }
+};
+
 struct FleetReport {
   int devices = 0;
   int connected = 0;
@@ -115,6 +141,10 @@ struct FleetReport {
   std::vector<FaultWindowReport> faults;
   /// Devices that lost power (a power-cut fault) and booted again.
   int power_cuts = 0;
+  /// The scenario's stages as windows (kind "stage"), in order.
+  std::vector<FaultWindowReport> stages;
+  /// Shadow rollouts (and stage changes), in schedule order.
+  std::vector<RolloutReport> rollouts;
   /// Why the run is not a PASS; empty when it is (filled by RunFleet).
   std::vector<std::string> failures;
   /// No failure reasons: every device connected, something was published
@@ -131,6 +161,14 @@ struct FleetReport {
 /// counts when it falls due strictly before the window ends (the workers
 /// stop stepping at the end). 0 when report is not positive.
 uint64_t ScheduledReports(Micros window, Micros offset, Micros report);
+
+/// ScheduledReports for a device whose report window changed during the
+/// window (a shadow config change: a stage or a rollout): `changes` are
+/// (time since the window started, new period) in time order. Each change
+/// lets the open report window close one new period after it opened (or at
+/// once), as Pipeline::Reconfigure does.
+uint64_t ScheduledReportsWithChanges(Micros window, Micros offset, Micros report,
+                                     const std::vector<std::pair<Micros, Micros>>& changes);
 
 /// When device `index` of `count` first steps, after the fleet is up: spread
 /// over its report window so reports reach the broker at a steady rate

@@ -121,25 +121,53 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
                           {"refused", g.refused}});
   }
   j["groups"] = groups;
+  const auto window = [](const FaultWindowReport& f) {
+    return Json{{"name", f.name},
+                {"kind", f.kind},
+                {"detail", f.detail},
+                {"at_s", f.at_s},
+                {"start_s", f.start_s},
+                {"end_s", f.end_s},
+                {"devices", f.devices},
+                {"error", f.error.empty() ? Json(nullptr) : Json(f.error)},
+                {"published", f.published},
+                {"delivered", f.delivered},
+                {"dropped", f.dropped},
+                {"refused", f.refused},
+                {"connections_lost", f.connections_lost},
+                {"connect_failures", f.connect_failures},
+                {"lost", f.lost < 0 ? Json(nullptr) : Json(f.lost)}};
+  };
   Json faults = Json::array();
-  for (const FaultWindowReport& f : r.faults) {
-    faults.push_back(Json{{"name", f.name},
-                          {"kind", f.kind},
-                          {"detail", f.detail},
-                          {"at_s", f.at_s},
-                          {"start_s", f.start_s},
-                          {"end_s", f.end_s},
-                          {"devices", f.devices},
-                          {"error", f.error.empty() ? Json(nullptr) : Json(f.error)},
-                          {"published", f.published},
-                          {"delivered", f.delivered},
-                          {"dropped", f.dropped},
-                          {"refused", f.refused},
-                          {"connections_lost", f.connections_lost},
-                          {"connect_failures", f.connect_failures},
-                          {"lost", f.lost < 0 ? Json(nullptr) : Json(f.lost)}});
-  }
+  for (const FaultWindowReport& f : r.faults) faults.push_back(window(f));
   j["faults"] = faults;
+  Json stages = Json::array();
+  for (const FaultWindowReport& s : r.stages) stages.push_back(window(s));
+  j["stages"] = stages;
+  Json rollouts = Json::array();
+  for (const RolloutReport& ro : r.rollouts) {
+    Json steps = Json::array();
+    for (const RolloutStepReport& st : ro.steps) {
+      steps.push_back(Json{{"share", st.share},
+                           {"devices", st.devices},
+                           {"start_s", st.start_s},
+                           {"end_s", st.end_s},
+                           {"accepted", st.accepted},
+                           {"rejected", st.rejected},
+                           {"pending", st.pending},
+                           {"alarms", st.alarms},
+                           {"decision", st.decision}});
+    }
+    rollouts.push_back(Json{{"name", ro.name},
+                            {"group", ro.group.empty() ? Json(nullptr) : Json(ro.group)},
+                            {"desired", Json::parse(ro.desired, nullptr, false)},
+                            {"stage_change", !ro.gated},
+                            {"outcome", ro.outcome},
+                            {"rolled_back", ro.rolled_back},
+                            {"restored", ro.restored},
+                            {"steps", steps}});
+  }
+  j["rollouts"] = rollouts;
   j["power_cuts"] = r.power_cuts;
   j["series"] = SeriesJson(r.series);
   return j;

@@ -160,6 +160,13 @@ void Scheduler::WorkerLoop(Worker& w) {
       d.clock.AdvanceTo(now);
       d.world->Advance(d.clock.Monotonic());
       const Micros next = d.device->Step();
+      if (const app::DeviceConfig* c = d.device->config(); c != nullptr && c->report_ms > 0) {
+        const Micros period = std::chrono::duration_cast<Micros>(Millis(c->report_ms));
+        if (period != d.report_now) {
+          d.report_changes.emplace_back(now, period);
+          d.report_now = period;
+        }
+      }
       due.push({std::max(next, when + Micros(1000)), i});
     }
 

@@ -120,6 +120,89 @@ void ReadFault(ParamReader& f, const Scenario& s, FleetFault& out) {
   }
 }
 
+/// A desired-state change: a JSON object of at most 8 KiB (IoT Core's
+/// shadow state limit), e.g. {"config":{"report_ms":2000}}.
+nlohmann::json ReadDesired(ParamReader& r, std::string_view key) {
+  const Json* raw = r.Raw(key);
+  if (raw == nullptr) {
+    r.Missing(key, "the desired state to set, e.g. {\"config\":{\"report_ms\":2000}}");
+    return {};
+  }
+  if (!raw->is_object() || raw->empty()) {
+    r.Fail(key,
+           "must be a non-empty JSON object (merged into each device's state.desired), e.g. "
+           "{\"config\":{\"report_ms\":2000}}");
+    return {};
+  }
+  const std::string text = raw->dump();
+  if (text.size() > 8192) {
+    r.Fail(key, std::to_string(text.size()) + " bytes, over IoT Core's 8192-byte shadow state limit");
+    return {};
+  }
+  return nlohmann::json::parse(text);
+}
+
+/// `group` (known to the scenario) and `share` of a stage change or rollout.
+void ReadTarget(ParamReader& r, const Scenario& s, std::string& group, double& share, bool with_share) {
+  if (r.Has("group")) {
+    group = r.String("group");
+    bool known = false;
+    for (const DeviceGroup& g : s.groups) known = known || g.name == group;
+    if (r.ok() && !known) r.Fail("group", "no group " + board::Quote(group) + " in groups");
+  }
+  if (with_share && r.Has("share")) share = r.Number("share", Range{0, 1, true, false});
+}
+
+void ReadStage(ParamReader& st, const Scenario& s, Stage& out) {
+  out.name = st.String("name");
+  if (st.ok() && !IsName(out.name)) st.Fail("name", "must be 1..64 of [a-z0-9-], got " + board::Quote(out.name));
+  out.duration = ReadDuration(st, "duration", std::chrono::seconds(1), kMaxRun);
+  if (st.Has("desired")) {
+    StageChange c;
+    c.desired = ReadDesired(st, "desired");
+    ReadTarget(st, s, c.group, c.share, true);
+    out.changes.push_back(std::move(c));
+  } else if (st.Has("group") || st.Has("share")) {
+    st.Missing("desired", "a stage's group and share say whom its desired change is for");
+  }
+}
+
+void ReadRollout(ParamReader& ro, const Scenario& s, Rollout& out) {
+  out.name = ro.String("name");
+  if (ro.ok() && !IsName(out.name)) ro.Fail("name", "must be 1..64 of [a-z0-9-], got " + board::Quote(out.name));
+  double unused = 1;
+  ReadTarget(ro, s, out.group, unused, false);
+  out.at = ReadDuration(ro, "at", std::chrono::milliseconds(0), kMaxRun);
+  out.desired = ReadDesired(ro, "desired");
+  double last_share = 0;
+  Millis end = out.at;
+  for (ParamReader& step : ro.Objects("steps", 1, 16)) {
+    RolloutStep rs;
+    rs.share = step.Number("share", Range{0, 1, true, false});
+    rs.hold = ReadDuration(step, "hold", std::chrono::seconds(1), kMaxRun);
+    if (step.ok() && rs.share < last_share) {
+      step.Fail("share", "steps only grow: " + std::to_string(rs.share) + " is below the step before (" +
+                             std::to_string(last_share) + ")");
+    }
+    if (!step.ok()) return;
+    last_share = rs.share;
+    end += rs.hold;
+    out.steps.push_back(rs);
+  }
+  if (ro.HasObject("abort")) {
+    ParamReader a = ro.Object("abort");
+    if (a.Has("rejected")) out.max_rejected = static_cast<uint64_t>(a.Integer("rejected", 0, 1000000));
+    if (a.Has("alarms")) out.max_alarms = static_cast<uint64_t>(a.Integer("alarms", 0, 1000000000));
+  } else if (ro.Has("abort")) {
+    (void)ro.Object("abort");  // latches the type error
+  }
+  if (ro.ok() && s.duration.count() > 0 && end > s.duration) {
+    ro.Fail("steps", "the last step ends " + std::to_string(end.count()) +
+                         " ms into the measured run, after its duration (" + std::to_string(s.duration.count()) +
+                         " ms)");
+  }
+}
+
 std::string ResolveBoard(const std::string& spec, const std::string& base_dir) {
   if (!board::LooksLikePath(spec) || spec.front() == '/' || base_dir.empty()) return spec;
   return base_dir + "/" + spec;
@@ -197,13 +280,6 @@ Result<Scenario> Read(const Json& root, const std::string& source, const std::st
   } else if (r.Has("connect")) {
     (void)r.Object("connect");  // latches the type error
   }
-  // Not in version 1: refused by name, so a run never silently lacks them.
-  for (const char* later : {"stages", "rollouts"}) {
-    if (r.Has(later)) {
-      (void)r.Raw(later);
-      r.Fail(later, "not supported by " + std::string(kScenarioSchema) + " yet (docs/scenario.md)");
-    }
-  }
   std::vector<ParamReader> groups = r.Objects("groups", 1, kMaxScenarioGroups);
   std::set<std::string> names;
   long long total = 0;
@@ -230,6 +306,38 @@ Result<Scenario> Read(const Json& root, const std::string& source, const std::st
         break;
       }
       s.faults.push_back(std::move(fault));
+    }
+  }
+  if (r.ok() && r.Has("stages")) {
+    std::set<std::string> stage_names;
+    Millis staged{0};
+    for (ParamReader& st : r.Objects("stages", 1, kMaxScenarioStages)) {
+      Stage stage;
+      ReadStage(st, s, stage);
+      if (!st.ok()) break;
+      if (!stage_names.insert(stage.name).second) {
+        st.Fail("name", board::Quote(stage.name) + " names another stage too");
+        break;
+      }
+      staged += stage.duration;
+      s.stages.push_back(std::move(stage));
+    }
+    if (r.ok() && staged != s.duration) {
+      r.Fail("stages", "add up to " + std::to_string(staged.count()) + " ms; the run's duration is " +
+                           std::to_string(s.duration.count()) + " ms (stages fill the measured run)");
+    }
+  }
+  if (r.ok() && r.Has("rollouts")) {
+    std::set<std::string> rollout_names;
+    for (ParamReader& ro : r.Objects("rollouts", 1, kMaxScenarioRollouts)) {
+      Rollout rollout;
+      ReadRollout(ro, s, rollout);
+      if (!ro.ok()) break;
+      if (!rollout_names.insert(rollout.name).second) {
+        ro.Fail("name", board::Quote(rollout.name) + " names another rollout too");
+        break;
+      }
+      s.rollouts.push_back(std::move(rollout));
     }
   }
   EF_RETURN_IF_ERROR(r.Finish());
@@ -269,6 +377,8 @@ void ApplyScenario(const Scenario& s, FleetOptions& o) {
   if (s.connect_rate) o.connect_rate = *s.connect_rate;
   if (s.connect_window) o.connect_window = *s.connect_window;
   o.faults = s.faults;
+  o.stages = s.stages;
+  o.rollouts = s.rollouts;
 }
 
 }  // namespace edgeforge::sim

@@ -4,9 +4,8 @@
 //
 // Version 1 describes the fleet: device groups (board, count, thing-name
 // pattern, site, report window, sample periods), the run (duration, seed,
-// time scale, connect ramp), the broker and a fault schedule. Stages and
-// shadow rollouts are not in it yet; a file that has them is refused by name
-// rather than run without them.
+// time scale, connect ramp), the broker, a fault schedule, stages and
+// canary rollouts through the device shadow.
 //
 // The parser is strict like the board parser (firmware/board): unknown keys,
 // repeated keys, wrong types and out-of-range values are errors that name the
@@ -31,6 +30,8 @@ inline constexpr size_t kMaxScenarioBytes = 256 * 1024;
 inline constexpr int kMaxScenarioNesting = 8;
 inline constexpr size_t kMaxScenarioGroups = 64;
 inline constexpr size_t kMaxScenarioFaults = 64;
+inline constexpr size_t kMaxScenarioStages = 32;
+inline constexpr size_t kMaxScenarioRollouts = 16;
 
 struct Scenario {
   std::string source;  // the file it came from (error prefix)
@@ -48,6 +49,10 @@ struct Scenario {
   std::vector<DeviceGroup> groups;
   /// The fault schedule (docs/scenario.md "faults"), in file order.
   std::vector<FleetFault> faults;
+  /// Phases that fill the measured run, in order (docs/scenario.md "stages").
+  std::vector<Stage> stages;
+  /// Canary rollouts through the device shadow (docs/scenario.md "rollouts").
+  std::vector<Rollout> rollouts;
   int devices() const;
 };
 

@@ -150,6 +150,20 @@ TEST(FleetScheduleTest, ReportsFallDueStrictlyInsideTheWindow) {
   EXPECT_EQ(ScheduledReports(s, Micros(0), Micros(0)), 0u);
 }
 
+TEST(FleetScheduleTest, AReportWindowChangedByTheShadowChangesTheSchedule) {
+  const Micros s(1'000'000);
+  // 5 s windows for 20 s, then 1 s windows: 4 closed by t=20, then 19 more
+  // before t=40 (the one due at 40 falls on the end).
+  EXPECT_EQ(ScheduledReportsWithChanges(40 * s, Micros(0), 5 * s, {{20 * s, s}}), 4u + 19u);
+  // A change mid-window: the window open since 10 s closes at 11 s.
+  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, Micros(0), 5 * s, {{12 * s, s}}), 2u + 9u);
+  // No change: the same as ScheduledReports; a change after the end changes nothing.
+  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, s / 2, s, {}), ScheduledReports(20 * s, s / 2, s));
+  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, Micros(0), s, {{30 * s, 5 * s}}), 19u);
+  // Before the first step (the config loaded at start): the new period from the start.
+  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, 2 * s, 10 * s, {{Micros(0), 2 * s}}), 8u);
+}
+
 TEST(FleetScheduleTest, FirstStepsAreSpreadOverTheReportWindow) {
   const Micros w(10'000'000);
   EXPECT_EQ(StaggerOffset(0, 4, w), Micros(0));

@@ -47,6 +47,10 @@ TEST(ScenarioTest, ShippedScenariosParseAndFitTheEngine) {
   std::set<FleetFaultKind> kinds;
   for (const FleetFault& f : faults->faults) kinds.insert(f.kind);
   EXPECT_EQ(kinds.size(), 6u) << "the shipped fault scenario shows every kind of fault";
+  auto canary = LoadScenario(kSource + "/scenarios/city-rollout.json");
+  ASSERT_TRUE(canary.ok()) << canary.status().ToString();
+  EXPECT_GE(canary->stages.size(), 2u);
+  EXPECT_GE(canary->rollouts.size(), 2u);
 }
 
 TEST(ScenarioTest, EveryFieldReachesTheFleetOptions) {
@@ -137,7 +141,24 @@ TEST(ScenarioTest, BadInputNamesTheFileAndTheFieldPath) {
       {Doc(kGroup, R"("faults": [{"name": "f", "kind": "power-cut", "at": "1s", "duration": "1s"},
                                  {"name": "f", "kind": "power-cut", "at": "2s", "duration": "1s"}], )"),
        "t.json: faults[1].name: \"f\" names another fault too"},
-      {Doc(kGroup, R"("stages": [], )"), "t.json: stages: not supported"},
+      {Doc(kGroup, R"("stages": [{"name": "s1", "duration": "10s"}], )"),
+       "t.json: stages: add up to 10000 ms; the run's duration is 30000 ms"},
+      {Doc(kGroup, R"("stages": [{"name": "s1", "duration": "30s", "group": "a"}], )"),
+       "t.json: stages[0].desired: missing"},
+      {Doc(kGroup, R"("stages": [{"name": "s1", "duration": "30s", "desired": 5}], )"),
+       "t.json: stages[0].desired: must be a non-empty JSON object"},
+      {Doc(kGroup, R"("rollouts": [{"name": "r", "at": "1s", "desired": {"config": {"report_ms": 2000}},
+                                     "steps": [{"share": 0.5, "hold": "2s"}, {"share": 0.2, "hold": "2s"}]}], )"),
+       "t.json: rollouts[0].steps[1].share: steps only grow"},
+      {Doc(kGroup, R"("rollouts": [{"name": "r", "at": "25s", "desired": {"config": {"report_ms": 2000}},
+                                     "steps": [{"share": 1, "hold": "10s"}]}], )"),
+       "t.json: rollouts[0].steps: the last step ends 35000 ms into the measured run"},
+      {Doc(kGroup, R"("rollouts": [{"name": "r", "group": "b", "at": "1s", "desired": {"config": {}},
+                                     "steps": [{"share": 1, "hold": "1s"}]}], )"),
+       "t.json: rollouts[0].group: no group \"b\" in groups"},
+      {Doc(kGroup, R"("rollouts": [{"name": "r", "at": "1s", "desired": {"config": {"report_ms": 2000}},
+                                     "steps": [{"share": 1, "hold": "1s"}], "abort": {"rejects": 1}}], )"),
+       "t.json: rollouts[0].abort.rejects"},
       {Doc(kGroup, R"("broker": "http://x", )"), "t.json: broker: \"embedded\" or a broker URI"},
       {Doc(kGroup, R"("seed": -1, )"), "t.json: seed"},
       {Doc(kGroup, R"("duration": "1s", )"), "key appears twice"},
@@ -182,6 +203,35 @@ TEST(ScenarioTest, FaultScheduleReachesTheFleetOptions) {
   EXPECT_EQ(o.faults[6].kind, FleetFaultKind::kDuplicateClient);
   EXPECT_EQ(o.faults[1].Describe(), "network latency +250 ms, 50% of a");
   EXPECT_EQ(o.faults[4].Describe(), "clock skew -90 s, 25% of the fleet");
+}
+
+TEST(ScenarioTest, StagesAndRolloutsReachTheFleetOptions) {
+  auto s = ParseScenario(Doc(kGroup, R"("stages": [
+      {"name": "calm", "duration": "10s"},
+      {"name": "peak", "duration": "20s", "group": "a", "share": 0.5, "desired": {"config": {"report_ms": 1000}}}],
+    "rollouts": [{"name": "vib", "group": "a", "at": "2s", "desired": {"config": {"sample_ms": {"vib0": 100}}},
+                  "steps": [{"share": 0.1, "hold": "5s"}, {"share": 1, "hold": "5s"}],
+                  "abort": {"rejected": 1, "alarms": 4}}], )"),
+                         "t.json", "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  FleetOptions o;
+  ApplyScenario(*s, o);
+  ASSERT_EQ(o.stages.size(), 2u);
+  EXPECT_EQ(o.stages[0].duration, 10s);
+  EXPECT_TRUE(o.stages[0].changes.empty());
+  ASSERT_EQ(o.stages[1].changes.size(), 1u);
+  EXPECT_EQ(o.stages[1].changes[0].group, "a");
+  EXPECT_DOUBLE_EQ(o.stages[1].changes[0].share, 0.5);
+  EXPECT_EQ(o.stages[1].changes[0].desired.dump(), R"({"config":{"report_ms":1000}})");
+  ASSERT_EQ(o.rollouts.size(), 1u);
+  const Rollout& r = o.rollouts[0];
+  EXPECT_EQ(r.at, 2s);
+  ASSERT_EQ(r.steps.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.steps[0].share, 0.1);
+  EXPECT_EQ(r.steps[1].hold, 5s);
+  EXPECT_EQ(r.max_rejected, 1u);
+  EXPECT_EQ(r.max_alarms, 4u);
+  EXPECT_TRUE(r.gated);
 }
 
 TEST(ScenarioTest, FilesAreReadWithLimitsAndErrorsNameThem) {
