@@ -1,4 +1,4 @@
-// edgeforge: the host tool. Subcommands: certs, broker, verify, sim, shadow, version.
+// edgeforge: the host tool. Subcommands: certs, broker, verify, sim, shadow, report, version.
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
@@ -19,6 +19,7 @@ commands:
   certs     create a dev CA, broker/ingest certificates, device identities, the JWK set
   verify    verify signed telemetry live from a broker or from a JSON-lines capture
   shadow    get or set a thing's device shadow through the broker's shadow service
+  report    redraw a JSON run report as HTML, merge the reports of a sharded run
   version   print the version
 
 'edgeforge <command> --help' describes each command.
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
   app.add_flag("-h,--help", help);
   app.add_flag("--version", version);
   app.require_subcommand(0, 1);
-  for (const char* name : {"sim", "broker", "verify", "shadow", "certs", "version", "help"}) {
+  for (const char* name : {"sim", "broker", "verify", "shadow", "report", "certs", "version", "help"}) {
     app.add_subcommand(name)->prefix_command()->set_help_flag();
   }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   if (cmd == "broker") return edgeforge::cli::RunBroker(rest, std::cout, std::cerr);
   if (cmd == "verify") return edgeforge::cli::RunVerify(rest, std::cout, std::cerr);
   if (cmd == "shadow") return edgeforge::cli::RunShadow(rest, std::cout, std::cerr);
+  if (cmd == "report") return edgeforge::cli::RunReport(rest, std::cout, std::cerr);
   if (cmd == "certs") return edgeforge::certs::RunCertsCli(rest, std::cout, std::cerr);
   if (cmd == "help") {
     std::cout << kUsage;

@@ -14,5 +14,6 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err);
 int RunBroker(const Argv& args, std::ostream& out, std::ostream& err);
 int RunVerify(const Argv& args, std::ostream& out, std::ostream& err);
 int RunShadow(const Argv& args, std::ostream& out, std::ostream& err);
+int RunReport(const Argv& args, std::ostream& out, std::ostream& err);
 
 }  // namespace edgeforge::cli

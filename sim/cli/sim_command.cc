@@ -10,6 +10,7 @@
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/report_html.h"
 #include "sim/fleet/report_json.h"
 #include "sim/scenario/scenario.h"
 
@@ -82,14 +83,23 @@ options:
                      late, devices that never connect as never connected
   --report-json FILE write the report as JSON (docs/report.md, schema
                      edgeforge.report/1): totals, schedule, loss attribution,
-                     the latency histogram, per-group counts and the
-                     counters once a second
+                     the latency histogram, per-group counts, fault and
+                     stage windows, rollouts and the counters once a second
+  --report-html FILE write the report as one self-contained HTML page with
+                     charts (no network fetch; docs/report.md); redraw one
+                     later with 'edgeforge report html FILE.json -o FILE.html'
   --prometheus ADDR  serve the live counters (devices, connected, online,
                      published, delivered, verified, queued, errors by kind,
                      scheduled rate) for Prometheus at
                      http://ADDR/metrics while the run lasts; ADDR is
                      host:port or :port (all interfaces), port 0 picks one
                      (the log says which)
+  --shard i/N        run shard i of N: the devices whose index in the whole
+                     fleet is i modulo N, with the names, identities, seeds
+                     and readings they have in the whole fleet; several
+                     processes (machines, pods: deploy/k8s) share one broker,
+                     and 'edgeforge report merge' adds their --report-json
+                     files into the fleet's report
   --no-verify        do not run the ingest verifier (e.g. against AWS IoT Core,
                      where the ingest identity has no subscription rights)
   -h, --help         this text
@@ -120,6 +130,8 @@ struct SimArgs {
   bool no_verify = false;
   std::string scenario;
   std::string report_json;
+  std::string report_html;
+  std::string shard;
 };
 
 /// The fleet's shape: a scenario's groups give it, so these are not mixed with one.
@@ -165,7 +177,25 @@ void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
   cl.Flag("--no-verify", a.no_verify);
   cl.String("--scenario", a.scenario);
   cl.String("--report-json", a.report_json);
+  cl.String("--report-html", a.report_html);
+  cl.String("--shard", a.shard);
   cl.String("--prometheus", o.prometheus_addr);
+}
+
+/// "i/N" (as a Kubernetes Indexed Job gives it: --shard $(JOB_COMPLETION_INDEX)/N).
+Result<sim::ShardSpec> ParseShard(const std::string& text) {
+  const size_t slash = text.find('/');
+  const auto number = [](const std::string& s, int& out) {
+    if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = std::stoi(s);
+    return true;
+  };
+  sim::ShardSpec spec;
+  if (slash == std::string::npos || !number(text.substr(0, slash), spec.index) ||
+      !number(text.substr(slash + 1), spec.count) || spec.count < 1 || spec.count > 1024 || spec.index >= spec.count) {
+    return InvalidArgument("--shard: expected i/N with N in 1..1024 and i in 0..N-1 (e.g. 0/4), got '" + text + "'");
+  }
+  return spec;
 }
 
 /// Converts what was parsed into `o` and checks the options together.
@@ -181,6 +211,11 @@ Status Finish(const SimArgs& a, sim::FleetOptions& o) {
   o.queue_bytes = static_cast<size_t>(a.queue_bytes);
   o.workers = static_cast<int>(a.workers);  // 0 (not given): one per core
   if (a.no_verify) o.verify = false;
+  if (!a.shard.empty()) {
+    auto shard = ParseShard(a.shard);
+    if (!shard.ok()) return shard.status();
+    o.shard = *shard;
+  }
   return sim::ValidateFleetOptions(o);
 }
 
@@ -245,6 +280,14 @@ int RunSim(const Argv& args, std::ostream& out, std::ostream& err) {
       return 1;
     }
     out << "report: " << a.report_json << "\n";
+  }
+  if (!a.report_html.empty()) {
+    Status written = sim::WriteReportHtml(a.report_html, sim::ReportJson(*report, o, info));
+    if (!written.ok()) {
+      err << "edgeforge sim: --report-html: " << written.ToString() << "\n";
+      return 1;
+    }
+    out << "report: " << a.report_html << "\n";
   }
   return report->Passed() ? 0 : 1;
 }

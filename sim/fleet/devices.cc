@@ -12,11 +12,14 @@ Result<std::unique_ptr<VirtualDevice>> BuildDevice(const FleetOptions& o, const 
   const std::string state = o.work_dir + "/devices/" + thing;
   EF_RETURN_IF_ERROR(fs::MakeDirs(state, 0700));
   const board::Board& b = p.BoardOf(index);
-  auto d = std::make_unique<VirtualDevice>(index, thing, b, p.wall_start_ms, state, o.seed * 1000003u + index);
+  // Seeds follow the device's place in the whole fleet, so a shard's devices
+  // read what they would in one process.
+  const uint64_t seed = o.seed * 1000003u + p.GlobalIndex(index);
+  auto d = std::make_unique<VirtualDevice>(index, thing, b, p.wall_start_ms, state, seed);
   // The physics first: its register models must be on the buses when the
   // stack's drivers probe them.
   WorldOptions w;
-  w.seed = o.seed * 1000003u + index;
+  w.seed = seed;
   w.start_seconds = p.start_seconds;
   w.time_scale = o.time_scale;
   auto world = SimWorld::Create(b, d->buses, d->clock, w);

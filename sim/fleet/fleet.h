@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,8 +22,8 @@
 #include "hal/status.h"
 #include "sim/broker/local_broker.h"
 #include "sim/fleet/faults.h"
-#include "sim/fleet/rollouts.h"
 #include "sim/fleet/report.h"
+#include "sim/fleet/rollouts.h"
 #include "sim/verify/verifier.h"
 
 namespace edgeforge::sim {
@@ -40,8 +40,8 @@ struct DeviceGroup {
   /// Thing names: `things` with "{n}" replaced by 1..count, or "{n:W}" (or
   /// "{n:0W}") by 1..count zero-padded to W digits ("press-{n:03}": press-001, ...).
   std::string things;
-  std::string site;                       // topic site level; empty: FleetOptions::site
-  std::chrono::milliseconds report{0};    // report window; 0: the board's report_ms
+  std::string site;                           // topic site level; empty: FleetOptions::site
+  std::chrono::milliseconds report{0};        // report window; 0: the board's report_ms
   std::map<std::string, uint32_t> sample_ms;  // the board's devices' sample periods, by device name
 };
 
@@ -51,6 +51,14 @@ std::string GroupThingName(const DeviceGroup& g, int n);
 /// A thing-name pattern holds exactly one "{n}", "{n:W}" or "{n:0W}" (W 1..9) and no
 /// other braces; INVALID_ARGUMENT saying what is wrong.
 Status ValidateThingPattern(const std::string& pattern);
+
+/// One process's part of a fleet run across processes or machines
+/// (`--shard i/N`): the devices whose index in the whole fleet is i modulo N.
+struct ShardSpec {
+  int index = 0;
+  int count = 1;  // 1: the whole fleet
+  bool sharded() const { return count > 1; }
+};
 
 struct FleetOptions {
   /// Empty: the fleet is `devices` devices named <prefix>00001.., running
@@ -77,9 +85,9 @@ struct FleetOptions {
   std::string app = "edgeforge";
   std::string site = "site-1";
   jws::Backend signer = jws::Backend::kOpenSsl;
-  bool verify = true;  // run the ingest verifier
-  uint64_t seed = 1;   // sensor physics
-  int workers = 0;     // worker threads; 0: one per core
+  bool verify = true;                         // run the ingest verifier
+  uint64_t seed = 1;                          // sensor physics
+  int workers = 0;                            // worker threads; 0: one per core
   double connect_rate = kDefaultConnectRate;  // CONNECTs per second across the fleet
   /// How long the fleet may take to come up before the measured window
   /// starts anyway; 0: devices / connect_rate + 30 s (DefaultConnectWindow).
@@ -98,6 +106,9 @@ struct FleetOptions {
   /// (sim/fleet/rollouts.h); empty: none.
   std::vector<Stage> stages;
   std::vector<Rollout> rollouts;
+  /// Run only this shard's devices; names, identities, seeds and readings
+  /// are those of the whole fleet's devices (docs/scenario.md "Shards").
+  ShardSpec shard;
   /// Polled while publishing: true ends the run early (still drained, reported).
   std::function<bool()> stop_requested;
 };

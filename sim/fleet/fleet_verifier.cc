@@ -4,12 +4,24 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "firmware/telemetry/topic.h"
 #include "hal/linux/fs.h"
 
 namespace edgeforge::sim {
+namespace {
+
+/// The <thing> of dt/<app>/<site>/<thing>/<type>, or "" for another shape
+/// (which the verifier then counts as invalid, as without a filter).
+std::string ThingOfTopic(const std::string& topic) {
+  auto parts = topic::ParseTelemetryTopic(topic);
+  return parts.ok() ? parts->thing : "";
+}
+
+}  // namespace
 
 void LatencyRecorder::Sent(const std::string& thing, uint64_t seq, Micros at) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -24,8 +36,27 @@ void LatencyRecorder::Received(const std::string& thing, uint64_t seq, Micros at
   if (s == d->second.end()) return;
   const double us = static_cast<double>((at - s->second).count());
   samples_us_.push_back(us);
+  received_.emplace_back(at, us);
   histogram_.Add(us / 1e6);
   d->second.erase(s);
+}
+
+std::vector<LatencyPoint> LatencyRecorder::Series(Micros offset, Micros interval) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<int64_t, std::vector<double>> by_interval;
+  for (const auto& [at, us] : received_) by_interval[(at - offset).count() / interval.count()].push_back(us);
+  std::vector<LatencyPoint> out;
+  for (auto& [k, v] : by_interval) {
+    std::sort(v.begin(), v.end());
+    LatencyPoint p;
+    p.t_s = std::chrono::duration<double>(interval * (k + 1)).count();
+    p.p50_ms = v[std::min(v.size() - 1, v.size() / 2)] / 1000.0;
+    p.p99_ms = v[std::min(v.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(v.size())))] / 1000.0;
+    p.max_ms = v.back() / 1000.0;
+    p.count = v.size();
+    out.push_back(p);
+  }
+  return out;
 }
 
 std::vector<Micros> LatencyRecorder::Unreceived() const {
@@ -52,7 +83,8 @@ double LatencyRecorder::Percentile(double p) {
 }
 
 Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& broker_uri, const std::string& pki_dir,
-                                                            const std::string& app) {
+                                                            const std::string& app,
+                                                            std::shared_ptr<const std::set<std::string>> only) {
   std::unique_ptr<FleetVerifier> v(new FleetVerifier());
   auto jwks_text = fs::ReadFileToString(pki_dir + "/jwks.json");
   if (!jwks_text.ok()) return jwks_text.status();
@@ -71,7 +103,11 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
   };
   auto ingest = LiveIngest::Start(
       c,
-      [raw](const link::IncomingMessage& m) {
+      [raw, only](const link::IncomingMessage& m) {
+        if (only) {
+          const std::string thing = ThingOfTopic(m.topic);
+          if (!thing.empty() && only->count(thing) == 0) return;  // another shard's device
+        }
         const Micros now = raw->clock_.Monotonic();
         const auto checked = raw->verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
         if (checked.verdict != Verdict::kVerified) return;
@@ -123,7 +159,8 @@ void FleetVerifier::Settle(uint64_t expected, const std::vector<std::unique_ptr<
   }
 }
 
-void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices) {
+void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices,
+                         Micros clock_offset) {
   r.verified_run = true;
   r.verify = verifier_->Report();
   // Splits what the verifier never got into device side (never PUBACKed)
@@ -152,6 +189,9 @@ void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<Virtu
   r.latency_p99_ms = latency_.Percentile(0.99);
   r.latency_max_ms = latency_.Percentile(1.0);
   r.latency = latency_.Histogram();
+  // About 300 points at most, whole seconds.
+  const auto seconds = static_cast<int64_t>(r.elapsed_s > 0 ? r.elapsed_s : 1);
+  r.latency_series = latency_.Series(clock_offset, Micros(1'000'000 * std::max<int64_t>(1, (seconds + 299) / 300)));
 }
 
 }  // namespace edgeforge::sim

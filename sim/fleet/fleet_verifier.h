@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <ostream>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,9 @@ class LatencyRecorder {
  public:
   void Sent(const std::string& thing, uint64_t seq, Micros at);
   void Received(const std::string& thing, uint64_t seq, Micros at);
+  /// Percentiles per interval of receive time (the verifier's clock, less
+  /// `offset`: fleet time), intervals of `interval`.
+  std::vector<LatencyPoint> Series(Micros offset, Micros interval) const;
   /// Send instants of what was sent and not (yet) received.
   std::vector<Micros> Unreceived() const;
   /// p in [0,1]; milliseconds.
@@ -39,14 +43,18 @@ class LatencyRecorder {
   LatencyHistogram histogram_;
   std::unordered_map<std::string, std::unordered_map<uint64_t, Micros>> sent_;
   std::vector<double> samples_us_;
+  std::vector<std::pair<Micros, double>> received_;  // (receive instant, latency us), for Series
 };
 
 class FleetVerifier {
  public:
   /// Connects the ingest identity from `pki_dir` to `broker_uri` and
   /// subscribes to dt/<app>/+/+/+.
+  /// `only`: judge only these things' messages and ignore the rest (a
+  /// shard's verifier on a broker the other shards share); null: all.
   static Result<std::unique_ptr<FleetVerifier>> Start(const std::string& broker_uri, const std::string& pki_dir,
-                                                      const std::string& app);
+                                                      const std::string& app,
+                                                      std::shared_ptr<const std::set<std::string>> only = nullptr);
   ~FleetVerifier();
 
   /// A device is handing `seq` to its link now (any thread).
@@ -68,7 +76,8 @@ class FleetVerifier {
   void Settle(uint64_t expected, const std::vector<std::unique_ptr<VirtualDevice>>& devices);
   Status Stop();
   /// Fills r.verify, the latency and the loss attribution.
-  void Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices);
+  /// `clock_offset`: the verifier's clock minus fleet time (latency over time).
+  void Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices, Micros clock_offset);
 
  private:
   FleetVerifier() = default;

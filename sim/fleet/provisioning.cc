@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -276,8 +277,38 @@ Status RaiseFileLimit(uint64_t needed, std::ostream& log) {
 Result<Provisioned> Provision(const FleetOptions& o, std::ostream& log) {
   Provisioned p;
   EF_RETURN_IF_ERROR(LoadBoards(o, p, log));
+  p.fleet_devices = p.things.size();
+  if (o.shard.sharded()) {
+    // Names and groups are the whole fleet's; this process keeps its share.
+    std::vector<std::string> things;
+    std::vector<uint32_t> group_of;
+    for (size_t i = 0; i < p.things.size(); ++i) {
+      if (static_cast<int>(i % static_cast<size_t>(o.shard.count)) != o.shard.index) continue;
+      things.push_back(p.things[i]);
+      group_of.push_back(p.group_of[i]);
+      p.global.push_back(i);
+    }
+    p.things = std::move(things);
+    p.group_of = std::move(group_of);
+    log << "shard " << o.shard.index << "/" << o.shard.count << ": " << p.things.size() << " of " << p.fleet_devices
+        << " devices (fleet index % " << o.shard.count << " == " << o.shard.index << ")\n";
+  }
   p.pki_dir = o.pki_dir.empty() ? o.work_dir + "/pki" : o.pki_dir;
   if (!o.broker_uri.empty()) {
+    size_t missing = 0;
+    for (const std::string& thing : p.things) {
+      missing += ::access(certs::PathsFor(p.pki_dir, thing).cert.c_str(), F_OK) == 0 ? 0 : 1;
+    }
+    if (missing > 0 && ::access((p.pki_dir + "/ca.key").c_str(), R_OK) == 0 &&
+        ::access((p.pki_dir + "/ca.crt").c_str(), R_OK) == 0) {
+      // The CA's key is here (a pod given the CA as a Secret, deploy/k8s):
+      // this run's devices get identities from it, as the embedded broker's
+      // do; EnsurePki is safe when shards share the directory.
+      const auto t = SteadyClock::now();
+      EF_RETURN_IF_ERROR(certs::EnsurePki(p.pki_dir, p.things).WithContext("--certs " + p.pki_dir));
+      log << "pki: " << p.pki_dir << ": issued " << missing << " device identities from its CA (" << std::fixed
+          << std::setprecision(2) << std::chrono::duration<double>(SteadyClock::now() - t).count() << " s)\n";
+    }
     EF_RETURN_IF_ERROR(CheckProvisioned(p.pki_dir, p.things, o));
     EF_RETURN_IF_ERROR(fs::MakeDirs(o.work_dir, 0755));
     EF_RETURN_IF_ERROR(CheckIdentities(p));

@@ -29,6 +29,11 @@ struct Provisioned {
   std::vector<board::Board> boards;
   std::vector<ProvisionedGroup> groups;
   std::vector<uint32_t> group_of;  // device i is in groups[group_of[i]]
+  /// Sharded (--shard i/N): device i's index in the whole fleet, which keys
+  /// its seed. Empty: not sharded, the index is i.
+  std::vector<size_t> global;
+  size_t fleet_devices = 0;  // devices in the whole fleet (all shards)
+  size_t GlobalIndex(size_t device) const { return global.empty() ? device : global[device]; }
   const ProvisionedGroup& GroupOf(size_t device) const { return groups[group_of[device]]; }
   const board::Board& BoardOf(size_t device) const { return boards[GroupOf(device).board]; }
   int64_t wall_start_ms = 0;

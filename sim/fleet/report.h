@@ -43,6 +43,7 @@ struct GroupReport {
   uint64_t delivered = 0;  // PUBACKed, shadow messages included
   uint64_t dropped = 0;
   uint64_t refused = 0;
+  std::vector<std::string> things;  // the group's devices in this run (this shard's, when sharded)
 };
 
 /// One window of a scenario's fault schedule (sim/fleet/faults.h): when it
@@ -56,7 +57,7 @@ struct FaultWindowReport {
   double at_s = 0;     // scheduled: after the fleet was up
   double start_s = 0;  // applied: seconds since the run started (-1: never)
   double end_s = 0;
-  int devices = 0;  // devices it hit (0 for the broker)
+  int devices = 0;    // devices it hit (0 for the broker)
   std::string error;  // the first error applying it, or empty
   uint64_t published = 0;
   uint64_t delivered = 0;
@@ -93,8 +94,19 @@ struct RolloutReport {
   bool Finished() const { return outcome == "completed" || outcome.rfind("rolled back", 0) == 0; }
 };
 
+/// Latency percentiles of the messages received in one interval of the run.
+struct LatencyPoint {
+  double t_s = 0;  // the interval's end, seconds since the run started
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double max_ms = 0;
+  uint64_t count = 0;
+};
+
 struct FleetReport {
   int devices = 0;
+  int shard_index = 0;  // --shard i/N
+  int shard_count = 1;  // 1: not sharded
   int connected = 0;
   /// Connected after the fleet was up (the measured window had started):
   /// they missed part of their schedule; counted in `connected` too.
@@ -134,6 +146,8 @@ struct FleetReport {
   uint64_t lost_after_ack = 0;  // PUBACKed, never received by the verifier (broker side)
   /// Publish-to-verifier latency, mergeable (verified runs).
   LatencyHistogram latency;
+  /// The same over time, by receive time (at most ~300 points).
+  std::vector<LatencyPoint> latency_series;
   std::vector<GroupReport> groups;
   /// The live counters once a second from the start of the run.
   std::vector<FleetSnapshot> series;
@@ -164,9 +178,9 @@ uint64_t ScheduledReports(Micros window, Micros offset, Micros report);
 
 /// ScheduledReports for a device whose report window changed during the
 /// window (a shadow config change: a stage or a rollout): `changes` are
-/// (time since the window started, new period) in time order. Each change
-/// lets the open report window close one new period after it opened (or at
-/// once), as Pipeline::Reconfigure does.
+/// (time since the window started, new period) in time order. At a change
+/// the open report window closes one new period after it opened, or at once
+/// if that has passed, as Pipeline::Reconfigure does.
 uint64_t ScheduledReportsWithChanges(Micros window, Micros offset, Micros report,
                                      const std::vector<std::pair<Micros, Micros>>& changes);
 

@@ -73,16 +73,18 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
   Json j;
   j["schema"] = kReportSchema;
   j["edgeforge"] = kVersion;
-  j["run"] = Json{{"started_utc", info.started_utc},
-                  {"scenario", info.scenario.empty() ? Json(nullptr) : Json(info.scenario)},
-                  {"devices", r.devices},
-                  {"workers", r.workers},
-                  {"broker", r.broker},
-                  {"local_broker", r.local_broker},
-                  {"seed", o.seed},
-                  {"duration_s", static_cast<double>(o.duration.count()) / 1000.0},
-                  {"elapsed_s", r.elapsed_s},
-                  {"verified", r.verified_run}};
+  j["run"] =
+      Json{{"started_utc", info.started_utc},
+           {"scenario", info.scenario.empty() ? Json(nullptr) : Json(info.scenario)},
+           {"devices", r.devices},
+           {"workers", r.workers},
+           {"broker", r.broker},
+           {"local_broker", r.local_broker},
+           {"seed", o.seed},
+           {"duration_s", static_cast<double>(o.duration.count()) / 1000.0},
+           {"elapsed_s", r.elapsed_s},
+           {"verified", r.verified_run},
+           {"shard", r.shard_count > 1 ? Json{{"index", r.shard_index}, {"count", r.shard_count}} : Json(nullptr)}};
   j["result"] = Json{{"pass", r.Passed()}, {"failures", r.failures}};
   j["connect"] = Json{{"connected", r.connected},
                       {"late", r.late},
@@ -118,7 +120,8 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
                           {"published", g.published},
                           {"delivered", g.delivered},
                           {"dropped", g.dropped},
-                          {"refused", g.refused}});
+                          {"refused", g.refused},
+                          {"things", g.things}});
   }
   j["groups"] = groups;
   const auto window = [](const FaultWindowReport& f) {
@@ -169,6 +172,12 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
   }
   j["rollouts"] = rollouts;
   j["power_cuts"] = r.power_cuts;
+  Json latency_series = Json::array();
+  for (const LatencyPoint& p : r.latency_series) {
+    latency_series.push_back(
+        Json{{"t_s", p.t_s}, {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms}, {"max_ms", p.max_ms}, {"count", p.count}});
+  }
+  j["latency_series"] = latency_series;
   j["series"] = SeriesJson(r.series);
   return j;
 }

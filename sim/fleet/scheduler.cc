@@ -163,7 +163,7 @@ void Scheduler::WorkerLoop(Worker& w) {
       if (const app::DeviceConfig* c = d.device->config(); c != nullptr && c->report_ms > 0) {
         const Micros period = std::chrono::duration_cast<Micros>(Millis(c->report_ms));
         if (period != d.report_now) {
-          d.report_changes.emplace_back(now, period);
+          d.report_changes.emplace_back(when, period);  // the Step's due time: it applied the change before its report
           d.report_now = period;
         }
       }

@@ -183,12 +183,25 @@ TEST_F(VerifyLiveTest, MessagesLostWhileDisconnectedAreAFailNamingTheOutage) {
   const std::string work = MakeTempDir("verifylossw");
   Process verify("edgeforge", {"verify", "--broker", (*proxy)->ssl_uri(), "--certs", pki_}, work + "/verify.log");
   std::this_thread::sleep_for(1500ms);
-  Process device("edgeforge-device", DeviceArgs(work, "12s"), work + "/device.log");
+  Process device("edgeforge-device", DeviceArgs(work, "20s"), work + "/device.log");
   std::this_thread::sleep_for(3s);
   (*proxy)->Reset();  // the verifier is cut off and cannot come back...
   ASSERT_TRUE(broker_->Kill().ok());
   ASSERT_TRUE(broker_->Restart().ok());  // ...while the broker forgets its session
-  std::this_thread::sleep_for(4s);       // the device reconnects and publishes into the void
+  // The device reconnects (its backoff, slower on a loaded machine or under a
+  // sanitizer) and publishes into the void for 2 s more before the verifier
+  // may come back.
+  const auto reconnected = [&device] {
+    const std::string log = device.Output();
+    size_t n = 0;
+    for (size_t at = log.find("link: connected"); at != std::string::npos; at = log.find("link: connected", at + 1))
+      ++n;
+    return n >= 2;
+  };
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  while (!reconnected() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(reconnected()) << device.Output();
+  std::this_thread::sleep_for(2s);
   (*proxy)->Heal();
   EXPECT_EQ(device.Stop(0, 40s), 0) << device.Output();
   std::this_thread::sleep_for(1500ms);

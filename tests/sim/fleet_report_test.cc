@@ -152,11 +152,24 @@ TEST(FleetScheduleTest, ReportsFallDueStrictlyInsideTheWindow) {
 
 TEST(FleetScheduleTest, AReportWindowChangedByTheShadowChangesTheSchedule) {
   const Micros s(1'000'000);
-  // 5 s windows for 20 s, then 1 s windows: 4 closed by t=20, then 19 more
-  // before t=40 (the one due at 40 falls on the end).
-  EXPECT_EQ(ScheduledReportsWithChanges(40 * s, Micros(0), 5 * s, {{20 * s, s}}), 4u + 19u);
-  // A change mid-window: the window open since 10 s closes at 11 s.
-  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, Micros(0), 5 * s, {{12 * s, s}}), 2u + 9u);
+  // What a device does (Pipeline::Reconfigure): the open window closes one
+  // new period after it opened, or at once if that has passed. The schedule
+  // leaves out the window that fell due in the last old period before the
+  // change (its step may have applied the change first): never more than
+  // the device could publish, at most one report per change fewer.
+  //
+  // 5 s windows, then 1 s from 20 s: the device publishes at 5, 10, 15, then
+  // 20..39 (23); the schedule asks 22.
+  EXPECT_EQ(ScheduledReportsWithChanges(40 * s, Micros(0), 5 * s, {{20 * s, s}}), 22u);
+  // From 1 s to 2 s windows at 5.5 s, as the one due then: the device
+  // publishes at 1.5, 2.5, 3.5, 4.5, then 6.5 (5); so does the schedule.
+  const Micros half = s / 2;
+  EXPECT_EQ(ScheduledReportsWithChanges(8 * s, half, s, {{5 * s + half, 2 * s}}), 5u);
+  // The same change 300 us late (the step ran late): still 5.
+  EXPECT_EQ(ScheduledReportsWithChanges(8 * s, half, s, {{5 * s + half + Micros(300), 2 * s}}), 5u);
+  // Mid-window from 5 s to 1 s at 12 s: the device publishes at 5, 10, then
+  // 12..19 (10); the schedule asks 9.
+  EXPECT_EQ(ScheduledReportsWithChanges(20 * s, Micros(0), 5 * s, {{12 * s, s}}), 9u);
   // No change: the same as ScheduledReports; a change after the end changes nothing.
   EXPECT_EQ(ScheduledReportsWithChanges(20 * s, s / 2, s, {}), ScheduledReports(20 * s, s / 2, s));
   EXPECT_EQ(ScheduledReportsWithChanges(20 * s, Micros(0), s, {{30 * s, 5 * s}}), 19u);
@@ -218,7 +231,7 @@ TEST(ReportJsonTest, UnverifiedRunsHaveNullVerificationAndFailuresCarryOver) {
   point.elapsed_s = 1;
   point.published = 7;
   r.series = {point, point};
-  r.groups = {{"a", "factory-node", "s", 2, 2, 0, 7, 9, 0, 0}};
+  r.groups = {{"a", "factory-node", "s", 2, 2, 0, 7, 9, 0, 0, {"a-1", "a-2"}}};
   FleetOptions o;
   o.seed = 42;
   const auto j = ReportJson(r, o, {"2026-12-03T10:00:00Z", "line"});
