@@ -94,6 +94,10 @@ options:
                      http://ADDR/metrics while the run lasts; ADDR is
                      host:port or :port (all interfaces), port 0 picks one
                      (the log says which)
+  --issue-identities with --broker: issue the devices' missing identities from
+                     the CA in --certs (ca.crt and ca.key; the broker must
+                     trust that CA), e.g. in a pod given the CA as a Secret
+                     (deploy/k8s); without it a missing identity is an error
   --shard i/N        run shard i of N: the devices whose index in the whole
                      fleet is i modulo N, with the names, identities, seeds
                      and readings they have in the whole fleet; several
@@ -128,6 +132,7 @@ struct SimArgs {
   std::string sync;
   std::string signer;
   bool no_verify = false;
+  bool issue_identities = false;
   std::string scenario;
   std::string report_json;
   std::string report_html;
@@ -175,6 +180,7 @@ void Declare(CommandLine& cl, sim::FleetOptions& o, SimArgs& a) {
     cl.String(name, *field);
   }
   cl.Flag("--no-verify", a.no_verify);
+  cl.Flag("--issue-identities", a.issue_identities);
   cl.String("--scenario", a.scenario);
   cl.String("--report-json", a.report_json);
   cl.String("--report-html", a.report_html);
@@ -211,6 +217,7 @@ Status Finish(const SimArgs& a, sim::FleetOptions& o) {
   o.queue_bytes = static_cast<size_t>(a.queue_bytes);
   o.workers = static_cast<int>(a.workers);  // 0 (not given): one per core
   if (a.no_verify) o.verify = false;
+  o.issue_identities = a.issue_identities;
   if (!a.shard.empty()) {
     auto shard = ParseShard(a.shard);
     if (!shard.ok()) return shard.status();

@@ -246,6 +246,9 @@ Status ValidateFleetOptions(const FleetOptions& o) {
   if (o.shard.count < 1 || o.shard.count > 1024 || o.shard.index < 0 || o.shard.index >= o.shard.count) {
     return InvalidArgument("--shard must be i/N with N in 1..1024 and i in 0..N-1");
   }
+  if (o.issue_identities && o.broker_uri.empty()) {
+    return InvalidArgument("--issue-identities goes with --broker (the embedded broker's PKI is made as needed)");
+  }
   if (o.shard.count > o.devices) {
     return InvalidArgument("--shard " + std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count) + ": " +
                            std::to_string(o.devices) + " devices leave some shards without one");

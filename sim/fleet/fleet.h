@@ -106,6 +106,10 @@ struct FleetOptions {
   /// (sim/fleet/rollouts.h); empty: none.
   std::vector<Stage> stages;
   std::vector<Rollout> rollouts;
+  /// With broker_uri: issue the devices' missing identities from the CA in
+  /// pki_dir (its ca.key), as a pod given the CA as a Secret does
+  /// (deploy/k8s); otherwise a missing identity is an error naming it.
+  bool issue_identities = false;
   /// Run only this shard's devices; names, identities, seeds and readings
   /// are those of the whole fleet's devices (docs/scenario.md "Shards").
   ShardSpec shard;

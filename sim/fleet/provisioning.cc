@@ -299,8 +299,12 @@ Result<Provisioned> Provision(const FleetOptions& o, std::ostream& log) {
     for (const std::string& thing : p.things) {
       missing += ::access(certs::PathsFor(p.pki_dir, thing).cert.c_str(), F_OK) == 0 ? 0 : 1;
     }
-    if (missing > 0 && ::access((p.pki_dir + "/ca.key").c_str(), R_OK) == 0 &&
-        ::access((p.pki_dir + "/ca.crt").c_str(), R_OK) == 0) {
+    if (missing > 0 && o.issue_identities) {
+      if (::access((p.pki_dir + "/ca.key").c_str(), R_OK) != 0 ||
+          ::access((p.pki_dir + "/ca.crt").c_str(), R_OK) != 0) {
+        return FailedPrecondition("--issue-identities: --certs " + p.pki_dir +
+                                  " needs the CA's ca.crt and ca.key to issue identities from");
+      }
       // The CA's key is here (a pod given the CA as a Secret, deploy/k8s):
       // this run's devices get identities from it, as the embedded broker's
       // do; EnsurePki is safe when shards share the directory.

@@ -146,8 +146,8 @@ TEST(ReportCliTest, ShardsRunTheFleetsDevicesAndTheirMergeEqualsOneProcess) {
   b.work_dir = dir + "/broker";
   auto broker = sim::LocalBroker::Start(b);
   ASSERT_TRUE(broker.ok()) << broker.status().ToString();
-  const std::string common =
-      " --devices 9 --duration 6s --interval 1s --time-scale 60 --broker " + (*broker)->uri() + " --certs " + pki;
+  const std::string common = " --devices 9 --duration 6s --interval 1s --time-scale 60 --broker " + (*broker)->uri() +
+                             " --certs " + pki + " --issue-identities";
   std::string shards;
   for (int i = 0; i < 3; ++i) {
     shards += "JOB_COMPLETION_INDEX=" + std::to_string(i) + " sh -c '" + kBin + "/edgeforge sim" + common +
