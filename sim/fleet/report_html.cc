@@ -311,7 +311,8 @@ constexpr const char* kScript = R"JS(
 }  // namespace
 
 std::string ReportHtml(const Json& report) {
-  const bool pass = report.contains("result") && report["result"].is_object() && report["result"].value("pass", false);
+  const bool pass = report.contains("result") && report["result"].is_object() && report["result"].contains("pass") &&
+                    report["result"]["pass"].is_boolean() && report["result"]["pass"].get<bool>();
   const std::string scenario = Str(report, "run", "scenario", "command-line options");
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
@@ -324,7 +325,10 @@ std::string ReportHtml(const Json& report) {
        Escape(Str(report, "run", "devices")) + " devices, " + Escape(Str(report, "run", "workers")) +
        " workers &middot; broker " + Escape(Str(report, "run", "broker")) + " &middot; seed " +
        Escape(Str(report, "run", "seed")) + " &middot; " + Escape(Str(report, "run", "duration_s")) +
-       " s measured &middot; edgeforge " + Escape(report.value("edgeforge", "")) + "</p>\n";
+       " s measured &middot; edgeforge " +
+       Escape(report.contains("edgeforge") && report["edgeforge"].is_string() ? report["edgeforge"].get<std::string>()
+                                                                              : "") +
+       "</p>\n";
   if (report.contains("result") && report["result"].contains("failures") && report["result"]["failures"].is_array() &&
       !report["result"]["failures"].empty()) {
     h += "<ul class=\"failures\">";
@@ -370,7 +374,11 @@ Status WriteReportHtml(const std::string& path, const Json& report) {
 Result<Json> ReadReportJson(const std::string& path) {
   auto text = board::ReadBoundedFile(path, kMaxReportBytes, "report");
   if (!text.ok()) return text.status();
-  Json j = Json::parse(*text, nullptr, false);
+  return ParseReportJson(*text, path);
+}
+
+Result<Json> ParseReportJson(std::string_view text, const std::string& path) {
+  Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded()) return InvalidArgument(path + ": not valid JSON (a report from edgeforge sim --report-json?)");
   if (!j.is_object()) return InvalidArgument(path + ": must be a JSON object, got " + std::string(j.type_name()));
   if (!j.contains("schema") || !j["schema"].is_string()) {

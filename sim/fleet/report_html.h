@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "hal/status.h"
 
@@ -30,5 +31,7 @@ Status WriteReportHtml(const std::string& path, const nlohmann::ordered_json& re
 /// `schema` is edgeforge.report/1; errors name the file and what is wrong.
 inline constexpr size_t kMaxReportBytes = size_t{64} << 20;
 Result<nlohmann::ordered_json> ReadReportJson(const std::string& path);
+/// The same for text in memory; `path` names it in errors.
+Result<nlohmann::ordered_json> ParseReportJson(std::string_view text, const std::string& path);
 
 }  // namespace edgeforge::sim

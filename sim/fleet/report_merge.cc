@@ -195,7 +195,8 @@ void MergeSeries(Json& dst, const Json& src) {
 
 }  // namespace
 
-Result<Json> MergeReports(const std::vector<Json>& reports, const std::vector<std::string>& names, bool partial) {
+static Result<Json> MergeReportsUnchecked(const std::vector<Json>& reports, const std::vector<std::string>& names,
+                                          bool partial) {
   if (reports.empty()) return InvalidArgument("no reports to merge");
   std::map<int, size_t> by_shard;
   int count = 0;
@@ -308,7 +309,7 @@ Result<Json> MergeReports(const std::vector<Json>& reports, const std::vector<st
   // Percentiles of the merged histogram: bucket upper bounds.
   if (m.contains("latency") && m["latency"].is_object()) {
     Json& l = m["latency"];
-    const Json& h = At(l, "histogram");
+    const Json h = At(l, "histogram");  // a copy: writing l's keys may move its members
     const uint64_t total = At(h, "count").is_number() ? h["count"].get<uint64_t>() : 0;
     l["p50_ms"] = QuantileMs(At(h, "le"), At(h, "counts"), total, 0.50);
     l["p99_ms"] = QuantileMs(At(h, "le"), At(h, "counts"), total, 0.99);
@@ -321,6 +322,17 @@ Result<Json> MergeReports(const std::vector<Json>& reports, const std::vector<st
   m["result"]["failures"] = failures;
   m["merged"] = Json{{"reports", reports.size()}, {"shards", count}, {"missing", missing}};
   return m;
+}
+
+Result<Json> MergeReports(const std::vector<Json>& reports, const std::vector<std::string>& names, bool partial) {
+  // A report is a file someone may have edited: a field of the wrong type is
+  // an error, not a crash.
+  try {
+    return MergeReportsUnchecked(reports, names, partial);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgument("a report has a field of the wrong type (" + std::string(e.what()) +
+                           "): reports from edgeforge sim --report-json merge");
+  }
 }
 
 Status WriteMergedReport(const std::string& path, const Json& report) {
