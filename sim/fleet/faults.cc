@@ -330,7 +330,7 @@ std::vector<FaultWindowReport> FaultEngine::Windows() const {
 }
 
 void FillFaultWindows(std::vector<FaultWindowReport>& windows, const std::vector<FleetSnapshot>& series,
-                      const std::vector<double>& unreceived_s, bool verified) {
+                      const WindowEvidence& evidence) {
   const auto at_or_before = [&series](double t) -> const FleetSnapshot* {
     const FleetSnapshot* best = nullptr;
     for (const FleetSnapshot& s : series) {
@@ -360,11 +360,19 @@ void FillFaultWindows(std::vector<FaultWindowReport>& windows, const std::vector
       w.connections_lost = delta(b->connections_lost, a->connections_lost);
       w.connect_failures = delta(b->connect_failures, a->connect_failures);
     }
-    if (verified) {
+    if (evidence.verified) {
       w.lost = 0;
-      for (double t : unreceived_s) {
+      for (double t : evidence.unreceived_s) {
         if (t >= w.start_s && t <= end) ++w.lost;
       }
+      const auto in_span = [&w, end](const std::vector<double>& times) {
+        uint64_t n = 0;
+        for (double t : times) n += t >= w.start_s && t <= end + kWindowSettleS ? 1 : 0;
+        return n;
+      };
+      w.duplicates = in_span(evidence.duplicates_s);
+      w.conflicts = in_span(evidence.conflicts_s);
+      w.invalid = in_span(evidence.invalid_s);
     }
   }
 }

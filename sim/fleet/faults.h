@@ -143,12 +143,21 @@ class FaultEngine {
   std::mutex errors_mu_;
 };
 
+/// What the verifier saw, in fleet seconds, for the windows.
+struct WindowEvidence {
+  bool verified = false;
+  std::vector<double> unreceived_s;  // send times of messages never received
+  std::vector<double> duplicates_s;  // receive times
+  std::vector<double> conflicts_s;
+  std::vector<double> invalid_s;
+};
+
 /// Fills each window's counts from the report's series (the live counters
 /// once a second): what changed between the sample at the window's start
-/// and the first one `settle` after its end, and `lost`: messages published
-/// inside the window that the verifier never received (their send times,
-/// in fleet seconds, from `unreceived_s`).
+/// and the first one 5 s after its end; `lost`: messages published inside
+/// the window that the verifier never received; duplicates, conflicts and
+/// invalid messages received in the same span as the counts.
 void FillFaultWindows(std::vector<FaultWindowReport>& windows, const std::vector<FleetSnapshot>& series,
-                      const std::vector<double>& unreceived_s, bool verified);
+                      const WindowEvidence& evidence);
 
 }  // namespace edgeforge::sim

@@ -450,20 +450,28 @@ Result<FleetReport> RunFleet(const FleetOptions& o, std::ostream& log) {
     (void)v->Stop();
     v->FlushLog(log);
     r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    v->Fill(r, devices, verifier_clock_offset);
+    v->Fill(r, devices, p.group_of, verifier_clock_offset);
   }
-  std::vector<double> unreceived_s;
+  WindowEvidence evidence;
   if (v != nullptr && (faults || !o.stages.empty())) {
+    evidence.verified = true;
     for (Micros t : v->UnreceivedSendTimes()) {
-      unreceived_s.push_back(std::chrono::duration<double>(t - verifier_clock_offset).count());
+      evidence.unreceived_s.push_back(std::chrono::duration<double>(t - verifier_clock_offset).count());
+    }
+    for (const FleetVerifier::Oddity& odd : v->Oddities()) {
+      const double at = std::chrono::duration<double>(odd.at - verifier_clock_offset).count();
+      (odd.verdict == Verdict::kDuplicate  ? evidence.duplicates_s
+       : odd.verdict == Verdict::kConflict ? evidence.conflicts_s
+                                           : evidence.invalid_s)
+          .push_back(at);
     }
   }
   if (faults) {
     r.faults = faults->Windows();
-    FillFaultWindows(r.faults, r.series, unreceived_s, v != nullptr);
+    FillFaultWindows(r.faults, r.series, evidence);
   }
   r.stages = StageWindows(o.stages, r.up_s);
-  FillFaultWindows(r.stages, r.series, unreceived_s, v != nullptr);
+  FillFaultWindows(r.stages, r.series, evidence);
   if (rollouts) r.rollouts = rollouts->Reports();
   r.elapsed_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.failures = FleetFailureReasons(r, o.duration, p.ShortestWindow());

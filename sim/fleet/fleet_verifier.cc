@@ -110,6 +110,11 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
         }
         const Micros now = raw->clock_.Monotonic();
         const auto checked = raw->verifier_->Check(m.topic, m.payload, m.UserProperty("jws"));
+        if (checked.verdict == Verdict::kDuplicate || checked.verdict == Verdict::kConflict ||
+            checked.verdict == Verdict::kInvalid) {
+          std::lock_guard<std::mutex> lock(raw->oddities_mu_);
+          raw->oddities_.push_back({now, checked.dev.empty() ? ThingOfTopic(m.topic) : checked.dev, checked.verdict});
+        }
         if (checked.verdict != Verdict::kVerified) return;
         raw->latency_.Received(checked.dev, checked.seq, now);
         const std::string_view alarm = "/alarm";
@@ -125,6 +130,11 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
 }
 
 FleetVerifier::~FleetVerifier() { (void)Stop(); }
+
+std::vector<FleetVerifier::Oddity> FleetVerifier::Oddities() const {
+  std::lock_guard<std::mutex> lock(oddities_mu_);
+  return oddities_;
+}
 
 uint64_t FleetVerifier::AlarmsOf(const std::string& thing) const {
   std::lock_guard<std::mutex> lock(alarms_mu_);
@@ -160,7 +170,7 @@ void FleetVerifier::Settle(uint64_t expected, const std::vector<std::unique_ptr<
 }
 
 void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices,
-                         Micros clock_offset) {
+                         const std::vector<uint32_t>& group_of, Micros clock_offset) {
   r.verified_run = true;
   r.verify = verifier_->Report();
   // Splits what the verifier never got into device side (never PUBACKed)
@@ -172,8 +182,11 @@ void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<Virtu
       std::lock_guard<std::mutex> lock(d->acked_mu);
       acked = d->acked;
     }
+    GroupReport* group =
+        d->index < group_of.size() && group_of[d->index] < r.groups.size() ? &r.groups[group_of[d->index]] : nullptr;
     for (uint64_t seq : d->published) {
       if (verifier_->Seen(d->thing, d->BootOf(seq), seq)) continue;
+      if (group != nullptr) ++group->lost;
       if (acked.count(seq) != 0) {
         ++r.lost_after_ack;
         if (examples++ < 10) {
@@ -184,6 +197,17 @@ void FleetVerifier::Fill(FleetReport& r, const std::vector<std::unique_ptr<Virtu
         ++r.lost_unacked;
       }
     }
+  }
+  std::map<std::string, GroupReport*> by_thing;
+  for (GroupReport& g : r.groups) {
+    for (const std::string& t : g.things) by_thing[t] = &g;
+  }
+  for (const Oddity& o : Oddities()) {
+    auto it = by_thing.find(o.thing);
+    if (it == by_thing.end()) continue;  // a topic naming no device of the run
+    (o.verdict == Verdict::kDuplicate  ? it->second->duplicates
+     : o.verdict == Verdict::kConflict ? it->second->conflicts
+                                       : it->second->invalid)++;
   }
   r.latency_p50_ms = latency_.Percentile(0.50);
   r.latency_p99_ms = latency_.Percentile(0.99);

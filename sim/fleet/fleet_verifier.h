@@ -63,6 +63,14 @@ class FleetVerifier {
   /// Verified alarm messages of `thing` so far (any thread): what a canary
   /// rollout watches.
   uint64_t AlarmsOf(const std::string& thing) const;
+  /// A message that was not a new authentic one: when (this verifier's
+  /// clock), on whose topic, and what it was.
+  struct Oddity {
+    Micros at{0};
+    std::string thing;  // the verified dev, or for an invalid message the thing its topic names
+    Verdict verdict = Verdict::kInvalid;
+  };
+  std::vector<Oddity> Oddities() const;
   /// Publish-to-receive latency so far (any thread).
   LatencyHistogram Latency() const { return latency_.Histogram(); }
   /// When each message still unreceived was sent (this verifier's clock,
@@ -77,13 +85,17 @@ class FleetVerifier {
   Status Stop();
   /// Fills r.verify, the latency and the loss attribution.
   /// `clock_offset`: the verifier's clock minus fleet time (latency over time).
-  void Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices, Micros clock_offset);
+  /// `group_of`: device index -> index into r.groups (their loss per group).
+  void Fill(FleetReport& r, const std::vector<std::unique_ptr<VirtualDevice>>& devices,
+            const std::vector<uint32_t>& group_of, Micros clock_offset);
 
  private:
   FleetVerifier() = default;
   SystemClock clock_;
   LatencyRecorder latency_;
   std::unique_ptr<TelemetryVerifier> verifier_;
+  mutable std::mutex oddities_mu_;
+  std::vector<Oddity> oddities_;  // guarded by oddities_mu_
   mutable std::mutex alarms_mu_;
   std::unordered_map<std::string, uint64_t> alarms_;  // by thing, guarded by alarms_mu_
   std::mutex log_mu_;

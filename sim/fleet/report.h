@@ -44,6 +44,12 @@ struct GroupReport {
   uint64_t dropped = 0;
   uint64_t refused = 0;
   std::vector<std::string> things;  // the group's devices in this run (this shard's, when sharded)
+  // Verified runs: the group's messages the verifier never received, and
+  // the duplicates, conflicts and invalid messages on its devices' topics.
+  uint64_t lost = 0;
+  uint64_t duplicates = 0;
+  uint64_t conflicts = 0;
+  uint64_t invalid = 0;
 };
 
 /// One window of a scenario's fault schedule (sim/fleet/faults.h): when it
@@ -65,7 +71,10 @@ struct FaultWindowReport {
   uint64_t refused = 0;
   uint64_t connections_lost = 0;
   uint64_t connect_failures = 0;
-  int64_t lost = -1;  // published inside the window, never received by the verifier (-1: no verifier)
+  int64_t lost = -1;        // published inside the window, never received by the verifier (-1: no verifier)
+  uint64_t duplicates = 0;  // received inside the window (+5 s), verified runs
+  uint64_t conflicts = 0;
+  uint64_t invalid = 0;
 };
 
 /// One step of a shadow rollout (sim/fleet/rollouts.h).

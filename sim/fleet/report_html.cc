@@ -275,11 +275,15 @@ constexpr const char* kScript = R"JS(
   var G = R.groups || [];
   barChart('groups', G.map(function (g) { return g.name; }),
            [{name: 'published', ys: G.map(function (g) { return g.published; })},
-            {name: 'delivered', ys: G.map(function (g) { return g.delivered; })},
-            {name: 'dropped', ys: G.map(function (g) { return g.dropped; })},
-            {name: 'refused', ys: G.map(function (g) { return g.refused; })}], 'messages');
-  table('groups-table', ['group', 'board', 'site', 'devices', 'connected', 'published', 'delivered', 'dropped', 'refused'],
-        G.map(function (g) { return [g.name, g.board, g.site, g.devices, g.connected, g.published, g.delivered, g.dropped, g.refused]; }));
+            {name: 'delivered', ys: G.map(function (g) { return g.delivered; })}], 'messages');
+  function problems(id, rows, names, why) {
+    var keys = ['lost', 'duplicates', 'invalid', 'conflicts', 'refused', 'dropped'];
+    barChart(id, names, keys.map(function (k) { return {name: k, ys: rows.map(function (r) { return r[k]; })}; }),
+             'messages', why);
+  }
+  problems('group-errors', G, G.map(function (g) { return g.name; }));
+  table('groups-table', ['group', 'board', 'site', 'devices', 'connected', 'published', 'delivered', 'lost', 'duplicates', 'invalid', 'conflicts', 'refused', 'dropped'],
+        G.map(function (g) { return [g.name, g.board, g.site, g.devices, g.connected, g.published, g.delivered, g.lost, g.duplicates, g.invalid, g.conflicts, g.refused, g.dropped]; }));
 
   if (R.loss) {
     var v = R.verify || {};
@@ -295,8 +299,10 @@ constexpr const char* kScript = R"JS(
                       [{name: 'connections lost', ys: S.connections_lost || []}, {name: 'dropped', ys: S.dropped || []},
                        {name: 'queued', ys: S.queued || []}], 'seconds since the run started', 'count');
   if (!W2.length) noData(prepare('windows'), 'no fault or stage windows in this run');
-  table('windows-table', ['window', 'kind', 'what', 'devices', 'from s', 'to s', 'published', 'acked', 'connections lost', 'connects failed', 'dropped', 'refused', 'lost', 'error'],
-        W2.map(function (b) { var w = b.w; return [w.name, w.kind, w.detail, w.devices, w.start_s, w.end_s, w.published, w.delivered, w.connections_lost, w.connect_failures, w.dropped, w.refused, w.lost, w.error]; }));
+  problems('window-errors', W2.map(function (b) { return b.w; }), W2.map(function (b) { return b.w.name; }),
+           'no fault or stage windows in this run');
+  table('windows-table', ['window', 'kind', 'what', 'devices', 'from s', 'to s', 'published', 'acked', 'connections lost', 'connects failed', 'lost', 'duplicates', 'invalid', 'conflicts', 'refused', 'dropped', 'error'],
+        W2.map(function (b) { var w = b.w; return [w.name, w.kind, w.detail, w.devices, w.start_s, w.end_s, w.published, w.delivered, w.connections_lost, w.connect_failures, w.lost, w.duplicates, w.invalid, w.conflicts, w.refused, w.dropped, w.error]; }));
   var RO = [];
   (R.rollouts || []).forEach(function (r) {
     (r.steps || []).forEach(function (s, k) {
@@ -355,10 +361,11 @@ std::string ReportHtml(const Json& report) {
   h += "<h2>Messages per second: scheduled and achieved</h2><svg class=\"chart\" id=\"rate\"></svg>\n";
   h += "<h2>Latency (device publish to verifier receive)</h2><svg class=\"chart\" id=\"latency\"></svg>\n";
   h += "<svg class=\"chart\" id=\"latency-time\"></svg>\n";
-  h += "<h2>Per group</h2><svg class=\"chart\" id=\"groups\"></svg><table id=\"groups-table\"></table>\n";
+  h += "<h2>Per group</h2><svg class=\"chart\" id=\"groups\"></svg>\n";
+  h += "<svg class=\"chart\" id=\"group-errors\"></svg><table id=\"groups-table\"></table>\n";
   h += "<h2>Loss, duplicates, invalid and where loss happened</h2><svg class=\"chart\" id=\"loss\"></svg>\n";
-  h += "<h2>Fault and stage windows</h2><svg class=\"chart\" id=\"windows\"></svg><table "
-       "id=\"windows-table\"></table>\n";
+  h += "<h2>Fault and stage windows</h2><svg class=\"chart\" id=\"windows\"></svg>\n";
+  h += "<svg class=\"chart\" id=\"window-errors\"></svg><table id=\"windows-table\"></table>\n";
   h += "<h2>Rollouts</h2><table id=\"rollouts-table\"></table>\n";
   h += "<p class=\"note\">Self-contained: the report below is the data; the charts are drawn from it in the page. "
        "Schema edgeforge.report/1 (docs/report.md).</p>\n";

@@ -121,6 +121,10 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
                           {"delivered", g.delivered},
                           {"dropped", g.dropped},
                           {"refused", g.refused},
+                          {"lost", r.verified_run ? Json(g.lost) : Json(nullptr)},
+                          {"duplicates", r.verified_run ? Json(g.duplicates) : Json(nullptr)},
+                          {"conflicts", r.verified_run ? Json(g.conflicts) : Json(nullptr)},
+                          {"invalid", r.verified_run ? Json(g.invalid) : Json(nullptr)},
                           {"things", g.things}});
   }
   j["groups"] = groups;
@@ -139,7 +143,10 @@ Json ReportJson(const FleetReport& r, const FleetOptions& o, const RunInfo& info
                 {"refused", f.refused},
                 {"connections_lost", f.connections_lost},
                 {"connect_failures", f.connect_failures},
-                {"lost", f.lost < 0 ? Json(nullptr) : Json(f.lost)}};
+                {"lost", f.lost < 0 ? Json(nullptr) : Json(f.lost)},
+                {"duplicates", f.lost < 0 ? Json(nullptr) : Json(f.duplicates)},
+                {"conflicts", f.lost < 0 ? Json(nullptr) : Json(f.conflicts)},
+                {"invalid", f.lost < 0 ? Json(nullptr) : Json(f.invalid)}};
   };
   Json faults = Json::array();
   for (const FaultWindowReport& f : r.faults) faults.push_back(window(f));

@@ -121,9 +121,9 @@ void MergeWindows(Json& dst, const Json& src) {
       continue;
     }
     Json& d = *it;
-    AddKeys(
-        d, w,
-        {"devices", "published", "delivered", "dropped", "refused", "connections_lost", "connect_failures", "lost"});
+    AddKeys(d, w,
+            {"devices", "published", "delivered", "dropped", "refused", "connections_lost", "connect_failures", "lost",
+             "duplicates", "conflicts", "invalid"});
     d["start_s"] = Min(At(d, "start_s"), At(w, "start_s"));
     d["end_s"] = Max(At(d, "end_s"), At(w, "end_s"));
     if (At(d, "error").is_null() && !At(w, "error").is_null()) d["error"] = w["error"];
@@ -297,7 +297,9 @@ static Result<Json> MergeReportsUnchecked(const std::vector<Json>& reports, cons
         m["groups"].push_back(g);
         continue;
       }
-      AddKeys(*it, g, {"devices", "connected", "never_published", "published", "delivered", "dropped", "refused"});
+      AddKeys(*it, g,
+              {"devices", "connected", "never_published", "published", "delivered", "dropped", "refused", "lost",
+               "duplicates", "conflicts", "invalid"});
       for (const Json& t : At(g, "things")) (*it)["things"].push_back(t);
     }
     MergeWindows(m["faults"], At(r, "faults"));

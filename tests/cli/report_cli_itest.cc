@@ -85,7 +85,8 @@ TEST(ReportCliTest, TheHtmlReportDrawsItsChartsInChromium) {
   const CliRun dom = Shell(chromium + "--dump-dom file://" + dir + "/r.html 2>/dev/null");
   ASSERT_EQ(dom.exit_code, 0) << dom.output.substr(0, 2000);
   EXPECT_NE(dom.output.find("data-charts=\"ok\""), std::string::npos) << "the script did not finish";
-  for (const char* chart : {"connections", "rate", "latency", "latency-time", "groups", "loss", "windows"}) {
+  for (const char* chart : {"connections", "rate", "latency", "latency-time", "groups", "group-errors", "loss",
+                            "windows", "window-errors"}) {
     EXPECT_GT(Drawn(dom.output, chart), 0) << chart << " drew nothing";
   }
   EXPECT_NE(dom.output.find("<td>lag</td>"), std::string::npos) << "the fault window's row";

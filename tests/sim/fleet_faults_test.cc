@@ -89,20 +89,28 @@ TEST(FleetFaultsTest, WindowCountsAreTheSeriesChangeAndLossBySendTime) {
   w[0].start_s = 5.5;
   w[0].end_s = 8.5;
   w[1].start_s = -1;  // never applied: left alone
-  FillFaultWindows(w, series, {4.0, 6.0, 8.4, 9.0}, true);
+  WindowEvidence evidence;
+  evidence.verified = true;
+  evidence.unreceived_s = {4.0, 6.0, 8.4, 9.0};
+  evidence.duplicates_s = {5.0, 7.0, 13.0, 14.0};  // counted up to 5 s after the end: 7 and 13
+  evidence.invalid_s = {9.0};
+  FillFaultWindows(w, series, evidence);
   // From the sample at or before the start (t=5) to the first at or after end + 5 s (t=14).
   EXPECT_EQ(w[0].published, 90u);
   EXPECT_EQ(w[0].delivered, 45u);
   EXPECT_EQ(w[0].connections_lost, 4u);
   EXPECT_EQ(w[0].connect_failures, 8u);
   EXPECT_EQ(w[0].lost, 2) << "sent at 6.0 and 8.4, inside [5.5, 8.5]";
+  EXPECT_EQ(w[0].duplicates, 2u);
+  EXPECT_EQ(w[0].invalid, 1u);
+  EXPECT_EQ(w[0].conflicts, 0u);
   EXPECT_EQ(w[1].published, 0u);
   EXPECT_EQ(w[1].lost, -1);
   // Without a verifier there is no loss figure.
   std::vector<FaultWindowReport> unverified(1);
   unverified[0].start_s = 1;
   unverified[0].end_s = 2;
-  FillFaultWindows(unverified, series, {}, false);
+  FillFaultWindows(unverified, series, WindowEvidence{});
   EXPECT_EQ(unverified[0].lost, -1);
 }
 

@@ -41,8 +41,9 @@ TEST(ReportHtmlTest, ThePageFetchesNothingAndCarriesTheReport) {
     EXPECT_EQ(html.compare(at, 26, "http://www.w3.org/2000/svg"), 0) << html.substr(at, 40);
   }
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
-  for (const char* chart : {"id=\"connections\"", "id=\"rate\"", "id=\"latency\"", "id=\"latency-time\"",
-                            "id=\"groups\"", "id=\"loss\"", "id=\"windows\""}) {
+  for (const char* chart :
+       {"id=\"connections\"", "id=\"rate\"", "id=\"latency\"", "id=\"latency-time\"", "id=\"groups\"",
+        "id=\"group-errors\"", "id=\"loss\"", "id=\"windows\"", "id=\"window-errors\""}) {
     EXPECT_NE(html.find(chart), std::string::npos) << chart;
   }
   // The embedded report parses back to the same document.
