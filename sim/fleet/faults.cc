@@ -8,6 +8,7 @@
 #include "sim/fleet/devices.h"
 #include "sim/fleet/provisioning.h"
 #include "sim/fleet/scheduler.h"
+#include "sim/physics/random.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -17,12 +18,8 @@ constexpr Micros kCloneRetry{1'000'000};  // a duplicate client reconnects a sec
 /// the resent backlog belong to it.
 constexpr double kWindowSettleS = 5;
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+/// A bijective hash (SplitMix64, as the physics' noise uses it).
+uint64_t Mix(uint64_t x) { return physics::Mix(x + physics::kGolden); }
 
 std::string Seconds(Millis d) {
   std::ostringstream s;

@@ -10,6 +10,7 @@
 #include "firmware/app/device_config.h"
 #include "firmware/link/paho_session.h"
 #include "sim/fleet/provisioning.h"
+#include "sim/physics/random.h"
 
 namespace edgeforge::sim {
 namespace {
@@ -19,12 +20,8 @@ using nlohmann::json;
 constexpr Millis kOperatorTimeout{10000};
 constexpr const char* kDocumentsFilter = "$aws/things/+/shadow/update/documents";
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+/// A bijective hash (SplitMix64, as the physics' noise uses it).
+uint64_t Mix(uint64_t x) { return physics::Mix(x + physics::kGolden); }
 
 double Seconds(Micros t) { return std::chrono::duration<double>(t).count(); }
 

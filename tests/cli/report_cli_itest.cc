@@ -28,17 +28,7 @@ const std::string kBin = EDGEFORGE_BIN_DIR;
 
 CliRun Edgeforge(const std::string& args) { return testing_support::RunBinary("edgeforge", args); }
 
-CliRun Shell(const std::string& cmd) {
-  CliRun r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun Shell(const std::string& cmd) { return testing_support::RunShell(cmd); }
 
 /// A small run with a fault window, a stage change and a rollout, so that
 /// every chart of the page has data.

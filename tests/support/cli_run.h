@@ -21,9 +21,9 @@ struct CliRun {
   bool Has(const std::string& s) const { return output.find(s) != std::string::npos; }
 };
 
-/// Runs `<build dir>/<binary> <args>` through the shell and waits for it.
-inline CliRun RunBinary(const std::string& binary, const std::string& args) {
-  const std::string cmd = std::string(EDGEFORGE_BIN_DIR) + "/" + binary + " " + args + " 2>&1";
+/// Runs `command` through the shell (stderr with stdout) and waits for it.
+inline CliRun RunShell(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   CliRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -33,6 +33,11 @@ inline CliRun RunBinary(const std::string& binary, const std::string& args) {
   const int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+/// Runs `<build dir>/<binary> <args>` through the shell and waits for it.
+inline CliRun RunBinary(const std::string& binary, const std::string& args) {
+  return RunShell(std::string(EDGEFORGE_BIN_DIR) + "/" + binary + " " + args);
 }
 
 /// Starts `<build dir>/<binary>` with `args`, sends `sig` after `after`,
