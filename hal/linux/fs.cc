@@ -14,32 +14,44 @@ namespace {
 
 StatusCode CodeForErrno(int err) {
   switch (err) {
-    case ENOENT: return StatusCode::kNotFound;
-    case EEXIST: return StatusCode::kAlreadyExists;
+    case ENOENT:
+      return StatusCode::kNotFound;
+    case EEXIST:
+      return StatusCode::kAlreadyExists;
     case EACCES:
     case EPERM:
-    case EROFS: return StatusCode::kPermissionDenied;
+    case EROFS:
+      return StatusCode::kPermissionDenied;
     case ENOTDIR:
     case EISDIR:
-    case ELOOP: return StatusCode::kFailedPrecondition;
+    case ELOOP:
+      return StatusCode::kFailedPrecondition;
     case ENOSPC:
     case EDQUOT:
     case EMFILE:
-    case ENFILE: return StatusCode::kResourceExhausted;
+    case ENFILE:
+      return StatusCode::kResourceExhausted;
     // Device nodes (i2c-dev, spidev, gpio chardev, ttys).
-    case ENODEV: return StatusCode::kNotFound;            // node exists, its adapter/driver is gone
-    case ENOTTY: return StatusCode::kFailedPrecondition;  // ioctl on the wrong kind of file
-    case EINVAL: return StatusCode::kInvalidArgument;
+    case ENODEV:
+      return StatusCode::kNotFound;  // node exists, its adapter/driver is gone
+    case ENOTTY:
+      return StatusCode::kFailedPrecondition;  // ioctl on the wrong kind of file
+    case EINVAL:
+      return StatusCode::kInvalidArgument;
     case EOPNOTSUPP:
-    case ENOSYS: return StatusCode::kUnimplemented;
-    case ETIMEDOUT: return StatusCode::kDeadlineExceeded;
+    case ENOSYS:
+      return StatusCode::kUnimplemented;
+    case ETIMEDOUT:
+      return StatusCode::kDeadlineExceeded;
     // Documentation/i2c/fault-codes.rst: ENXIO = address NACK, EREMOTEIO = data
     // NACK, EAGAIN = arbitration lost; EBUSY = bus or GPIO line held. A retry may pass.
     case ENXIO:
     case EREMOTEIO:
     case EAGAIN:
-    case EBUSY: return StatusCode::kUnavailable;
-    default: return StatusCode::kUnknown;
+    case EBUSY:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kUnknown;
   }
 }
 
@@ -68,6 +80,13 @@ Status ErrnoStatus(int err, const std::string& what) {
   return Status(CodeForErrno(err), what + ": " + std::generic_category().message(err));
 }
 
+bool IsWrongKindOfFile(int err) { return err == ENOTTY || err == ENOSYS; }
+
+Status WrongKindOfFile(int err, const std::string& what) {
+  return FailedPrecondition(what + ": " + std::generic_category().message(err) +
+                            (err == ENOSYS ? " (as under qemu-user, which does not pass this ioctl on)" : ""));
+}
+
 bool IsRegularFile(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -88,8 +107,7 @@ Status MakeDirs(const std::string& path, unsigned int mode) {
   struct stat st {};
   if (err == EEXIST && ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
   if (err == EEXIST || err == ENOTDIR) {
-    return FailedPrecondition("cannot create directory '" + path +
-                              "': it or a parent exists and is not a directory");
+    return FailedPrecondition("cannot create directory '" + path + "': it or a parent exists and is not a directory");
   }
   return ErrnoStatus(err, "cannot create directory '" + path + "'");
 }
@@ -122,8 +140,7 @@ Result<std::string> ReadFileToString(const std::string& path) {
 Status WritePrivateFile(const std::string& path, const std::string& content) {
   int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    if (errno == EEXIST)
-      return AlreadyExists("'" + path + "' already exists; refusing to overwrite a key");
+    if (errno == EEXIST) return AlreadyExists("'" + path + "' already exists; refusing to overwrite a key");
     return ErrnoStatus(errno, "cannot create key file '" + path + "'");
   }
   return FillAndClose(fd, path, content);
@@ -133,8 +150,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
                            Durability durability) {
   const std::string tmp = path + ".tmp";
   EF_RETURN_IF_ERROR(RemoveIfExists(tmp));  // left by an interrupted run
-  int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-                  static_cast<mode_t>(mode));
+  int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, static_cast<mode_t>(mode));
   if (fd < 0) return ErrnoStatus(errno, "cannot create '" + tmp + "'");
   // The umask may have narrowed `mode`; certs and key sets are meant to be public.
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {

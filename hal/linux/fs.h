@@ -16,6 +16,16 @@ namespace edgeforge::fs {
 /// -> UNAVAILABLE, EOPNOTSUPP/ENOSYS -> UNIMPLEMENTED) with "<what>: <strerror>".
 Status ErrnoStatus(int err, const std::string& what);
 
+/// Whether a device node's first ioctl failed because the file is not that
+/// kind of device: ENOTTY from the kernel, or ENOSYS from qemu-user, which
+/// answers so for an ioctl it does not translate (measured with qemu 7.2 on
+/// I2C_FUNCS, SPI_IOC_WR_MODE and GPIO_V2_GET_LINE_IOCTL): under emulation
+/// the node is as unusable as a file of the wrong kind.
+bool IsWrongKindOfFile(int err);
+/// FAILED_PRECONDITION "<what>: <strerror>", saying for ENOSYS that an
+/// emulator may be the cause.
+Status WrongKindOfFile(int err, const std::string& what);
+
 /// True when `path` names an existing regular file (symlinks followed).
 bool IsRegularFile(const std::string& path);
 

@@ -58,11 +58,12 @@ std::string LineName(const std::string& chip_path, uint32_t offset) {
 
 Status RequestError(int err, const std::string& chip_path, uint32_t offset) {
   const std::string line = LineName(chip_path, offset);
+  if (fs::IsWrongKindOfFile(err)) {
+    return fs::WrongKindOfFile(err, chip_path +
+                                        ": not a GPIO character device, or a kernel without the v2 uAPI "
+                                        "(GPIO_V2_GET_LINE_IOCTL, Linux >= 5.10)");
+  }
   switch (err) {
-    case ENOTTY:
-      return fs::ErrnoStatus(err, chip_path +
-                                      ": not a GPIO character device, or a kernel without the v2 uAPI "
-                                      "(GPIO_V2_GET_LINE_IOCTL, Linux >= 5.10)");
     case EBUSY:
       return fs::ErrnoStatus(err, line + ": in use by another consumer");
     case EINVAL:

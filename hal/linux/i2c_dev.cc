@@ -58,7 +58,8 @@ Result<std::unique_ptr<LinuxI2cBus>> LinuxI2cBus::Open(const std::string& path) 
   unsigned long funcs = 0;
   if (::ioctl(fd, I2C_FUNCS, &funcs) != 0) {
     const int err = errno;
-    return fs::ErrnoStatus(err, path + (err == ENOTTY ? ": not an i2c-dev node (I2C_FUNCS)" : ": I2C_FUNCS"));
+    if (fs::IsWrongKindOfFile(err)) return fs::WrongKindOfFile(err, path + ": not an i2c-dev node (I2C_FUNCS)");
+    return fs::ErrnoStatus(err, path + ": I2C_FUNCS");
   }
   if ((funcs & I2C_FUNC_I2C) == 0) {
     return Unimplemented(path + ": adapter is SMBus-only (no I2C_FUNC_I2C), I2C_RDWR unavailable");

@@ -73,7 +73,7 @@ Result<std::unique_ptr<LinuxSpiDevice>> LinuxSpiDevice::Open(const std::string& 
   uint8_t mode = config.mode;
   if (::ioctl(fd, SPI_IOC_WR_MODE, &mode) != 0) {
     const int err = errno;
-    if (err == ENOTTY) return fs::ErrnoStatus(err, path + ": not a spidev node (SPI_IOC_WR_MODE)");
+    if (fs::IsWrongKindOfFile(err)) return fs::WrongKindOfFile(err, path + ": not a spidev node (SPI_IOC_WR_MODE)");
     return fs::ErrnoStatus(err, path + ": SPI_IOC_WR_MODE " + std::to_string(config.mode));
   }
   uint8_t bits = config.bits_per_word;

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <climits>
 #include <limits>
 #include <string>
 
+#include "hal/linux/fs.h"
 #include "tests/hal/linux/linux_test_support.h"
 
 namespace edgeforge {
@@ -94,6 +96,24 @@ TEST(LinuxI2cBusTest, MissingNodeIsNotFoundNamingThePath) {
 
 TEST(LinuxI2cBusTest, RegularFileIsNotAnAdapterAndLeaksNoFd) {
   ExpectRegularFileRefusedWithoutFdLeak(OpenBus, "not an i2c-dev node");
+}
+
+// The kernel answers an ioctl a file does not implement with ENOTTY;
+// qemu-user answers ENOSYS for one it does not translate (the arm64 and
+// armhf unit tests run under it): both are the wrong kind of file for the
+// HAL, and the second says that an emulator may be why.
+TEST(LinuxFsTest, EnottyAndEnosysAreTheWrongKindOfFile) {
+  EXPECT_TRUE(fs::IsWrongKindOfFile(ENOTTY));
+  EXPECT_TRUE(fs::IsWrongKindOfFile(ENOSYS));
+  EXPECT_FALSE(fs::IsWrongKindOfFile(EIO));
+  const Status tty = fs::WrongKindOfFile(ENOTTY, "/dev/x: not an i2c-dev node (I2C_FUNCS)");
+  EXPECT_EQ(tty.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(tty.message(), "/dev/x: not an i2c-dev node (I2C_FUNCS): Inappropriate ioctl for device");
+  const Status sys = fs::WrongKindOfFile(ENOSYS, "/dev/x: not an i2c-dev node (I2C_FUNCS)");
+  EXPECT_EQ(sys.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sys.message(),
+            "/dev/x: not an i2c-dev node (I2C_FUNCS): Function not implemented (as under qemu-user, which does not "
+            "pass this ioctl on)");
 }
 
 TEST(LinuxI2cBusTest, DirectoryIsAClearError) {

@@ -42,7 +42,7 @@ inline void ExpectMissingNodeIsNotFound(const OpenFn& open, const std::string& p
 }
 
 /// A regular file is FAILED_PRECONDITION "<path>: <not_what>..." (the backend's
-/// first ioctl gets ENOTTY), and the descriptor opened to find out is closed.
+/// first ioctl gets ENOTTY; ENOSYS under qemu-user), and the descriptor opened to find out is closed.
 inline void ExpectRegularFileRefusedWithoutFdLeak(const OpenFn& open, const std::string& not_what) {
   const std::string path = MakeRegularFile();
   const size_t fds = fs::OpenDescriptorCount();
