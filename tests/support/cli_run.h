@@ -72,23 +72,36 @@ inline CliRun RunBinaryInterrupted(const std::string& binary, const std::vector<
   return r;
 }
 
-/// `<build dir>/<binary> args` running in the background, its output
-/// collected: the test sends signals when it chooses and then waits.
+/// A command for BackgroundRun: argv[0] is the program's path (or a name
+/// the shell would find on PATH), e.g. {"qemu-aarch64", ".../edgeforge-device", "--check"}.
+struct Command {
+  std::vector<std::string> argv;
+};
+
+inline Command WithProgram(const std::string& program, const std::vector<std::string>& args) {
+  Command c{{program}};
+  c.argv.insert(c.argv.end(), args.begin(), args.end());
+  return c;
+}
+
+/// `<build dir>/<binary> args` (or any Command) running in the background,
+/// its output collected: the test sends signals when it chooses and then waits.
 class BackgroundRun {
  public:
-  BackgroundRun(const std::string& binary, const std::vector<std::string>& args) {
+  BackgroundRun(const std::string& binary, const std::vector<std::string>& args)
+      : BackgroundRun(WithProgram(std::string(EDGEFORGE_BIN_DIR) + "/" + binary, args)) {}
+  explicit BackgroundRun(const Command& command) {
     int fds[2];
-    if (::pipe(fds) != 0) return;
-    const std::string bin = std::string(EDGEFORGE_BIN_DIR) + "/" + binary;
+    if (command.argv.empty() || ::pipe(fds) != 0) return;
+    std::vector<char*> argv;
+    for (const auto& a : command.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], 1);
       ::dup2(fds[1], 2);
       ::close(fds[0]);
-      std::vector<char*> argv{const_cast<char*>(bin.c_str())};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
+      ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
     ::close(fds[1]);
@@ -112,6 +125,7 @@ class BackgroundRun {
   BackgroundRun& operator=(const BackgroundRun&) = delete;
 
   void Signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   /// Whether the process still runs (has not exited).
   bool Running() const {
     if (pid_ <= 0 || waited_) return false;
