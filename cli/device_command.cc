@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <iomanip>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -124,6 +125,10 @@ struct Options {
   bool check = false;
 };
 
+/// 4 GiB, or what a size_t holds on a 32-bit target (armhf): one byte less.
+constexpr long long kMaxQueueBytes =
+    static_cast<long long>(std::min<unsigned long long>(1ULL << 32, std::numeric_limits<size_t>::max()));
+
 void Declare(CommandLine& cl, Options& o, bool& version) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--board", &o.board},
                              {"--thing", &o.thing},
@@ -142,7 +147,7 @@ void Declare(CommandLine& cl, Options& o, bool& version) {
   cl.BrokerUri("--broker", o.broker);
   cl.Duration("--duration", o.duration, "to run until SIGINT/SIGTERM, omit --duration");
   cl.Int("--seed", 0, 1LL << 62, o.seed);
-  cl.Int("--queue-bytes", 4096, 1LL << 32, o.queue_bytes);
+  cl.Int("--queue-bytes", 4096, kMaxQueueBytes, o.queue_bytes);
   cl.Double("--time-scale", 0.001, 10000, o.time_scale);
   cl.Flag("--sim-sensors", o.sim);
   cl.Flag("--check", o.check);

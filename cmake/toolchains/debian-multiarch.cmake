@@ -22,5 +22,11 @@ find_program(EDGEFORGE_QEMU ${EDGEFORGE_TARGET_QEMU})
 if(EDGEFORGE_QEMU)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGEFORGE_QEMU})
 endif()
+# GCC on 32-bit ARM notes, for every std::vector of 64-bit pairs, that GCC 7.1
+# changed how such arguments are passed: nothing to act on in a program built
+# by one compiler.
+if(EDGEFORGE_TARGET_PROCESSOR MATCHES "^arm")
+  string(APPEND CMAKE_CXX_FLAGS_INIT " -Wno-psabi")
+endif()
 # The .deb's architecture (deploy/debian).
 set(EDGEFORGE_DEB_ARCH ${EDGEFORGE_TARGET_DEB_ARCH} CACHE STRING "Debian architecture of the package")

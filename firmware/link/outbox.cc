@@ -139,7 +139,8 @@ Status Outbox::WriteLocked(const std::string& records) {
     if (log_->Size() != file_bytes_) {
       // A torn write stayed (the backend could not cut it off): recovery
       // would quarantine it, a rewrite removes it now.
-      file_bytes_ = log_->Size();
+      // Bounded by max_bytes (a size_t) plus one compaction's slack: fits size_t on 32-bit too.
+      file_bytes_ = static_cast<size_t>(log_->Size());
       rewrite_needed_ = true;
     }
     StorageFailed(st);

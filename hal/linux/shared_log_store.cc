@@ -224,7 +224,9 @@ Status SharedLogStore::Recover() {
   for (const auto& [offset, size] : scan.corrupt) {
     // Kept in the file (dead bytes until the next compaction) and copied aside.
     std::string side = path_ + ".corrupt-" + std::to_string(offset) + ".bin";
-    Status st = fs::WriteFileAtomically(side, image->substr(offset, size), 0600, fs::Durability::kSynced);
+    // Offsets into the image, which is in memory: they fit size_t (32-bit too).
+    Status st = fs::WriteFileAtomically(side, image->substr(static_cast<size_t>(offset), static_cast<size_t>(size)),
+                                        0600, fs::Durability::kSynced);
     Log("log store '" + path_ + "': " + std::to_string(size) + " corrupt bytes at offset " + std::to_string(offset) +
         " skipped; " + (st.ok() ? "copied to '" + side + "'" : "copy failed: " + st.message()));
     ++stats_.corrupt_regions;

@@ -371,7 +371,7 @@ void SimWorld::Fetch(Micros until) {
 const SimWorld::Arrival* SimWorld::NextFor(int lane, uint64_t& cursor) const {
   if (cursor < arrivals_base_) cursor = arrivals_base_;
   while (cursor - arrivals_base_ < arrivals_.size()) {
-    const Arrival& a = arrivals_[cursor - arrivals_base_];
+    const Arrival& a = arrivals_[static_cast<size_t>(cursor - arrivals_base_)];  // < arrivals_.size()
     if (a.lane == lane) return &a;
     ++cursor;
   }

@@ -24,24 +24,28 @@ uint64_t Next(uint64_t& s) {  // splitmix64
   return z ^ (z >> 31);
 }
 
+/// A draw in [0, n): the 64-bit draw reduced before narrowing, so a mutation
+/// sequence is the same on 32-bit targets (armhf runs this too).
+size_t Below(uint64_t& rng, size_t n) { return static_cast<size_t>(Next(rng) % n); }
+
 std::string Mutate(std::string s, uint64_t& rng) {
   static const char* const kTokens[] = {"\"", "{", "}", "[", "]", ",", ":", "null", "true", "-1", "1e999",
                                         "\\u0000", ".", "..", "=", "A", "\xff", "18446744073709551616"};
   const int edits = 1 + static_cast<int>(Next(rng) % 4);
   for (int e = 0; e < edits; ++e) {
-    const size_t pos = s.empty() ? 0 : Next(rng) % (s.size() + 1);
+    const size_t pos = s.empty() ? 0 : Below(rng, s.size() + 1);
     switch (Next(rng) % 5) {
       case 0:  // flip a byte
         if (!s.empty()) s[pos % s.size()] = static_cast<char>(Next(rng));
         break;
       case 1:  // delete a run
-        if (!s.empty()) s.erase(pos % s.size(), 1 + Next(rng) % 8);
+        if (!s.empty()) s.erase(pos % s.size(), 1 + Below(rng, 8));
         break;
       case 2:  // insert a token
-        s.insert(pos, kTokens[Next(rng) % (sizeof kTokens / sizeof kTokens[0])]);
+        s.insert(pos, kTokens[Below(rng, sizeof kTokens / sizeof kTokens[0])]);
         break;
       case 3:  // duplicate a slice
-        if (!s.empty()) s.insert(pos, s.substr(Next(rng) % s.size(), 1 + Next(rng) % 16));
+        if (!s.empty()) s.insert(pos, s.substr(Below(rng, s.size()), 1 + Below(rng, 16)));
         break;
       default:  // truncate
         s.resize(pos);
@@ -81,7 +85,7 @@ int main(int argc, char** argv) {
   for (const auto& c : corpus) LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(c.data()), c.size());
   uint64_t rng = 0x5eed;
   for (long i = 0; i < iterations; ++i) {
-    const std::string m = Mutate(corpus[Next(rng) % corpus.size()], rng);
+    const std::string m = Mutate(corpus[Below(rng, corpus.size())], rng);
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(m.data()), m.size());
   }
   std::printf("%zu seeds, %ld mutations: no crash\n", corpus.size(), iterations);

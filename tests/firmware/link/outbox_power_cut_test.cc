@@ -35,7 +35,7 @@ uint64_t Mix(uint64_t& s) {  // splitmix64: the workload's own choices
 OutgoingMessage MessageFor(uint64_t seq) {
   OutgoingMessage m;
   m.topic = "dt/t/s/dev/" + std::to_string(seq);
-  m.payload = std::string(20 + seq * 37 % 100, static_cast<char>('a' + seq % 26));
+  m.payload = std::string(static_cast<size_t>(20 + seq * 37 % 100), static_cast<char>('a' + seq % 26));
   m.user_properties = {{"jws", "sig-" + std::to_string(seq)}};
   return m;
 }
@@ -97,7 +97,7 @@ CutRun Workload(SyncPolicy policy, uint64_t seed, uint64_t cut_at) {
         run.max_ok_id = std::max(run.max_ok_id, *id);
       }
     } else if (choice < 8) {
-      for (const QueuedMessage& q : box->TakeForSend(1 + Mix(rng) % 3)) {
+      for (const QueuedMessage& q : box->TakeForSend(static_cast<size_t>(1 + Mix(rng) % 3))) {
         run.acked.insert(q.seq);  // a PUBACK came: delivered, whatever the log says
         st = box->Ack(q.id);
         if (log->powered_off()) break;

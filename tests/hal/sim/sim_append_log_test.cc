@@ -109,7 +109,7 @@ TEST(SimAppendLogTest, ShortWriteIsCutOffAgainButATornWriteStaysAndSaysSo) {
   EXPECT_LT(log.Size(), 14u);
   const std::string kept = std::to_string(log.Size() - 4) + " bytes of the torn write stay at offset 4";
   EXPECT_NE(st.message().find(kept), std::string::npos) << st.ToString();
-  EXPECT_EQ(*log.ReadAll(), "head" + std::string("0123456789").substr(0, log.Size() - 4));
+  EXPECT_EQ(*log.ReadAll(), "head" + std::string("0123456789").substr(0, static_cast<size_t>(log.Size() - 4)));
 }
 
 TEST(SimAppendLogTest, FailedSyncLosesTheDirtyBytesForGoodUntilAReplace) {
