@@ -1,10 +1,13 @@
 #include "cli/device_command.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <iomanip>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -12,6 +15,8 @@
 #include "certs/identity_check.h"
 #include "certs/pki.h"
 #include "cli/command_line.h"
+#include "cli/device_file.h"
+#include "cli/log.h"
 #include "cli/signals.h"
 #include "edgeforge/version.h"
 #include "firmware/app/device.h"
@@ -58,13 +63,20 @@ class LoopWaker {
 };
 
 constexpr const char* kUsage = R"(usage: edgeforge-device --board B --thing NAME --broker URI --certs DIR [options]
+       edgeforge-device --config /etc/edgeforge/device.json [options]
        edgeforge-device --board B --check [--sim-sensors]
+       edgeforge-device --config F --check
 
 The edge firmware. Builds its sensors from a board file, samples each on its
 board period, and publishes ES256-signed telemetry windows and threshold
 alarms to AWS IoT Core (or a broker like it) over MQTT 5 with mutual TLS.
 
 options:
+  --config F         read the settings from the JSON config file F
+                     (docs/device-config.md: thing, broker, certs or identity,
+                     board, state_dir, queue_bytes, sync, log_level, ...); an
+                     option given here wins over the file. A file that group
+                     or others may write is refused.
   --board B          board file, or a built-in board (factory-node, traffic-node)
   --thing NAME       thing name: MQTT client id, certificate CN, telemetry "dev"
   --broker URI       ssl://host:8883 or mqtts://host:8883 (IoT Core: your
@@ -86,10 +98,14 @@ options:
                      power loss; default), batch (group commit every 200 ms:
                      a power cut loses at most that window) or never (survives
                      kill -9, not power loss)
+  --log-level L      error, warn, info (default) or debug (a line per
+                     published window); under systemd each line carries its
+                     journald priority
   --duration D       stop after D, more than 0 (30, 30s, 500ms, 2m, 1h);
-                     without it the device runs until SIGINT/SIGTERM. SIGHUP
-                     never stops it: it is the reload signal (there is no
-                     configuration file yet: logged and ignored)
+                     without it the device runs until SIGINT/SIGTERM (it
+                     drains its queue for up to 2 s, the rest stays on disk).
+                     SIGHUP never stops it: logged and ignored (the config
+                     file is read at start; restart to apply a change)
   --sim-sensors      hardware-in-the-loop: the board's parts are register-level
                      models on simulated buses, driven by physics, instead of
                      the board's /dev nodes
@@ -98,7 +114,10 @@ options:
                      times faster (default 1); traffic stays at real time
   --check            build the node, bring every part up and sample it once,
                      print one line per part; no network. Exit 0 if all parts
-                     answered.
+                     answered. With --config, also the config's identity files
+                     (readable, key mode 0600, CN = thing, chain, validity)
+                     and its state directory (writable by this user only),
+                     each with the fix when it fails.
   --version          print the version
   -h, --help         this text
 
@@ -106,28 +125,7 @@ exit status: 0 ok; 1 a failure (the message names the board field, device
 node or file); 2 a usage error.
 )";
 
-struct Options {
-  std::string board;
-  std::string thing;
-  std::string broker;
-  std::string certs;
-  std::string ca, cert, key, sign_key;
-  std::string state;
-  std::string app = "edgeforge";
-  std::string site = "site-1";
-  std::string signer = "mbedtls";
-  long long queue_bytes = 8LL << 20;
-  std::string sync = "always";
-  std::chrono::milliseconds duration{0};
-  bool sim = false;
-  long long seed = 1;
-  double time_scale = 1;
-  bool check = false;
-};
-
-/// 4 GiB, or what a size_t holds on a 32-bit target (armhf): one byte less.
-constexpr long long kMaxQueueBytes =
-    static_cast<long long>(std::min<unsigned long long>(1ULL << 32, std::numeric_limits<size_t>::max()));
+using Options = DeviceOptions;
 
 void Declare(CommandLine& cl, Options& o, bool& version) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--board", &o.board},
@@ -141,13 +139,15 @@ void Declare(CommandLine& cl, Options& o, bool& version) {
                              {"--app", &o.app},
                              {"--site", &o.site},
                              {"--signer", &o.signer},
-                             {"--sync", &o.sync}}) {
+                             {"--sync", &o.sync},
+                             {"--config", &o.config},
+                             {"--log-level", &o.log_level}}) {
     cl.String(name, *field);
   }
   cl.BrokerUri("--broker", o.broker);
   cl.Duration("--duration", o.duration, "to run until SIGINT/SIGTERM, omit --duration");
   cl.Int("--seed", 0, 1LL << 62, o.seed);
-  cl.Int("--queue-bytes", 4096, kMaxQueueBytes, o.queue_bytes);
+  cl.Int("--queue-bytes", 4096, MaxQueueBytes(), o.queue_bytes);
   cl.Double("--time-scale", 0.001, 10000, o.time_scale);
   cl.Flag("--sim-sensors", o.sim);
   cl.Flag("--check", o.check);
@@ -155,14 +155,22 @@ void Declare(CommandLine& cl, Options& o, bool& version) {
 }
 
 /// What the options must say together (each alone was checked while parsing).
+/// With a config file, each setting may come from it: errors name both.
 Status Validate(const Options& o) {
-  if (o.board.empty()) return InvalidArgument("--board is required (" + board::BuiltinBoardNames() + " or a file)");
-  if (o.check) return Status::Ok();
-  if (o.thing.empty()) return InvalidArgument("--thing is required");
+  const bool file = !o.config.empty();
+  auto need = [file](const char* option, const char* key, const std::string& example) {
+    return InvalidArgument(std::string(option) + " is required" +
+                           (file ? std::string(" (or \"") + key + "\" in the config file)" : "") + example);
+  };
+  if (o.board.empty()) return need("--board", "board", " (" + board::BuiltinBoardNames() + " or a file)");
+  if (auto l = log::ParseLevel(o.log_level); !l.ok()) return l.status().WithContext("--log-level");
+  if (o.check && !file) return Status::Ok();
+  if (o.thing.empty()) return need("--thing", "thing", "");
   EF_RETURN_IF_ERROR(certs::ValidateThingName(o.thing).WithContext("--thing"));
-  if (o.broker.empty()) return InvalidArgument("--broker is required (e.g. ssl://localhost:8883)");
+  if (o.broker.empty()) return need("--broker", "broker", " (e.g. ssl://localhost:8883)");
   if (o.certs.empty() && (o.ca.empty() || o.cert.empty() || o.key.empty() || o.sign_key.empty())) {
-    return InvalidArgument("--certs DIR (or all of --ca, --cert, --key, --sign-key) is required");
+    return InvalidArgument(std::string("--certs DIR (or all of --ca, --cert, --key, --sign-key") +
+                           (file ? "; or \"certs\" or \"identity\" in the config file" : "") + ") is required");
   }
   if (auto b = jws::ParseBackend(o.signer); !b.ok()) return b.status().WithContext("--signer");
   if (auto p = link::ParseSyncPolicy(o.sync); !p.ok()) return p.status().WithContext("--sync");
@@ -282,7 +290,7 @@ int Check(const board::Board& b, const Options& o, std::ostream& out, std::ostre
 /// What this device is told, from the options (Validate has checked them
 /// together). The session config with its last will is made from it by the
 /// device stack (app::DeviceSessionConfig), the same for every simulated device.
-app::DeviceStackConfig StackConfigFor(const Options& o, const std::string& state, std::ostream& out) {
+app::DeviceStackConfig StackConfigFor(const Options& o, const std::string& state) {
   const certs::DevicePaths paths = certs::PathsFor(o.certs, o.thing);
   app::DeviceStackConfig c;
   c.thing = o.thing;
@@ -297,7 +305,8 @@ app::DeviceStackConfig StackConfigFor(const Options& o, const std::string& state
   c.outbox.dir = state + "/outbox";
   c.outbox.max_bytes = static_cast<size_t>(o.queue_bytes);
   c.outbox.sync = *link::ParseSyncPolicy(o.sync);
-  c.outbox.log = [&out](const std::string& line) { out << "edgeforge-device: " << line << "\n" << std::flush; };
+  // Link and outbox lines (connection events, backoffs, refusals, drops) at info.
+  c.outbox.log = log::Sink(log::Level::kInfo);
   c.link.log = c.outbox.log;
   c.storage_log = c.outbox.log;
   return c;
@@ -305,24 +314,92 @@ app::DeviceStackConfig StackConfigFor(const Options& o, const std::string& state
 
 /// The identity checked locally before any connection (certs/identity_check.h):
 /// a fault is named with its file here instead of a TLS alert and a retry loop.
-Status CheckIdentity(const app::DeviceStackConfig& c, Clock& clock, std::ostream& out) {
+Result<certs::IdentityReport> CheckIdentity(const app::DeviceStackConfig& c, Clock& clock) {
   const certs::IdentityFiles files{c.tls.ca_file, c.tls.cert_file, c.tls.key_file, c.sign_key_file};
   auto report = certs::CheckDeviceIdentity(files, c.thing, clock.WallMillis() / 1000);
   if (!report.ok()) return report.status().WithContext("identity of " + c.thing);
-  out << "edgeforge-device: identity " << report->Summary() << "\n";
-  for (const std::string& w : report->warnings) out << "edgeforge-device: identity warning: " << w << "\n";
+  return report;
+}
+
+std::string StateDirOf(const Options& o) { return o.state.empty() ? "edgeforge-state/" + o.thing : o.state; }
+
+/// The state directory (outbox, counters) as this user will use it: an
+/// existing directory it may write and others may not, or one it can create.
+/// The error says how to fix it.
+Status CheckStateDir(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fs::ErrnoStatus(errno, dir);
+    std::string parent = dir;
+    while (true) {  // the nearest existing ancestor must let this user create it
+      const size_t slash = parent.find_last_of('/');
+      parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : parent.substr(0, slash));
+      if (::stat(parent.c_str(), &st) == 0 || parent == "." || parent == "/") break;
+    }
+    if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+      return PermissionDenied(dir + ": does not exist and this user cannot create it in " + parent +
+                              "; fix: sudo install -d -m 0700 -o $(id -un) " + dir +
+                              " (the systemd unit's StateDirectory= creates it for the service)");
+    }
+    return Status::Ok();
+  }
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + ": not a directory; fix: point state_dir elsewhere");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return PermissionDenied(dir + ": not writable by this user; fix: sudo chown $(id -un) " + dir);
+  }
+  if ((st.st_mode & S_IWOTH) != 0) {
+    return PermissionDenied(dir + ": writable by others (mode " + std::to_string((st.st_mode >> 6) & 7) +
+                            std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+                            "): anyone could edit the queued telemetry; fix: chmod 700 " + dir);
+  }
   return Status::Ok();
 }
 
-int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream& err) {
-  auto fail = [&](const Status& s) {
-    err << "edgeforge-device: " << s.ToString() << "\n";
-    return 1;
-  };
+/// --config F --check: the config, the board and its parts, the identity
+/// files and the state directory, one line each with what is wrong and the
+/// fix. 0 when all pass.
+int CheckAll(const board::Board& b, const Options& o, std::ostream& out, std::ostream& err) {
+  out << "config " << o.config << ": ok (thing " << o.thing << ", broker " << o.broker << ", board " << o.board
+      << ", log level " << o.log_level << ")\n";
+  int problems = Check(b, o, out, err) == 0 ? 0 : 1;
   SystemClock clock;
-  const std::string state = o.state.empty() ? "edgeforge-state/" + o.thing : o.state;
-  const app::DeviceStackConfig config = StackConfigFor(o, state, out);
-  if (Status s = CheckIdentity(config, clock, out); !s.ok()) return fail(s);
+  const std::string state = StateDirOf(o);
+  const app::DeviceStackConfig config = StackConfigFor(o, state);
+  auto id = CheckIdentity(config, clock);
+  if (id.ok()) {
+    out << "identity: ok " << id->Summary() << "\n";
+    for (const std::string& w : id->warnings) out << "identity: warning: " << w << "\n";
+  } else {
+    ++problems;
+    out << "identity: FAIL " << id.status().message() << "\n";
+  }
+  const Status st = CheckStateDir(state);
+  out << "state " << state << ": " << (st.ok() ? "ok" : "FAIL " + st.message()) << "\n";
+  problems += st.ok() ? 0 : 1;
+  out << (problems == 0 ? std::string("check: all passed\n")
+                        : "check: " + std::to_string(problems) + (problems == 1 ? " problem\n" : " problems\n"));
+  return problems == 0 ? 0 : 1;
+}
+
+/// A failure that ends the process: on stderr, with the error priority when
+/// journald reads it.
+int Fatal(const Status& s, std::ostream& err) {
+  err << (log::JournaldStream() ? "<3>" : "") << "edgeforge-device: " << s.ToString() << "\n" << std::flush;
+  return 1;
+}
+
+int Run(const board::Board& b, const Options& o, std::ostream& err) {
+  auto fail = [&](const Status& s) { return Fatal(s, err); };
+  SystemClock clock;
+  const std::string state = StateDirOf(o);
+  const app::DeviceStackConfig config = StackConfigFor(o, state);
+  log::Debug("settings: thing " + o.thing + ", broker " + o.broker + ", board " + o.board + ", state " + state +
+             ", queue bytes " + std::to_string(o.queue_bytes) + ", sync " + o.sync + ", signer " + o.signer +
+             (o.config.empty() ? "" : ", config " + o.config));
+  auto identity = CheckIdentity(config, clock);
+  if (!identity.ok()) return fail(identity.status());
+  log::Info("identity " + identity->Summary());
+  for (const std::string& w : identity->warnings) log::Warn("identity warning: " + w);
   Hardware hw(clock);
   if (Status s = BuildHardware(b, o, hw); !s.ok()) return fail(s);
   if (Status s = fs::MakeDirs(state, 0700); !s.ok()) return fail(s);
@@ -334,44 +411,53 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   app::DeviceStackParts parts{b, hw.buses(), clock, entropy, storage, link::MakePahoSession};
   auto stack = app::DeviceStack::Build(parts, config);
   if (!stack.ok()) return fail(stack.status());
-  // Set before Start: nothing is queued until the device connects.
+  // Set before Start: nothing is queued until the device connects; the
+  // session then wakes the loop below (PUBACKs, a delta).
   (*stack)->session().SetWakeup([&waker] { waker.Set(); });
   const link::OutboxStats recovered = (*stack)->outbox().stats();
   if (recovered.recovered > 0 || recovered.quarantined_records > 0) {
-    out << "edgeforge-device: outbox " << config.outbox.dir << ": " << recovered.recovered
-        << " queued messages recovered, " << recovered.quarantined_records << " corrupt records quarantined ("
-        << recovered.quarantined_bytes << " bytes)\n";
+    const std::string line = "outbox " + config.outbox.dir + ": " + std::to_string(recovered.recovered) +
+                             " queued messages recovered, " + std::to_string(recovered.quarantined_records) +
+                             " corrupt records quarantined (" + std::to_string(recovered.quarantined_bytes) + " bytes)";
+    recovered.quarantined_records > 0 ? log::Warn(line) : log::Info(line);
   }
-  // Before anything can queue: the session wakes the loop below (merge of
-  // session-m1's LoopWaker with the DeviceStack assembly).
-  (*stack)->session().SetWakeup([&waker] { waker.Set(); });
   app::Device& device = (*stack)->device();
   InstallDaemonSignals();
   hw.Advance();
   if (Status s = device.Start(); !s.ok()) return fail(s);
   if (const std::optional<app::CrashLoss>& cl = device.crash_loss(); cl && cl->any_issued) {
+    const std::string boot = "boot " + std::to_string(cl->boot) + ": ";
     const std::string last = "last seq " + std::to_string(cl->last_seq) + (cl->exact ? ", exact" : ", upper bound");
     if (cl->lost == 0) {
-      out << "edgeforge-device: boot " << cl->boot << ": no seq lost (" << last << ")\n";
+      log::Info(boot + "no seq lost (" + last + ")");
     } else {
-      out << "edgeforge-device: boot " << cl->boot << ": seqs " << link::crash_loss::Format(cl->ranges) << " ("
-          << cl->lost << ") can no longer be delivered: issued (" << last
-          << ") but not in the outbox after a crash, a power cut or a damaged log\n";
+      log::Warn(boot + "seqs " + link::crash_loss::Format(cl->ranges) + " (" + std::to_string(cl->lost) +
+                ") can no longer be delivered: issued (" + last +
+                ") but not in the outbox after a crash, a power cut or a damaged log");
     }
-    if (cl->lost > 0 && !cl->note.empty()) out << "edgeforge-device: boot " << cl->boot << ": " << cl->note << "\n";
-    if (!cl->resolved.ok()) out << "edgeforge-device: crash loss not recorded: " << cl->resolved.ToString() << "\n";
+    if (cl->lost > 0 && !cl->note.empty()) log::Warn(boot + cl->note);
+    if (!cl->resolved.ok()) log::Error("crash loss not recorded: " + cl->resolved.ToString());
   }
-  out << "edgeforge-device: " << o.thing << " (" << b.name << (o.sim ? ", simulated parts" : "") << ") boot "
-      << device.boot() << ", publishing to " << device.telemetry_topic() << "\n"
-      << std::flush;
+  log::Info(o.thing + " (" + b.name + (o.sim ? ", simulated parts" : "") + ") boot " + std::to_string(device.boot()) +
+            ", publishing to " + device.telemetry_topic());
   const Micros start = clock.Monotonic();
   const Micros end = o.duration.count() > 0 ? start + std::chrono::duration_cast<Micros>(o.duration) : Micros::max();
+  app::DeviceCounters seen = device.counters();
   while (!StopRequested()) {
     if (TakeReloadRequest()) {
-      out << "edgeforge-device: SIGHUP: no configuration file to reload; ignored\n" << std::flush;
+      log::Info(o.config.empty() ? "SIGHUP: no configuration file to reload; ignored"
+                                 : "SIGHUP: ignored (the config file is read at start: restart to apply a change)");
     }
     hw.Advance();
     const Micros next = device.Step();
+    if (log::Enabled(log::Level::kDebug)) {
+      const app::DeviceCounters now = device.counters();
+      if (now.reports != seen.reports || now.alarms != seen.alarms || now.delivered != seen.delivered) {
+        log::Debug("published telemetry " + std::to_string(now.reports) + ", alarms " + std::to_string(now.alarms) +
+                   "; delivered " + std::to_string(now.delivered) + ", queued " + std::to_string(now.queued));
+        seen = now;
+      }
+    }
     const Micros now = clock.Monotonic();
     if (now >= end) break;
     // Sleep to the next deadline in slices, so a signal ends the run
@@ -383,11 +469,12 @@ int Run(const board::Board& b, const Options& o, std::ostream& out, std::ostream
   // disk for the next start (a SIGTERM must not hang on a dead broker).
   const Status stopped = device.Stop(StopRequested() ? Millis(2000) : Millis(5000));
   const app::DeviceCounters c = device.counters();
-  out << "edgeforge-device: stopped: published " << c.sampled << " (telemetry " << c.reports << ", alarms " << c.alarms
-      << "), delivered " << c.delivered << ", queued " << c.queued << ", dropped " << c.dropped << ", reconnects "
-      << c.reconnects << ", sensor faults " << c.sensor_faults << ", refused " << c.refused << ", storage errors "
-      << c.storage_errors << "\n";
-  if (!stopped.ok()) out << "edgeforge-device: stop: " << stopped.ToString() << "\n";
+  log::Info("stopped: published " + std::to_string(c.sampled) + " (telemetry " + std::to_string(c.reports) +
+            ", alarms " + std::to_string(c.alarms) + "), delivered " + std::to_string(c.delivered) + ", queued " +
+            std::to_string(c.queued) + ", dropped " + std::to_string(c.dropped) + ", reconnects " +
+            std::to_string(c.reconnects) + ", sensor faults " + std::to_string(c.sensor_faults) + ", refused " +
+            std::to_string(c.refused) + ", storage errors " + std::to_string(c.storage_errors));
+  if (!stopped.ok()) log::Warn("stop: " + stopped.ToString());
   return 0;
 }
 
@@ -408,13 +495,21 @@ int RunDevice(const std::vector<std::string>& args, std::ostream& out, std::ostr
     out << "edgeforge-device " << kVersion << "\n";
     return 0;
   }
-  if (Status s = Validate(o); !s.ok()) return cl.UsageError(s, err);
-  auto b = board::LoadBoardSpec(o.board);
-  if (!b.ok()) {
-    err << "edgeforge-device: " << b.status().ToString() << "\n";
-    return 1;
+  if (!o.config.empty()) {
+    auto file = LoadDeviceFile(o.config);
+    if (!file.ok()) return Fatal(file.status(), err);
+    ApplyDeviceFile(
+        *file, [&cl](const std::string& option) { return cl.Given(option); }, o);
   }
-  return o.check ? Check(*b, o, out, err) : Run(*b, o, out, err);
+  if (Status s = Validate(o); !s.ok()) {
+    // A setting missing from a config file is the file's problem, not a usage error.
+    return o.config.empty() ? cl.UsageError(s, err) : Fatal(s.WithContext(o.config), err);
+  }
+  log::Init("edgeforge-device", out, *log::ParseLevel(o.log_level), log::JournaldStream());
+  auto b = board::LoadBoardSpec(o.board);
+  if (!b.ok()) return Fatal(b.status(), err);
+  if (o.check) return o.config.empty() ? Check(*b, o, out, err) : CheckAll(*b, o, out, err);
+  return Run(*b, o, err);
 }
 
 }  // namespace edgeforge::cli

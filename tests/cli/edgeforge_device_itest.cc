@@ -3,6 +3,7 @@
 // parts against a real mosquitto over mutual TLS, checked by the verifier.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <future>
@@ -304,6 +305,73 @@ TEST_F(HilTest, SighupIsLoggedAndIgnoredAndTheShadowReportsTheProjectVersion) {
   ASSERT_FALSE(firmware->empty()) << "no shadow report";
   for (const std::string& f : *firmware)
     EXPECT_EQ("edgeforge " + nlohmann::json::parse(f).get<std::string>() + "\n", version.output);
+}
+
+// The config file as a service runs the device: `--config F --check` passes,
+// the device publishes verified telemetry from the file's settings, its log
+// lines carry journald priorities under systemd (JOURNAL_STREAM) with the
+// file's level, a command-line option wins over the file, and --check names
+// each problem with its fix.
+TEST_F(HilTest, AConfigFileRunsTheDeviceAndCheckNamesEachProblemWithItsFix) {
+  const std::string work = MakeTempDir("hilcfg");
+  const std::string factory = BoardFile("factory-node", work, 1000);
+  const std::string config = work + "/device.json";
+  nlohmann::json c = {{"thing", "fac-1"},
+                      {"broker", broker_->uri()},
+                      {"certs", pki_},
+                      {"board", factory},
+                      {"state_dir", work + "/state"},
+                      {"sim_sensors", true},
+                      {"log_level", "debug"},
+                      {"sync", "batch"}};
+  std::ofstream(config) << c.dump(2);
+  ASSERT_EQ(::chmod(config.c_str(), 0640), 0);
+  const std::string bin = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge-device";
+
+  CliRun r = testing_support::RunShell(bin + " --config " + config + " --check");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.Has("config " + config + ": ok (thing fac-1")) << r.output;
+  EXPECT_TRUE(r.Has("identity: ok CN=fac-1")) << r.output;
+  EXPECT_TRUE(r.Has("state " + work + "/state: ok")) << r.output;
+  EXPECT_TRUE(r.Has("check: all passed")) << r.output;
+
+  r = testing_support::RunShell("JOURNAL_STREAM=8:12345 " + bin + " --config " + config + " --duration 4s");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.Has("<6>edgeforge-device: identity CN=fac-1")) << r.output;
+  EXPECT_TRUE(r.Has("<6>edgeforge-device: fac-1 (factory-node, simulated parts) boot 1, publishing to")) << r.output;
+  EXPECT_TRUE(r.Has("<7>edgeforge-device: published telemetry 1")) << r.output;
+  EXPECT_TRUE(r.Has("<6>edgeforge-device: stopped: published")) << r.output;
+  std::this_thread::sleep_for(500ms);
+  const auto report = verifier_->Report();
+  EXPECT_GE(report.verified, 2u);
+  EXPECT_EQ(report.invalid, 0u);
+
+  // --log-level on the command line wins over the file's debug: no info lines.
+  r = testing_support::RunShell(bin + " --config " + config + " --log-level warn --duration 2s");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(r.Has("publishing to")) << r.output;
+  EXPECT_FALSE(r.Has("published telemetry")) << r.output;
+
+  // Problems --check finds, each with its fix.
+  const std::string key = pki_ + "/devices/fac-1/device.key";
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((work + "/state").c_str(), 0777), 0);
+  r = testing_support::RunShell(bin + " --config " + config + " --check");
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.Has("identity: FAIL identity of fac-1: TLS key '" + key + "' has mode 0644")) << r.output;
+  EXPECT_TRUE(r.Has("chmod 600 " + key)) << r.output;
+  EXPECT_TRUE(r.Has("state " + work + "/state: FAIL " + work + "/state: writable by others (mode 777)")) << r.output;
+  EXPECT_TRUE(r.Has("fix: chmod 700 " + work + "/state")) << r.output;
+  EXPECT_TRUE(r.Has("check: 2 problems")) << r.output;
+
+  // A setting the run needs, missing from the file: named with the file, exit 1.
+  nlohmann::json partial = c;
+  partial.erase("thing");
+  std::ofstream(config) << partial.dump();
+  r = testing_support::RunShell(bin + " --config " + config);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.Has(config + ": --thing is required (or \"thing\" in the config file)")) << r.output;
 }
 
 }  // namespace
