@@ -2,6 +2,7 @@
 
 #include "certs/pki.h"
 #include "cli/command_line.h"
+#include "cli/log.h"
 #include "cli/signals.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
@@ -66,9 +67,11 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
     err << "edgeforge broker: " << broker.status().message() << "\n";
     return 1;
   }
-  auto shadows = sim::shadow::StartBesideBroker((*broker)->uri(), o.pki_dir, o.work_dir, [&err](const std::string& l) {
-    err << "edgeforge broker: " << l << "\n";
-  });
+  // Events while it runs (the shadow service's connection, mosquitto
+  // exiting) go through the log the device uses too (cli/log.h): on stderr,
+  // with journald priorities when a unit runs it.
+  log::Init("edgeforge broker", err, log::Level::kInfo, log::JournaldStream());
+  auto shadows = sim::shadow::StartBesideBroker((*broker)->uri(), o.pki_dir, o.work_dir, log::Sink(log::Level::kInfo));
   if (!shadows.ok()) {
     err << "edgeforge broker: " << shadows.status().ToString() << "\n";
     return 1;
@@ -84,12 +87,12 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
   const auto until = std::chrono::steady_clock::now() + duration;
   while (!StopRequested() && std::chrono::steady_clock::now() < until) {
     if (!(*broker)->Running()) {
-      err << "edgeforge broker: mosquitto exited unexpectedly; log tail:\n" << (*broker)->LogTail() << "\n";
+      log::Error("mosquitto exited unexpectedly; log tail:\n" + (*broker)->LogTail());
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (Status saved = (*shadows)->Stop(); !saved.ok()) err << "edgeforge broker: " << saved.ToString() << "\n";
+  if (Status saved = (*shadows)->Stop(); !saved.ok()) log::Warn(saved.ToString());
   Status s = (*broker)->Stop();
   out << "broker: stopped" << (s.ok() ? "" : " (" + s.message() + ")") << "\n";
   return s.ok() ? 0 : 1;
