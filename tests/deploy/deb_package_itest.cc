@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -87,6 +88,18 @@ TEST_F(DebPackageTest, ControlDataAndFilesAreWhatADeviceNeeds) {
     EXPECT_NE(depends.find(lib), std::string::npos) << lib << " not in Depends: " << depends;
   }
   EXPECT_EQ(Trim(RunShell("dpkg-deb -I " + *deb_ + " conffiles").output), "/etc/edgeforge/device.json");
+
+  // The maintainer scripts are in the package, executable and valid sh (they
+  // are not run here: they would add a system user to this machine).
+  const std::string control = testing_support::MakeTempDir("debcontrol");
+  ASSERT_EQ(RunShell("dpkg-deb -e " + *deb_ + " " + control).exit_code, 0);
+  for (const char* script : {"postinst", "prerm", "postrm"}) {
+    const std::string path = control + "/" + script;
+    EXPECT_EQ(::access(path.c_str(), X_OK), 0) << script;
+    const CliRun syntax = RunShell("sh -n " + path);
+    EXPECT_EQ(syntax.exit_code, 0) << script << ": " << syntax.output;
+  }
+  EXPECT_NE(RunShell("cat " + control + "/postinst").output.find("adduser --system --group"), std::string::npos);
 
   const std::string files = RunShell("dpkg-deb -c " + *deb_).output;
   for (const char* f :
