@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -173,6 +174,8 @@ TEST(DeviceLogTest, LevelsFilterAndJournaldGetsEachLinesPriority) {
   log::Init("edge%v", percent, log::Level::kInfo, false);
   log::Info("100% {}");
   EXPECT_EQ(percent.str(), "edge%v: 100% {}\n");
+  // The log keeps a reference to its stream: point it back at one that outlives the test.
+  log::Init("edgeforge-device", std::cout, log::Level::kInfo, false);
 }
 
 }  // namespace
