@@ -125,7 +125,6 @@ class BackgroundRun {
   BackgroundRun& operator=(const BackgroundRun&) = delete;
 
   void Signal(int sig) const { ::kill(pid_, sig); }
-  pid_t pid() const { return pid_; }
   /// Whether the process still runs (has not exited).
   bool Running() const {
     if (pid_ <= 0 || waited_) return false;
