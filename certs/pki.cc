@@ -1,7 +1,9 @@
 #include "certs/pki.h"
 
 #include <dirent.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/x509_csr.h>
 #include <mbedtls/x509.h>
 #include <sys/stat.h>
 
@@ -9,8 +11,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -473,6 +477,146 @@ Status EnsurePki(const std::string& dir, const std::vector<std::string>& things,
   Result<int> created = CreateDevicesLocked(dir, things, threads);
   if (!created.ok()) return created.status();
   return WriteJwksLocked(dir);
+}
+
+// ---- Keys made on the device, certificates from a CSR (docs/aws-iot.md) ----
+
+namespace {
+
+constexpr size_t kMaxCsrBytes = 16 * 1024;
+
+// The subject's common name, or empty.
+std::string CommonName(const mbedtls_x509_name* name) {
+  for (; name != nullptr; name = name->next) {
+    if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) == 0) {
+      return std::string(reinterpret_cast<const char*>(name->val.p), name->val.len);
+    }
+  }
+  return "";
+}
+
+class Csr {
+ public:
+  Csr() { mbedtls_x509_csr_init(&csr_); }
+  ~Csr() { mbedtls_x509_csr_free(&csr_); }
+  Csr(const Csr&) = delete;
+  Csr& operator=(const Csr&) = delete;
+  mbedtls_x509_csr* get() { return &csr_; }
+
+ private:
+  mbedtls_x509_csr csr_;
+};
+
+// PKCS#10 (RFC 2986 4.2): the signature over certificationRequestInfo must be
+// the subject key's own, which proves the requester holds the private key.
+Status VerifyCsrSignature(mbedtls_x509_csr& csr, const std::string& origin) {
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(csr.sig_md);
+  if (md == nullptr) return InvalidArgument(origin + ": the CSR's signature algorithm is not supported");
+  unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+  if (mbedtls_md(md, csr.cri.p, csr.cri.len, hash) != 0) return Internal(origin + ": hashing the CSR failed");
+  const int ret = mbedtls_pk_verify_ext(csr.sig_pk, csr.sig_opts, &csr.pk, csr.sig_md, hash,
+                                        mbedtls_md_get_size(md), csr.sig.p, csr.sig.len);
+  if (ret != 0) return internal::MbedTlsStatus(ret, origin + ": the CSR's signature does not verify with its own key");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<bool> EnsurePrivateKey(const std::string& key_path) {
+  if (fs::IsRegularFile(key_path)) return false;
+  Minter m;
+  EF_RETURN_IF_ERROR(SeedMinter(m, "device-key"));
+  PkKey key;
+  Result<std::string> pem = NewKey(m, key);
+  if (!pem.ok()) return pem.status();
+  EF_RETURN_IF_ERROR(fs::WritePrivateFile(key_path, *pem));  // O_EXCL, 0600
+  return true;
+}
+
+Result<std::string> MakeCsr(const std::string& key_path, const std::string& thing) {
+  EF_RETURN_IF_ERROR(ValidateThingName(thing));
+  Result<std::string> key_pem = fs::ReadFileToString(key_path);
+  if (!key_pem.ok()) return key_pem.status();
+  PkKey key;
+  EF_RETURN_IF_ERROR(internal::ParsePrivateKeyPem(*key_pem, key_path, key));
+  Drbg drbg;
+  EF_RETURN_IF_ERROR(drbg.Seed("edgeforge-csr"));
+  mbedtls_x509write_csr req;
+  mbedtls_x509write_csr_init(&req);
+  mbedtls_x509write_csr_set_md_alg(&req, MBEDTLS_MD_SHA256);
+  mbedtls_x509write_csr_set_key(&req, key.get());
+  int ret = mbedtls_x509write_csr_set_subject_name(&req, ("CN=" + thing).c_str());
+  std::string pem(4096, '\0');
+  if (ret == 0) {
+    ret = mbedtls_x509write_csr_pem(&req, reinterpret_cast<unsigned char*>(pem.data()), pem.size(), Drbg::Random,
+                                    drbg.rng());
+  }
+  mbedtls_x509write_csr_free(&req);
+  if (ret != 0) return internal::MbedTlsStatus(ret, "writing the CSR for " + key_path);
+  pem.resize(std::strlen(pem.c_str()));
+  return pem;
+}
+
+Result<std::string> SignCsr(const std::string& dir, const std::string& csr_pem, const std::string& origin) {
+  if (csr_pem.size() > kMaxCsrBytes) return InvalidArgument(origin + ": larger than a CSR (16 KiB)");
+  if (csr_pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string::npos) {
+    return InvalidArgument(origin + ": not a PEM certificate request (no BEGIN CERTIFICATE REQUEST)");
+  }
+  Csr csr;
+  int ret = mbedtls_x509_csr_parse(csr.get(), reinterpret_cast<const unsigned char*>(csr_pem.c_str()),
+                                   csr_pem.size() + 1);
+  if (ret != 0) return internal::MbedTlsStatus(ret, origin + ": not a valid CSR");
+  EF_RETURN_IF_ERROR(VerifyCsrSignature(*csr.get(), origin));
+  mbedtls_pk_context* pk = &csr.get()->pk;
+  if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY || mbedtls_pk_ec(*pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+    return InvalidArgument(origin + ": the CSR's key is not EC P-256 (what IoT Core and the firmware use)");
+  }
+  const std::string thing = CommonName(&csr.get()->subject);
+  if (thing.empty()) return InvalidArgument(origin + ": the CSR's subject has no CN (the thing name)");
+  EF_RETURN_IF_ERROR(ValidateThingName(thing).WithContext(origin + ": subject CN"));
+  // Only the public half travels: copy it into a key of our own for the issuer.
+  unsigned char der[256];
+  const int len = mbedtls_pk_write_pubkey_der(pk, der, sizeof der);
+  if (len < 0) return internal::MbedTlsStatus(len, origin + ": reading the CSR's public key");
+  PkKey subject;
+  ret = mbedtls_pk_parse_public_key(subject.get(), der + sizeof der - len, static_cast<size_t>(len));
+  if (ret != 0) return internal::MbedTlsStatus(ret, origin + ": reading the CSR's public key");
+  CaMaterial ca;
+  EF_RETURN_IF_ERROR(LoadCa(dir, ca));
+  Drbg drbg;
+  EF_RETURN_IF_ERROR(drbg.Seed("edgeforge-sign-csr"));
+  return internal::IssueCertificate(ClientProfile(thing), subject, ca.key, ca.crt.get(), drbg, std::time(nullptr),
+                                    &ca.signer);
+}
+
+Result<std::string> CsrCommonName(const std::string& csr_pem) {
+  Csr csr;
+  const int ret = mbedtls_x509_csr_parse(csr.get(), reinterpret_cast<const unsigned char*>(csr_pem.c_str()),
+                                         csr_pem.size() + 1);
+  if (ret != 0) return internal::MbedTlsStatus(ret, "not a valid CSR");
+  return CommonName(&csr.get()->subject);
+}
+
+Status CreateVerificationCert(const std::string& dir, const std::string& registration_code,
+                              const std::string& out_dir) {
+  static const std::regex kCode(R"(^[A-Za-z0-9]{1,64}$)");
+  if (!std::regex_match(registration_code, kCode)) {
+    return InvalidArgument("registration code '" + registration_code +
+                           "' is not what `aws iot get-registration-code` prints (1..64 letters and digits)");
+  }
+  CaMaterial ca;
+  EF_RETURN_IF_ERROR(LoadCa(dir, ca));
+  const std::string key_path = Join(out_dir, "verification.key");
+  const std::string crt_path = Join(out_dir, "verification.crt");
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(crt_path));
+  EF_RETURN_IF_ERROR(fs::RemoveIfExists(key_path));
+  CertProfile p;
+  p.common_name = registration_code;
+  p.days = 7;  // proves possession of the CA key once, at registration
+  p.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
+  Minter m;
+  EF_RETURN_IF_ERROR(SeedMinter(m, "verification"));
+  return WriteIdentity(key_path, crt_path, p, &ca, m, std::time(nullptr));
 }
 
 }  // namespace edgeforge::certs

@@ -105,4 +105,28 @@ Status WriteJwks(const std::string& dir);
 /// writes nothing (so a provisioned PKI can be mounted read-only).
 Status EnsurePki(const std::string& dir, const std::vector<std::string>& things, int threads = 2);
 
+/// Keys made on the device (`edgeforge-device --csr`): creates an EC P-256
+/// key at `key_path` (O_EXCL, mode 0600) unless a file is there. true when
+/// it created one; the key is never printed or sent anywhere.
+Result<bool> EnsurePrivateKey(const std::string& key_path);
+
+/// A PKCS#10 certificate request (RFC 2986, PEM), subject "CN=<thing>",
+/// ECDSA with SHA-256 by the key at `key_path`.
+Result<std::string> MakeCsr(const std::string& key_path, const std::string& thing);
+
+/// `edgeforge certs sign-csr`: checks a CSR (PEM, at most 16 KiB, signed by
+/// its own key, EC P-256, subject CN a valid thing name) and issues a device
+/// certificate for its key with the CA in `dir`, the profile of `certs
+/// devices`. Errors start with `origin` (the CSR's file name).
+Result<std::string> SignCsr(const std::string& dir, const std::string& csr_pem, const std::string& origin);
+
+/// Bring-your-own-CA registration with AWS IoT (register-ca-certificate):
+/// OUT/verification.crt and .key, CN = the account's registration code,
+/// signed by the CA in `dir`, which proves the registrant holds the CA key.
+Status CreateVerificationCert(const std::string& dir, const std::string& registration_code,
+                              const std::string& out_dir);
+
+/// The subject CN of a PEM CSR (tests, bulk registration).
+Result<std::string> CsrCommonName(const std::string& csr_pem);
+
 }  // namespace edgeforge::certs

@@ -66,6 +66,7 @@ constexpr const char* kUsage = R"(usage: edgeforge-device --board B --thing NAME
        edgeforge-device --config /etc/edgeforge/device.json [options]
        edgeforge-device --board B --check [--sim-sensors]
        edgeforge-device --config F --check
+       edgeforge-device --thing NAME (--certs DIR | --key F) --csr
 
 The edge firmware. Builds its sensors from a board file, samples each on its
 board period, and publishes ES256-signed telemetry windows and threshold
@@ -118,6 +119,14 @@ options:
                      (readable, key mode 0600, CN = thing, chain, validity)
                      and its state directory (writable by this user only),
                      each with the fix when it fails.
+  --csr              provisioning with keys made on the device: create the
+                     TLS key (--key, or <certs>/devices/<thing>/device.key;
+                     EC P-256, mode 0600) unless it exists, and print a
+                     certificate request for it (CN = thing) on standard
+                     output. The key never leaves the device; have the CA
+                     sign the request (`edgeforge certs sign-csr`, or AWS IoT
+                     CreateCertificateFromCsr) and install the certificate
+                     as --cert. Needs --thing and --key or --certs only.
   --version          print the version
   -h, --help         this text
 
@@ -151,6 +160,7 @@ void Declare(CommandLine& cl, Options& o, bool& version) {
   cl.Double("--time-scale", 0.001, 10000, o.time_scale);
   cl.Flag("--sim-sensors", o.sim);
   cl.Flag("--check", o.check);
+  cl.Flag("--csr", o.csr);
   cl.Flag("--version", version);
 }
 
@@ -480,6 +490,31 @@ int Run(const board::Board& b, const Options& o, std::ostream& err) {
 
 }  // namespace
 
+/// --csr: the device's TLS key is made here and only its CSR leaves.
+int MakeCsr(const Options& o, std::ostream& out, std::ostream& err) {
+  auto usage = [&err](const std::string& m) {
+    err << "edgeforge-device: " << m << "\n(see edgeforge-device --help)\n";
+    return kExitUsage;
+  };
+  if (o.thing.empty()) return usage("--csr needs --thing NAME (the CSR's CN)");
+  if (Status s = certs::ValidateThingName(o.thing); !s.ok()) return usage("--thing: " + s.message());
+  if (o.key.empty() && o.certs.empty()) return usage("--csr needs --key FILE or --certs DIR (where the key goes)");
+  const std::string key = !o.key.empty() ? o.key : certs::PathsFor(o.certs, o.thing).tls_key;
+  const size_t slash = key.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (Status s = fs::MakeDirs(key.substr(0, slash), 0700); !s.ok()) return Fatal(s, err);
+  }
+  auto created = certs::EnsurePrivateKey(key);
+  if (!created.ok()) return Fatal(created.status(), err);
+  auto csr = certs::MakeCsr(key, o.thing);
+  if (!csr.ok()) return Fatal(csr.status(), err);
+  err << "edgeforge-device: " << (*created ? "created " : "kept the existing ") << key
+      << (*created ? " (EC P-256, mode 0600)" : "") << "; certificate request for CN=" << o.thing
+      << " on standard output\n";
+  out << *csr;
+  return 0;
+}
+
 int RunDevice(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CommandLine cl("edgeforge-device");
   Options o;
@@ -501,6 +536,7 @@ int RunDevice(const std::vector<std::string>& args, std::ostream& out, std::ostr
     ApplyDeviceFile(
         *file, [&cl](const std::string& option) { return cl.Given(option); }, o);
   }
+  if (o.csr) return MakeCsr(o, out, err);
   if (Status s = Validate(o); !s.ok()) {
     // A setting missing from a config file is the file's problem, not a usage error.
     return o.config.empty() ? cl.UsageError(s, err) : Fatal(s.WithContext(o.config), err);

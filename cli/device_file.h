@@ -44,6 +44,7 @@ struct DeviceOptions {
   long long seed = 1;
   double time_scale = 1;
   bool check = false;
+  bool csr = false;  // --csr: make the TLS key here (if missing) and print a CSR for it
 };
 
 /// The largest --queue-bytes / queue_bytes: 4 GiB, or what a size_t holds on

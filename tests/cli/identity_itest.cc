@@ -3,6 +3,7 @@
 // connecting, instead of one indistinct TLS alert and a retry every 10 s
 // forever (issue 8 item 6). A good identity is printed with its dates and runs.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -163,6 +164,62 @@ TEST_F(DeviceIdentityTest, AnotherThingsCertificateIsRefusedAtStartNamingCnAndTh
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(r.Has("certificate '" + f.cert + "' is for CN 'dev-b', not thing 'dev-a'")) << r.output;
   EXPECT_FALSE(r.Has("link: connected")) << r.output;
+}
+
+}  // namespace
+}  // namespace edgeforge
+
+namespace edgeforge {
+namespace {
+
+// Keys made on the device (issue 12): the device creates its TLS key and
+// prints only a CSR; the dev CA signs it; the device connects with the key
+// that never left its directory.
+TEST_F(DeviceIdentityTest, KeyMadeOnTheDeviceAndSignedFromItsCsrConnects) {
+  const std::string key = dir_ + "/dev-c/device.key";
+  const std::string csr = dir_ + "/dev-c.csr";
+  const std::string crt = dir_ + "/dev-c.crt";
+  // stdout (the CSR) to its file, stderr apart (grouped: RunShell sends the group's stderr to its output).
+  const std::string device = std::string(EDGEFORGE_BIN_DIR) + "/edgeforge-device";
+  const testing_support::CliRun made = testing_support::RunShell("{ " + device + " --thing dev-c --key " + key +
+                                                                 " --csr > " + csr + " 2> " + dir_ + "/csr.err; }");
+  ASSERT_EQ(made.exit_code, 0) << ReadAll(dir_ + "/csr.err");
+  EXPECT_NE(ReadAll(dir_ + "/csr.err").find("created " + key), std::string::npos) << ReadAll(dir_ + "/csr.err");
+  const std::string request = ReadAll(csr);
+  EXPECT_EQ(request.rfind("-----BEGIN CERTIFICATE REQUEST-----", 0), 0u) << request;
+  EXPECT_EQ(request.find("PRIVATE KEY"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string key_before = ReadAll(key);
+
+  const testing_support::CliRun signed_ =
+      testing_support::RunBinary("edgeforge", "certs sign-csr --dir " + *pki_ + " --csr " + csr + " --out " + crt);
+  ASSERT_EQ(signed_.exit_code, 0) << signed_.output;
+
+  // A second --csr keeps the key: the certificate just issued stays its own.
+  const testing_support::CliRun again =
+      testing_support::RunShell("{ " + device + " --thing dev-c --key " + key + " --csr > /dev/null; }");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(again.Has("kept the existing " + key)) << again.output;
+  EXPECT_EQ(ReadAll(key), key_before);
+
+  certs::IdentityFiles files = FilesOf(*pki_, "dev-a");
+  files.cert = crt;
+  files.tls_key = key;
+  const CliRun r = Run(files, "dev-c", "--duration 2s");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.Has("identity CN=dev-c")) << r.output;
+  EXPECT_TRUE(r.Has("link: connected")) << r.output;
+}
+
+TEST_F(DeviceIdentityTest, CsrWithoutThingOrKeyPlaceIsAUsageError) {
+  CliRun r = testing_support::RunBinary("edgeforge-device", "--csr");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--csr needs --thing")) << r.output;
+  r = testing_support::RunBinary("edgeforge-device", "--thing dev-c --csr");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(r.Has("--key FILE or --certs DIR")) << r.output;
 }
 
 }  // namespace
