@@ -18,6 +18,7 @@
 
 #include "firmware/link/broker_uri.h"
 #include "firmware/link/callback_queue.h"
+#include "firmware/link/tls_probe.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::link {
@@ -52,35 +53,6 @@ bool FileExists(const std::string& path) {
 
 void* ToContext(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
 uint64_t FromContext(void* context) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(context)); }
-
-/// Whether a TCP connection to `uri`'s host and port opens within `limit` (closed at once).
-bool TcpConnects(const BrokerUri& hp, Millis limit) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* list = nullptr;
-  if (::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &list) != 0) {
-    return false;
-  }
-  bool connected = false;
-  for (const addrinfo* a = list; a != nullptr && !connected; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      connected = true;
-    } else if (errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof(err);
-      connected = ::poll(&p, 1, static_cast<int>(limit.count())) == 1 &&
-                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-    }
-    ::close(fd);
-  }
-  ::freeaddrinfo(list);
-  return connected;
-}
 
 /// The Paho message of a completed, failed token ("TCP connect timeout").
 std::string FailureMessage(const mqtt::token& tok) {
@@ -179,17 +151,20 @@ class PahoSession final : public Session {
     if (attempt != open_attempt_.load()) return;  // abandoned by Disconnect(): nobody waits
     const std::string message = FailureMessage(tok);
     TcpProbe probe = TcpProbe::kNotRun;
-    if (message == kPahoTcpTlsFailure) {
+    std::string diagnosis;
+    if (message == kPahoTcpTlsFailure || message == kPahoClosedBeforeConnack) {
       // Paho C 1.3 reports TCP refused and a failed TLS handshake alike
-      // (MQTTAsync_connecting): one plain TCP connect tells them apart. It
-      // blocks Paho's thread, bounded, as Paho's own DNS lookup and connect
-      // do; never the device's thread.
+      // (MQTTAsync_connecting), and passes up neither OpenSSL's verify result
+      // nor the broker's alert: one handshake of our own with the same files
+      // tells them apart and says which side refused and why (tls_probe.h).
+      // It blocks Paho's thread, bounded, as Paho's own DNS lookup and
+      // connect do; never the device's thread.
       auto uri = ParseBrokerUri(config_.server_uri);  // checked by ValidateSessionConfig
-      probe = uri.ok() && TcpConnects(*uri, std::min(config_.connect_timeout, Millis(2000))) ? TcpProbe::kTcpConnects
-                                                                                             : TcpProbe::kTcpFails;
+      if (uri.ok()) diagnosis = DiagnoseTlsHandshake(*uri, config_.tls, std::min(config_.connect_timeout, Millis(2000)));
+      probe = diagnosis.empty() ? TcpProbe::kTcpFails : TcpProbe::kTcpConnects;
     }
-    Status result =
-        ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()), message, probe);
+    Status result = ConnectFailureStatus(where_, tok.get_return_code(), static_cast<int>(tok.get_reason_code()),
+                                         message, probe, diagnosis);
     queue_.Post([this, attempt, result = std::move(result)] { CompleteConnect(attempt, result); });
   }
 
@@ -584,13 +559,16 @@ Status ConnackRefusalStatus(const std::string& where, int reason) {
 }
 
 Status ConnectFailureStatus(const std::string& where, int rc, int reason, const std::string& paho_message,
-                            TcpProbe probe) {
+                            TcpProbe probe, const std::string& diagnosis) {
   if (reason >= 0x80) return ConnackRefusalStatus(where, reason);
   if (paho_message == kPahoConnackRefused && rc >= 0x80) return ConnackRefusalStatus(where, rc);
   const std::string detail =
       " (paho rc " + std::to_string(rc) + (paho_message.empty() ? "" : ", " + paho_message) + ")";
   if (paho_message == kPahoConnectTimeout) {
     return DeadlineExceeded(where + ": no CONNACK within the connect timeout" + detail);
+  }
+  if ((paho_message == kPahoTcpTlsFailure || paho_message == kPahoClosedBeforeConnack) && !diagnosis.empty()) {
+    return Unauthenticated(where + ": TLS: " + diagnosis + detail);
   }
   if (paho_message == kPahoTcpTlsFailure && probe == TcpProbe::kTcpConnects) {
     // Paho C 1.3 passes up neither OpenSSL's verify result nor the alert

@@ -33,8 +33,9 @@ inline constexpr char kPahoConnectTimeout[] = "TCP connect timeout";
 inline constexpr char kPahoTcpTlsFailure[] = "TCP/TLS connect failure";
 inline constexpr char kPahoClosedBeforeConnack[] = "TCP connect completion failure";
 
-/// After kPahoTcpTlsFailure the session opens (and closes) one plain TCP
-/// connection to the broker: if TCP connects, the failure was TLS.
+/// After kPahoTcpTlsFailure (or kPahoClosedBeforeConnack) the session makes
+/// one TLS handshake of its own (tls_probe.h): if TCP connects, the failure
+/// was TLS, and the handshake says which side refused and why.
 enum class TcpProbe {
   kNotRun,
   kTcpConnects,  // the broker accepts TCP: the TLS handshake failed
@@ -44,8 +45,10 @@ enum class TcpProbe {
 /// A failed connect mapped to the codes listed at IsAuthFailure() (session.h).
 /// `rc`, `reason`, `paho_message`: MQTTAsync_failureData5 code, reasonCode,
 /// message. `where` starts the message ("mqtt dev-a@ssl://host:8883").
+/// `diagnosis`: what DiagnoseTlsHandshake (tls_probe.h) found after a TLS
+/// failure; when set it is the message.
 Status ConnectFailureStatus(const std::string& where, int rc, int reason, const std::string& paho_message,
-                            TcpProbe probe = TcpProbe::kNotRun);
+                            TcpProbe probe = TcpProbe::kNotRun, const std::string& diagnosis = "");
 
 /// An MQTT 5 CONNACK reason code >= 0x80 (OASIS MQTT 5.0 section 3.2.2.2).
 Status ConnackRefusalStatus(const std::string& where, int reason);
