@@ -190,12 +190,14 @@ FailureKind Link::ClassifyFailure(const Status& s) {
   return FailureKind::kNetwork;
 }
 
-void Link::ScheduleRetry(FailureKind kind, Micros now) {
+void Link::ScheduleRetry(FailureKind kind, Micros now, const char* why) {
   const Millis delay = backoff_.NextDelay(RandomBits(), kind);
   next_attempt_ = now + std::chrono::duration_cast<Micros>(delay);
   state_ = State::kWaiting;
-  Log("link: " + stats_.last_error + "; " + (kind == FailureKind::kAuthorization ? "authorization failure, " : "") +
-      "next attempt in " + Seconds(delay) + " (attempt " + std::to_string(backoff_.attempt()) + ")");
+  const std::string label =
+      why != nullptr ? std::string(why) + ", " : kind == FailureKind::kAuthorization ? "authorization failure, " : "";
+  Log("link: " + stats_.last_error + "; " + label + "next attempt in " + Seconds(delay) + " (attempt " +
+      std::to_string(backoff_.attempt()) + ")");
 }
 
 void Link::OnLost(const std::string& cause, Micros now) {
@@ -207,6 +209,20 @@ void Link::OnLost(const std::string& cause, Micros now) {
   // for one acks it (Ack works on queued ids too), a failure Nacks a no-op.
   outbox_.RequeueInFlight();
   in_flight_ = 0;
+  if (IsSessionTakenOver(cause)) {
+    // Another client connected with our client id. Reconnecting at the
+    // network pace would take the session back from it at once, and it from
+    // us: two devices sharing one identity kick each other in a loop (IoT
+    // Core allows one CONNECT per second per client id and throttles the
+    // rest). Only an operator can fix a duplicated identity: the
+    // authorization backoff (>= 10 s, growing) keeps both online part of the
+    // time and says so in every log line.
+    ++stats_.taken_over;
+    stats_.last_error = "session taken over: another client connected with this client id (" + cause +
+                        "); two devices may share this identity";
+    ScheduleRetry(FailureKind::kAuthorization, now, "identity conflict");
+    return;
+  }
   ScheduleRetry(FailureKind::kNetwork, now);
 }
 

@@ -67,6 +67,7 @@ struct LinkStats {
   uint64_t delivered = 0;         // PUBACKed (removed from the outbox)
   uint64_t rejected = 0;          // refused by the broker (not authorized): removed and counted
   uint64_t republished = 0;       // sent again after a connection loss or a failed publish
+  uint64_t taken_over = 0;        // connections the broker ended because another client used our client id
   std::string last_error;         // why the last attempt failed or the connection ended
 };
 
@@ -125,7 +126,8 @@ class Link {
   /// The backoff a failed connect gets (see link.cc: a first TLS failure is
   /// retried at the network pace).
   FailureKind ClassifyFailure(const Status& s);
-  void ScheduleRetry(FailureKind kind, Micros now);
+  /// `why` (optional) names the class of failure in the log line.
+  void ScheduleRetry(FailureKind kind, Micros now, const char* why = nullptr);
   Micros Pump(Micros now);
   uint64_t RandomBits();
   void Log(const std::string& line);

@@ -110,8 +110,17 @@ struct IncomingMessage {
 using PublishDone = std::function<void(Status)>;
 /// Incoming PUBLISHes matching a subscription.
 using MessageHandler = std::function<void(const IncomingMessage&)>;
-/// Once per lost connection (never after Disconnect()).
+/// Once per lost connection (never after Disconnect()). A broker's DISCONNECT
+/// is reported with "DISCONNECT" and its reason code in lower-case hex
+/// ("0x8e") in `cause`.
 using ConnectionLost = std::function<void(const std::string& cause)>;
+
+/// Whether a lost connection's cause is MQTT 5 reason 0x8E "Session taken
+/// over": the broker (IoT Core, mosquitto) closed it because another client
+/// connected with the same client id, i.e. two devices share one identity.
+inline bool IsSessionTakenOver(const std::string& cause) {
+  return cause.find("DISCONNECT") != std::string::npos && cause.find("0x8e") != std::string::npos;
+}
 /// Once per Connect(): OK once CONNACK accepted the session, else why not
 /// (see IsAuthFailure); CANCELLED if Disconnect() came first.
 using ConnectDone = std::function<void(Status)>;

@@ -138,6 +138,12 @@ void LoopbackBroker::DropConnection() {
                       held_pubacks_.end());
 }
 
+void LoopbackBroker::SendDisconnect(uint8_t reason) {
+  if (!current_ || !current_->open) return;
+  Write(*current_, mqtt::Disconnect{reason});
+  DropConnection();
+}
+
 size_t LoopbackBroker::ReleasePubacks(size_t n) {
   size_t written = 0;
   while (written < n && !held_pubacks_.empty()) {

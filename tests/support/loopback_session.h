@@ -78,6 +78,10 @@ class LoopbackBroker {
   /// Closes the open connection without a DISCONNECT (network loss). The
   /// session sees it on its next Dispatch(). Held PUBACKs for it are dropped.
   void DropConnection();
+  /// Sends DISCONNECT with `reason` (0x8E: session taken over) on the open
+  /// connection and closes it, as a broker does when a second client
+  /// connects with the same client id.
+  void SendDisconnect(uint8_t reason);
   /// PUBACK reason for publishes to `topic` (0x87 not authorized, ...); 0 resets.
   void SetPubackReason(const std::string& topic, uint8_t reason);
   /// While holding, PUBACKs queue (in order) until ReleasePubacks().

@@ -430,3 +430,50 @@ TEST_F(LinkTest, StopWithPubacksWithheldKeepsTheMessagesQueued) {
 
 }  // namespace
 }  // namespace edgeforge::link
+
+namespace edgeforge::link {
+namespace {
+
+// Two devices with one identity: each CONNECT takes the session from the
+// other (DISCONNECT 0x8E). At the network pace they would take it back within
+// a second or two, for ever; the identity conflict gets the authorization
+// backoff instead (>= 10 s, growing), is counted and says what it means.
+TEST_F(LinkTest, ASessionTakenOverBacksOffAtLeastTenSecondsEachTimeAndSaysWhy) {
+  Make();
+  link->Start();
+  RunFor(100 * kMs);
+  ASSERT_EQ(link->state(), Link::State::kConnected);
+  std::vector<Micros> kicks;
+  for (int i = 0; i < 3; ++i) {
+    broker.SendDisconnect(0x8E);
+    kicks.push_back(clock.Monotonic());
+    const size_t connects = connect_times.size();
+    for (int guard = 0; guard < 2000 && connect_times.size() == connects; ++guard) RunFor(100 * kMs);
+    ASSERT_EQ(connect_times.size(), connects + 1) << "no reconnect after kick " << i;
+    RunFor(100 * kMs);
+    ASSERT_EQ(link->state(), Link::State::kConnected);
+  }
+  for (size_t i = 0; i < kicks.size(); ++i) {
+    EXPECT_GE(connect_times[i + 1] - kicks[i], 10 * kSecond) << "kick " << i;
+  }
+  // The bound grows with the attempt (the connection never stayed up 60 s).
+  EXPECT_LE(connect_times[1] - kicks[0], 10 * kSecond + 200 * kMs);
+  EXPECT_EQ(link->stats().taken_over, 3u);
+  EXPECT_EQ(link->stats().connections_lost, 3u);
+  EXPECT_EQ(CountLogs("identity conflict, next attempt in"), 3u);
+  EXPECT_EQ(CountLogs("two devices may share this identity"), 3u);
+}
+
+TEST_F(LinkTest, AConnectionDroppedWithoutATakeoverStillReconnectsAtTheNetworkPace) {
+  Make();
+  link->Start();
+  RunFor(100 * kMs);
+  broker.DropConnection();
+  RunFor(3 * kSecond);
+  EXPECT_EQ(connect_times.size(), 2u);
+  EXPECT_EQ(link->stats().taken_over, 0u);
+  EXPECT_EQ(CountLogs("identity conflict"), 0u);
+}
+
+}  // namespace
+}  // namespace edgeforge::link
