@@ -87,6 +87,20 @@ void Link::Start() {
   next_attempt_ = clock_.Monotonic();
 }
 
+void Link::Reconnect(const std::string& why) {
+  if (state_ != State::kConnected && state_ != State::kConnecting) return;  // the next attempt uses it anyway
+  const Micros now = clock_.Monotonic();
+  ++generation_;  // callbacks of this connection are for nobody now
+  session_.Disconnect();
+  outbox_.RequeueInFlight();  // sent again on the new connection: nothing lost, duplicates at worst
+  in_flight_ = 0;
+  state_ = State::kWaiting;
+  // IoT Core: at most one CONNECT per second per client id; the connection
+  // being replaced was opened by the last one.
+  next_attempt_ = now + std::chrono::duration_cast<Micros>(kIotCoreConnectSpacing);
+  Log("link: reconnecting: " + why);
+}
+
 Status Link::Send(Priority priority, uint64_t seq, const OutgoingMessage& m) {
   auto id = outbox_.Append(priority, seq, m);
   return id.ok() ? Status::Ok() : id.status();

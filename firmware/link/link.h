@@ -90,6 +90,11 @@ class Link {
   /// thread, from Poll() (Session::Dispatch()). A refused SUBACK fails the
   /// connection attempt.
   void Subscribe(std::string filter, int qos, MessageHandler handler);
+  /// Ends the connection (a clean DISCONNECT: no will) and connects again a
+  /// second later, e.g. with a TLS identity renewed on disk (the session
+  /// reads its files at every connect). In-flight messages are sent again on
+  /// the new connection; nothing is lost, nothing counted as a loss.
+  void Reconnect(const std::string& why);
   /// Drives connects, reconnects and publishing. Returns when to call again.
   Micros Poll();
   /// Publishes what it can within `timeout` (calling Poll and sleeping
