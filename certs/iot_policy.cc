@@ -265,6 +265,67 @@ bool OnlyWildcards(const std::string& s) {
   return !s.empty() && s.find_first_not_of("*?/#+") == std::string::npos;
 }
 
+// The ARN of `type`/`rest` in the region and account a resource names (its
+// own fields, wildcards included), so a resource is judged by what it
+// matches, not by how it is spelled.
+std::string ProbeArn(const std::string& resource, const std::string& type, const std::string& rest) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  for (int i = 0; i < 5; ++i) {
+    const size_t colon = resource.find(':', start);
+    if (colon == std::string::npos) break;
+    fields.push_back(resource.substr(start, colon - start));
+    start = colon + 1;
+  }
+  const bool arn = fields.size() == 5 && fields[0] == "arn" && fields[2] == "iot";
+  const PolicyTarget defaults;
+  return "arn:aws:iot:" + (arn ? fields[3] : defaults.region) + ":" + (arn ? fields[4] : defaults.account) + ":" +
+         type + "/" + rest;
+}
+
+// What a resource of an Allow grants that a device policy must not, judged
+// for a probe thing: another thing's client id or topics (a wildcard in the
+// wrong place, or no thing variable), or its own update/delta (publishing
+// there would forge the shadow service's commands to itself).
+void LintResource(const Statement& s, const std::string& res, bool publishes, std::vector<std::string>& findings) {
+  std::string type;
+  const std::string path = ResourcePath(res, &type);
+  if (res == "*" || OnlyWildcards(type) || OnlyWildcards(path)) {
+    findings.push_back(s.where + ".Resource: '" + res + "' is a wildcard resource; name the thing's own " +
+                       "client id and topics with " + kThingVar);
+    return;
+  }
+  const bool per_thing_type = GlobMatch(type, "client") || GlobMatch(type, "topic") || GlobMatch(type, "topicfilter");
+  if (per_thing_type && res.find(kThingVar) == std::string::npos) {
+    findings.push_back(s.where + ".Resource: '" + res + "' does not use " + kThingVar +
+                       ", so every device gets it, not only the thing itself");
+    return;
+  }
+  IotRequest probe;
+  probe.thing = probe.client_id = "lint-probe-thing";
+  auto sub = Substitute(res, probe, s.where);
+  if (!sub.ok() || !sub->has_value()) return;  // the evaluator reports what it cannot model
+  // Another thing, and one whose name extends the probe's ("${...}*").
+  std::vector<std::pair<std::string, std::string>> others;
+  for (const std::string& other : {std::string("lint-other-thing"), probe.thing + "-2"}) {
+    others.insert(others.end(), {{"client", other},
+                                 {"topic", "dt/a/b/" + other + "/telemetry"},
+                                 {"topic", "$aws/things/" + other + "/shadow/update"},
+                                 {"topicfilter", "$aws/things/" + other + "/shadow/update/delta"}});
+  }
+  for (const auto& [t, rest] : others) {
+    if (!GlobMatch(**sub, ProbeArn(res, t, rest))) continue;
+    findings.push_back(s.where + ".Resource: '" + res + "' is too wide: it grants another thing's " + t + " " +
+                       rest + ", not only the thing's own");
+    return;
+  }
+  const std::string delta = ReplaceAll(kDeltaTemplate, kThingSlot, probe.thing);
+  if (publishes && GlobMatch(**sub, ProbeArn(res, "topic", delta))) {
+    findings.push_back(s.where + ".Resource: '" + res + "' lets a device publish to its own " +
+                       "$aws/things/<thing>/shadow/update/delta, which only the shadow service may");
+  }
+}
+
 void LintStatement(const Statement& s, std::vector<std::string>& findings) {
   if (!s.allow) return;  // a Deny only takes rights away
   for (const std::string& a : s.actions) {
@@ -273,49 +334,19 @@ void LintStatement(const Statement& s, std::vector<std::string>& findings) {
                          "iot:Publish, iot:Subscribe, iot:Receive)");
     }
   }
-  bool connect = false;
+  const bool publishes = std::any_of(s.actions.begin(), s.actions.end(),
+                                     [](const std::string& a) { return GlobMatch(Lower(a), "iot:publish"); });
+  for (const std::string& res : s.resources) LintResource(s, res, publishes, findings);
   // A wildcard action was flagged above; the condition is asked of a named iot:Connect.
-  for (const std::string& a : s.actions) connect = connect || Lower(a) == "iot:connect";
-  for (const std::string& res : s.resources) {
-    std::string type;
-    const std::string path = ResourcePath(res, &type);
-    if (res == "*" || OnlyWildcards(type) || OnlyWildcards(path)) {
-      findings.push_back(s.where + ".Resource: '" + res + "' is a wildcard resource; name the thing's own " +
-                         "client id and topics with " + kThingVar);
-      continue;
-    }
-    if ((type == "client" || type == "topic" || type == "topicfilter") &&
-        res.find(kThingVar) == std::string::npos) {
-      findings.push_back(s.where + ".Resource: '" + res + "' does not use " + kThingVar +
-                         ", so every device gets it, not only the thing itself");
-    }
-  }
+  const bool connect =
+      std::any_of(s.actions.begin(), s.actions.end(), [](const std::string& a) { return Lower(a) == "iot:connect"; });
   if (connect) {
-    const bool attached = s.condition != nullptr && s.condition->contains("Bool") &&
-                          (*s.condition)["Bool"].contains(kAttachedKey) &&
+    const bool attached = s.condition != nullptr && s.condition->is_object() && s.condition->contains("Bool") &&
+                          (*s.condition)["Bool"].is_object() && (*s.condition)["Bool"].contains(kAttachedKey) &&
                           ((*s.condition)["Bool"][kAttachedKey] == "true" || (*s.condition)["Bool"][kAttachedKey] == true);
     if (!attached) {
       findings.push_back(s.where + ".Condition: iot:Connect without {\"Bool\": {\"" + kAttachedKey +
                          "\": \"true\"}} lets a certificate with no thing attached connect");
-    }
-  }
-  // Publishing to its own update/delta would let a device forge the shadow
-  // service's commands to itself.
-  IotRequest probe;
-  probe.action = IotAction::kPublish;
-  probe.thing = probe.client_id = "lint-probe-thing";
-  probe.target = ReplaceAll(kDeltaTemplate, kThingSlot, probe.thing);
-  for (const std::string& res : s.resources) {
-    // Compare the path only: region and account are the policy's own.
-    auto sub = Substitute(res, probe, s.where);
-    if (!sub.ok() || !sub->has_value()) continue;
-    std::string sub_type;
-    const std::string path = ResourcePath(**sub, &sub_type);
-    const bool publishes = std::any_of(s.actions.begin(), s.actions.end(),
-                                       [](const std::string& a) { return GlobMatch(Lower(a), "iot:publish"); });
-    if (publishes && sub_type == "topic" && !OnlyWildcards(path) && GlobMatch(path, probe.target)) {
-      findings.push_back(s.where + ".Resource: '" + res + "' lets a device publish to its own " +
-                         "$aws/things/<thing>/shadow/update/delta, which only the shadow service may");
     }
   }
 }

@@ -194,3 +194,33 @@ TEST(IotPolicyLintTest, ADocumentThatIsNoPolicyIsOneFinding) {
 
 }  // namespace
 }  // namespace edgeforge::certs
+
+namespace edgeforge::certs {
+namespace {
+
+// Resources judged by what they match, not by how they are spelled.
+TEST(IotPolicyLintTest, WildcardsOutsideThePathAreCaughtByWhatTheyMatch) {
+  struct Case {
+    const char* resource;
+    const char* expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"arn:*", "too wide"},
+           {"arn:aws:iot:*:*:*", "too wide"},
+           {"arn:aws:iot:us-east-1:123456789012:to*/$aws/things/${iot:Connection.Thing.ThingName}/shadow/update/delta",
+            "update/delta"},
+           {"arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}*", "too wide"},
+           {"arn:aws:iot:eu-west-1:111122223333:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/update/*",
+            "update/delta"},
+       }) {
+    const auto findings = LintIotPolicy(
+        Json{{"Version", "2012-10-17"},
+             {"Statement", Json::array({{{"Effect", "Allow"}, {"Action", "iot:Publish"}, {"Resource", c.resource}}})}}
+            .dump());
+    ASSERT_EQ(findings.size(), 1u) << c.resource << ": " << ::testing::PrintToString(findings);
+    EXPECT_NE(findings[0].find(c.expect), std::string::npos) << c.resource << ": " << findings[0];
+  }
+}
+
+}  // namespace
+}  // namespace edgeforge::certs
