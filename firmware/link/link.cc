@@ -101,6 +101,12 @@ void Link::Reconnect(const std::string& why) {
   Log("link: reconnecting: " + why);
 }
 
+void Link::NoteIdentityConflict(const std::string& evidence) {
+  ++stats_.identity_conflicts;
+  if (!identity_conflict_) Log("link: identity conflict: " + evidence + "; two devices may share this identity");
+  identity_conflict_ = true;
+}
+
 Status Link::Send(Priority priority, uint64_t seq, const OutgoingMessage& m) {
   auto id = outbox_.Append(priority, seq, m);
   return id.ok() ? Status::Ok() : id.status();
@@ -140,6 +146,7 @@ void Link::OnConnectResult(const Status& s, Micros now) {
   in_flight_ = 0;
   refused_topics_.clear();  // a new connection starts new refusal episodes
   backoff_.OnConnected(now);
+  connected_at_ = now;
   tls_failures_in_a_row_ = 0;
   ++stats_.connects;
   if (stats_.connects > 1) ++stats_.reconnects;
@@ -223,7 +230,12 @@ void Link::OnLost(const std::string& cause, Micros now) {
   // for one acks it (Ack works on queued ids too), a failure Nacks a no-op.
   outbox_.RequeueInFlight();
   in_flight_ = 0;
-  if (IsSessionTakenOver(cause)) {
+  // A connection that stayed up long enough ends a suspected conflict (the
+  // other instance is gone, or it was a one-off).
+  if (identity_conflict_ && now - connected_at_ >= std::chrono::duration_cast<Micros>(backoff_.options().stable_after)) {
+    identity_conflict_ = false;
+  }
+  if (IsSessionTakenOver(cause) || identity_conflict_) {
     // Another client connected with our client id. Reconnecting at the
     // network pace would take the session back from it at once, and it from
     // us: two devices sharing one identity kick each other in a loop (IoT
@@ -231,9 +243,10 @@ void Link::OnLost(const std::string& cause, Micros now) {
     // rest). Only an operator can fix a duplicated identity: the
     // authorization backoff (>= 10 s, growing) keeps both online part of the
     // time and says so in every log line.
-    ++stats_.taken_over;
-    stats_.last_error = "session taken over: another client connected with this client id (" + cause +
-                        "); two devices may share this identity";
+    if (IsSessionTakenOver(cause)) ++stats_.taken_over;
+    stats_.last_error = (IsSessionTakenOver(cause) ? "session taken over: another client connected with this client id ("
+                                                   : "connection lost while another instance uses this identity (") +
+                        cause + "); two devices may share this identity";
     ScheduleRetry(FailureKind::kAuthorization, now, "identity conflict");
     return;
   }

@@ -68,6 +68,7 @@ struct LinkStats {
   uint64_t rejected = 0;          // refused by the broker (not authorized): removed and counted
   uint64_t republished = 0;       // sent again after a connection loss or a failed publish
   uint64_t taken_over = 0;        // connections the broker ended because another client used our client id
+  uint64_t identity_conflicts = 0;  // NoteIdentityConflict(): another instance seen using this identity
   std::string last_error;         // why the last attempt failed or the connection ended
 };
 
@@ -95,6 +96,13 @@ class Link {
   /// reads its files at every connect). In-flight messages are sent again on
   /// the new connection; nothing is lost, nothing counted as a loss.
   void Reconnect(const std::string& why);
+  /// Another instance was seen using this identity (e.g. the device shadow
+  /// reported by someone else while this one runs): a broker that ends the
+  /// older connection without DISCONNECT 0x8E (mosquitto 2.0) leaves no other
+  /// trace. Until a connection stays up for the backoff's stable_after, every
+  /// lost connection is an identity conflict: counted, logged as one and
+  /// retried after the authorization backoff. `evidence` goes in the log.
+  void NoteIdentityConflict(const std::string& evidence);
   /// Drives connects, reconnects and publishing. Returns when to call again.
   Micros Poll();
   /// Publishes what it can within `timeout` (calling Poll and sleeping
@@ -148,6 +156,8 @@ class Link {
   Governor governor_;
   State state_ = State::kIdle;
   int tls_failures_in_a_row_ = 0;  // UNAUTHENTICATED connect failures since the last other outcome
+  bool identity_conflict_ = false;  // NoteIdentityConflict() until a connection is stable
+  Micros connected_at_{0};          // when the current connection's CONNACK came
   Micros next_attempt_{0};
   struct Subscription {
     std::string filter;

@@ -128,6 +128,23 @@ Result<std::string> DeltaFromGetAccepted(std::string_view get_accepted_json) {
   return out.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::optional<ReportedSession> ReportedSessionFromGetAccepted(std::string_view get_accepted_json) {
+  Result<Json> root = app::ParseStrictJson(get_accepted_json, kMaxGetAcceptedBytes, kMaxGetAcceptedNesting);
+  if (!root.ok() || !root->is_object()) return std::nullopt;
+  const Json* cur = &*root;
+  for (const char* key : {"state", "reported", "session"}) {
+    auto it = cur->find(key);
+    if (it == cur->end() || !it->is_object()) return std::nullopt;
+    cur = &*it;
+  }
+  auto instance = cur->find("instance");
+  auto since = cur->find("since");
+  if (instance == cur->end() || !instance->is_string() || since == cur->end() || !since->is_number_integer()) {
+    return std::nullopt;
+  }
+  return ReportedSession{instance->get<std::string>(), since->get<int64_t>()};
+}
+
 std::string ReportedState(const ReportedInfo& info) {
   Json reported = Json::object();
   reported["firmware"] = info.firmware_version;
@@ -159,6 +176,9 @@ std::string ReportedState(const ReportedInfo& info) {
   reported["storage_errors"] = info.storage_errors;
   reported["refused"] = info.refused;
   if (info.crash_loss) reported["crash_loss"] = {{"boot", info.crash_loss->boot}, {"lost", info.crash_loss->lost}};
+  if (!info.instance.empty()) {
+    reported["session"] = {{"instance", Cut(info.instance, kMaxReportedTextBytes)}, {"since", info.connected_since_ms}};
+  }
   Json doc = Json::object();
   doc["state"]["reported"] = std::move(reported);
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -110,14 +110,29 @@ struct ReportedInfo {
   uint64_t storage_errors = 0;  // failed storage operations since boot (outbox log, state files)
   uint64_t refused = 0;         // publishes refused by the broker (MQTT 5 0x87) since boot
   std::optional<CrashLossReport> crash_loss;  // after the first boot: "crash_loss":{"boot":B,"lost":K}
+  /// This run of the firmware and when its current connection began (wall
+  /// clock, ms since the epoch): "session":{"instance":"...","since":T}.
+  /// Another instance's session in the shadow, newer than this run's start,
+  /// means two devices use one identity (ReportedSessionFromGetAccepted).
+  std::string instance;  // empty: not reported
+  int64_t connected_since_ms = 0;
 };
+
+struct ReportedSession {
+  std::string instance;
+  int64_t since_ms = 0;
+};
+/// state.reported.session of a get/accepted document, if it has a
+/// well-formed one (advisory: anything else is nullopt, never an error).
+std::optional<ReportedSession> ReportedSessionFromGetAccepted(std::string_view get_accepted_json);
 
 /// The payload for ShadowTopics::update, compact, keys in this order:
 ///   {"state":{"reported":{"firmware":"0.4.0","config":{...},"config_version":12,
 ///    "config_error":null,"sensors":{"env0":"ok"},"queue":{"depth":0,"bytes":0,
 ///    "dropped":{"alarm":0,"state":0,"bulk":0}},"link":{"reconnects":0},
 ///    "storage_errors":0,"refused":0,
-///    "crash_loss":{"boot":3,"lost":0}}}}   (crash_loss only after a first boot)
+///    "crash_loss":{"boot":3,"lost":0},     (crash_loss only after a first boot)
+///    "session":{"instance":"1-1700000000000","since":1700000012345}}}}  (with an instance)
 /// config_error is {"version":N,"message":"..."} or null (IoT Core deletes a
 /// field reported as null, which clears an old error). Fault and error texts
 /// are cut to kMaxReportedTextBytes.

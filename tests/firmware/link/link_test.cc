@@ -477,3 +477,38 @@ TEST_F(LinkTest, AConnectionDroppedWithoutATakeoverStillReconnectsAtTheNetworkPa
 
 }  // namespace
 }  // namespace edgeforge::link
+
+namespace edgeforge::link {
+namespace {
+
+// A broker that ends the older connection without DISCONNECT 0x8E (mosquitto
+// 2.0): the device learns of the other instance elsewhere (its shadow) and
+// says so; from then on its lost connections are identity conflicts, until
+// one stays up for stable_after.
+TEST_F(LinkTest, ANotedIdentityConflictMakesLossesWaitTheConflictBackoffUntilAConnectionIsStable) {
+  Make();
+  link->Start();
+  RunFor(100 * kMs);
+  link->NoteIdentityConflict("shadow reported by instance 2-17 since 1700000000000");
+  link->NoteIdentityConflict("again");  // logged once per episode, counted each time
+  EXPECT_EQ(CountLogs("link: identity conflict: shadow reported by instance 2-17"), 1u);
+  EXPECT_EQ(link->stats().identity_conflicts, 2u);
+  broker.DropConnection();
+  const Micros dropped = clock.Monotonic();
+  RunFor(30 * kSecond);
+  ASSERT_EQ(connect_times.size(), 2u);
+  EXPECT_GE(connect_times[1] - dropped, 10 * kSecond);
+  EXPECT_EQ(CountLogs("identity conflict, next attempt in"), 1u);
+  EXPECT_EQ(link->stats().taken_over, 0u);  // no DISCONNECT 0x8E came
+  // Up for longer than stable_after (60 s): the conflict is over; a drop is a network loss again.
+  RunFor(61 * kSecond);
+  broker.DropConnection();
+  const Micros again = clock.Monotonic();
+  RunFor(5 * kSecond);
+  ASSERT_EQ(connect_times.size(), 3u);
+  EXPECT_LT(connect_times[2] - again, 2 * kSecond);
+  EXPECT_EQ(CountLogs("identity conflict, next attempt in"), 1u);
+}
+
+}  // namespace
+}  // namespace edgeforge::link

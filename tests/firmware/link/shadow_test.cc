@@ -336,3 +336,34 @@ TEST(ConfigShadowTest, ADeltaBackToTheActiveConfigClearsAnOldError) {
 
 }  // namespace
 }  // namespace edgeforge::link
+
+namespace edgeforge::link {
+namespace {
+
+// The run of the firmware that reported last, and since when it has been
+// connected: what tells two live instances of one identity apart from a reboot.
+TEST(ReportedStateTest, TheSessionIsReportedAndReadBackFromGetAccepted) {
+  ReportedInfo info;
+  info.firmware_version = "0.4.0";
+  info.config = app::DefaultsFrom(Factory());
+  EXPECT_EQ(ReportedState(info).find("session"), std::string::npos);
+  info.instance = "3-1700000000000";
+  info.connected_since_ms = 1700000012345;
+  const std::string doc = ReportedState(info);
+  EXPECT_NE(doc.find(R"("session":{"instance":"3-1700000000000","since":1700000012345}}}})"), std::string::npos)
+      << doc;
+  // What the shadow service answers a get with: the reported state, version, metadata.
+  const std::string get = R"({"state":{"reported":{"firmware":"0.4.0","session":{"instance":"3-1700000000000",)"
+                          R"("since":1700000012345}}},"metadata":{},"version":7,"timestamp":1700000013})";
+  auto s = ReportedSessionFromGetAccepted(get);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->instance, "3-1700000000000");
+  EXPECT_EQ(s->since_ms, 1700000012345);
+  for (const char* none : {R"({"state":{},"version":1})", R"({"state":{"reported":{"session":"x"}},"version":1})",
+                           R"({"state":{"reported":{"session":{"instance":5,"since":1}}},"version":1})", "not json"}) {
+    EXPECT_FALSE(ReportedSessionFromGetAccepted(none).has_value()) << none;
+  }
+}
+
+}  // namespace
+}  // namespace edgeforge::link
