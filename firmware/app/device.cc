@@ -6,16 +6,26 @@
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::app {
+namespace {
+
+/// Windows announcing a new key whose PUBACK is awaited (Device::OnDelivered).
+constexpr size_t kMaxAnnouncingSeqs = 1024;
+
+}  // namespace
 
 Device::Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Link& link,
                pipeline::Pipeline& pipeline)
     : options_(std::move(options)),
       clock_(clock),
-      signer_(signer),
+      signer_(&signer),
       link_(link),
       pipeline_(pipeline),
       storage_(storage, options_.storage_log),
       seq_(storage_) {}
+
+Device::~Device() {
+  if (observing_deliveries_) link_.set_delivery_observer(std::move(previous_delivery_observer_));
+}
 
 Status Device::Start() {
   EF_RETURN_IF_ERROR(telemetry::ValidateKind(options_.kind).WithContext("kind"));
@@ -30,6 +40,17 @@ Status Device::Start() {
   started_ = clock_.Monotonic();
   EF_RETURN_IF_ERROR(pipeline_.Init().WithContext(options_.thing));
   if (options_.board != nullptr && options_.node != nullptr) EF_RETURN_IF_ERROR(StartShadow());
+  // A key rotation waits for the PUBACK of a window that announced the new
+  // key; the owner's observer (a fleet's loss attribution) still sees every
+  // outcome, after ours.
+  if (!observing_deliveries_) {
+    previous_delivery_observer_ = link_.delivery_observer();
+    link_.set_delivery_observer([this](uint64_t seq, const Status& result) {
+      if (result.ok()) OnDelivered(seq);
+      if (previous_delivery_observer_) previous_delivery_observer_(seq, result);
+    });
+    observing_deliveries_ = true;
+  }
   link_.Start();
   return Status::Ok();
 }
@@ -248,6 +269,16 @@ void Device::PublishReport(const pipeline::Window& w) {
     m.status.prev_boot =
         telemetry::PrevBoot{crash_loss_->boot, crash_loss_->last_seq, crash_loss_->exact, crash_loss_->lost};
   }
+  if (next_signer_) {
+    // Announced with the current key in every window until one is PUBACKed
+    // (OnDelivered). Seq 0 is also the seq of every shadow message, so a
+    // window with seq 0 cannot be told apart by its PUBACK: the next one counts.
+    m.status.next_key = jws::Jwk{next_signer_->kid(), "", next_signer_->public_key()};
+    if (m.seq != 0) announcing_seqs_.insert(m.seq);
+    // Bounded while the broker refuses every window: forgetting the oldest
+    // only means a later window's PUBACK completes the rotation.
+    if (announcing_seqs_.size() > kMaxAnnouncingSeqs) announcing_seqs_.erase(announcing_seqs_.begin());
+  }
   ++reports_;
   Publish(link::Priority::kBulk, telemetry_topic_, telemetry::Serialize(m), m.seq);
 }
@@ -257,7 +288,7 @@ void Device::Publish(link::Priority priority, const std::string& topic, std::str
   link::OutgoingMessage out;
   out.topic = topic;
   out.payload = std::move(payload);
-  auto jws = signer_.Sign(out.payload);
+  auto jws = signer_->Sign(out.payload);
   if (!jws.ok()) {
     CountDrop(priority);
     return;
@@ -268,6 +299,40 @@ void Device::Publish(link::Priority priority, const std::string& topic, std::str
   // ENOSPC, EIO, torn write: dropped; failed fdatasync: still queued) in its
   // stats; INVALID_ARGUMENT is the one it leaves to us (firmware/link/outbox.h).
   if (link_.Send(priority, seq, out).code() == StatusCode::kInvalidArgument) CountDrop(priority);
+}
+
+Status Device::RotateSigningKey() {
+  auto pem = jws::GenerateSigningKeyPem();
+  if (!pem.ok()) return pem.status().WithContext("key rotation");
+  return RotateSigningKey(std::move(*pem));
+}
+
+Status Device::RotateSigningKey(std::string private_key_pem) {
+  if (!observing_deliveries_) return FailedPrecondition("key rotation: the device is not started");
+  if (next_signer_) {
+    return FailedPrecondition("key rotation: kid '" + next_signer_->kid() +
+                              "' is announced and not yet in use; one rotation at a time");
+  }
+  auto next = jws::MakeSigner(signer_->backend(), private_key_pem);
+  if (!next.ok()) return next.status().WithContext("key rotation");
+  if ((*next)->kid() == signer_->kid()) return InvalidArgument("key rotation: the new key is the key in use");
+  next_signer_ = std::move(*next);
+  next_key_pem_ = std::move(private_key_pem);
+  announcing_seqs_.clear();
+  return Status::Ok();
+}
+
+void Device::OnDelivered(uint64_t seq) {
+  if (!next_signer_ || announcing_seqs_.count(seq) == 0) return;
+  // The broker holds a window announcing the new key, ahead of anything the
+  // new key will sign: from here on every message is signed with it.
+  rotated_signer_ = std::move(next_signer_);
+  signer_ = rotated_signer_.get();
+  announcing_seqs_.clear();
+  ++key_rotations_;
+  if (rotation_observer_) rotation_observer_(signer_->kid(), next_key_pem_);
+  std::fill(next_key_pem_.begin(), next_key_pem_.end(), '\0');  // best effort: the key lives on in the signer
+  next_key_pem_.clear();
 }
 
 Status Device::Stop(Millis drain) {
@@ -296,6 +361,7 @@ DeviceCounters Device::counters() const {
   c.queued = q.depth;
   c.reconnects = l.reconnects;
   c.sensor_faults = faults;
+  c.key_rotations = key_rotations_;
   return c;
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "edgeforge/version.h"
@@ -58,6 +59,7 @@ struct DeviceCounters {
   uint64_t queued = 0;          // in the durable outbox, not yet PUBACKed
   uint64_t reconnects = 0;      // connections re-established
   uint64_t sensor_faults = 0;   // source Init/Sample failures (pipeline counters)
+  uint64_t key_rotations = 0;   // signing keys taken into use by RotateSigningKey (rotations completed)
 };
 
 /// What the boot before this one can no longer deliver (issue 8, "crash loss
@@ -79,6 +81,10 @@ class Device {
  public:
   Device(DeviceOptions options, Clock& clock, Storage& storage, jws::Signer& signer, link::Link& link,
          pipeline::Pipeline& pipeline);
+  /// Gives the link back the delivery observer it had before Start().
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
 
   /// Opens the sequence counter (boot + 1), accounts the previous boot's
   /// crash loss (crash_loss()), initialises the pipeline's
@@ -94,6 +100,34 @@ class Device {
   /// Publishes what the link can within `drain`, disconnects, syncs the
   /// outbox (the rest stays queued on disk) and persists the next seq.
   Status Stop(Millis drain = Millis(2000));
+
+  /// Signing-key rotation (docs/telemetry.md "Signing-key rotation"): makes
+  /// a new ES256 key (jws::GenerateSigningKeyPem) for the current signer's
+  /// backend and announces its public half in `status.next_key` of every
+  /// telemetry window, signed with the current key, until the broker has
+  /// accepted (PUBACKed) one of them; every message after that is signed
+  /// with the new key. Waiting for the PUBACK, not just for the queue, means
+  /// a window that is dropped or refused never leaves a verifier without the
+  /// key; messages already queued keep their old-key signatures, which a
+  /// verifier still accepts (their seqs are below the new key's first).
+  /// After Start(). FAILED_PRECONDITION while a rotation is pending; the key
+  /// generator's error otherwise. A rotation still pending when the device
+  /// stops is not kept: the next start signs with the key it is given, which
+  /// a verifier still accepts (the announced key was never used).
+  Status RotateSigningKey();
+  /// The same with a key the caller made (PEM, SEC1 or PKCS#8): INVALID_ARGUMENT
+  /// if it is not an EC P-256 key or is the key in use.
+  Status RotateSigningKey(std::string private_key_pem);
+  /// Called on the device thread (from Step(), when the PUBACK is handled)
+  /// as the new key takes over, with its kid and PEM, so that the owner can
+  /// keep it for the next start. The PEM is secret: store it 0600, never log
+  /// it. Set before rotating.
+  using KeyRotationObserver = std::function<void(const std::string& kid, const std::string& private_key_pem)>;
+  void set_key_rotation_observer(KeyRotationObserver o) { rotation_observer_ = std::move(o); }
+  /// The kid messages are signed with now.
+  const std::string& signing_kid() const { return signer_->kid(); }
+  /// The kid announced and not yet in use; empty when no rotation is pending.
+  std::string pending_kid() const { return next_signer_ ? next_signer_->kid() : std::string(); }
 
   /// Called (on the caller's thread) right before each publish is handed to
   /// the session: lets a fleet record send times and the expected seq range.
@@ -134,10 +168,13 @@ class Device {
   void PublishReport(const pipeline::Window& w);
   /// Signs and queues `payload` on the link; counts the outcome.
   void Publish(link::Priority priority, const std::string& topic, std::string payload, uint64_t seq);
+  /// A PUBACK (link delivery observer): completes a pending rotation when it
+  /// acknowledges a window that announced the new key.
+  void OnDelivered(uint64_t seq);
 
   DeviceOptions options_;
   Clock& clock_;
-  jws::Signer& signer_;
+  jws::Signer* signer_;  // the key in use: the injected one, or rotated_signer_
   link::Link& link_;
   pipeline::Pipeline& pipeline_;
   CountingStorage storage_;  // the injected storage, its failed writes counted
@@ -164,6 +201,17 @@ class Device {
   uint64_t shadow_gets_ = 0;
   uint64_t shadow_get_connects_ = 0;  // link_.stats().connects when the last get was queued
   std::optional<CrashLoss> crash_loss_;
+  // Signing-key rotation: the key announced and not yet in use, its PEM
+  // (handed to rotation_observer_ at the switch, then wiped), the seqs of the
+  // windows that announced it, and the key in use after the last switch.
+  std::unique_ptr<jws::Signer> next_signer_;
+  std::string next_key_pem_;
+  std::set<uint64_t> announcing_seqs_;
+  std::unique_ptr<jws::Signer> rotated_signer_;
+  KeyRotationObserver rotation_observer_;
+  uint64_t key_rotations_ = 0;
+  link::Link::DeliveryObserver previous_delivery_observer_;  // the owner's, chained behind ours
+  bool observing_deliveries_ = false;
 };
 
 }  // namespace edgeforge::app

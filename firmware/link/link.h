@@ -119,6 +119,8 @@ class Link {
   /// before Start().
   using DeliveryObserver = std::function<void(uint64_t seq, const Status& result)>;
   void set_delivery_observer(DeliveryObserver o) { delivery_observer_ = std::move(o); }
+  /// The observer set, so an owner can chain its own in front of it (Device::Start).
+  const DeliveryObserver& delivery_observer() const { return delivery_observer_; }
 
   State state() const { return state_; }
   LinkStats stats() const;

@@ -78,12 +78,27 @@ struct Header {
   std::string kid;
 };
 
+/// Why ParseHeader refused a header, for callers that count refusals by kind
+/// (the verifier's reason classes, docs/telemetry.md): a downgrade attempt
+/// (alg, b64, crit) and a merely broken header mean different things.
+enum class HeaderDefect : uint8_t {
+  kNone,            // accepted
+  kMalformed,       // not 3 parts with an empty payload, not base64url JSON object, too long, a
+                    // duplicate member, kid missing / not a string / empty
+  kAlg,             // alg missing or not "ES256" ("none", HS256, RS256, ...): RFC 7518 3.1
+  kB64,             // b64 missing, true or not a boolean: the payload would be base64url-encoded (RFC 7797 3)
+  kB64NotCritical,  // crit missing, not an array, or without "b64": b64 must be understood (RFC 7797 6)
+  kUnknownCrit,     // crit lists "b64" and an extension this verifier does not implement (RFC 7515 4.1.11)
+};
+
 /// Parses and checks the protected header: must be valid base64url JSON with
 /// alg "ES256", b64 false, crit exactly ["b64"], a non-empty kid, and the
 /// compact form must have an empty payload part. Any other shape (alg "none",
 /// HS256, b64 true or absent, unknown crit members, extra dots) is rejected
-/// with UNAUTHENTICATED or INVALID_ARGUMENT and a message saying which.
-Result<Header> ParseHeader(std::string_view compact_jws);
+/// with UNAUTHENTICATED (alg, b64, crit: a downgrade) or INVALID_ARGUMENT (a
+/// malformed header) and a message saying which; `defect`, when given, is set
+/// to the kind (kNone on success).
+Result<Header> ParseHeader(std::string_view compact_jws, HeaderDefect* defect = nullptr);
 
 /// Not thread-safe: a Verifier reuses scratch contexts, so one thread at a
 /// time uses it (one Verifier per thread, or serialize). Any key per call.
@@ -116,5 +131,42 @@ std::string JwkSetToJson(const std::vector<Jwk>& keys);
 /// Parses a JWK set; rejects a kid that does not equal the key's thumbprint,
 /// non-EC/P-256 keys, bad base64url, duplicate kids, with the index and field.
 Result<std::vector<Jwk>> JwkSetFromJson(std::string_view json);
+
+/// One public JWK, checked as JwkSetFromJson checks each member of a set (kty
+/// EC, crv P-256, x/y a point on the curve, kid = its thumbprint; use, alg
+/// and thing optional). Errors start with `where` + the member ("status.next_key.kid: ...").
+Result<Jwk> JwkFromJson(std::string_view json, const std::string& where);
+/// {"kty":"EC","crv":"P-256","x":..,"y":..,"kid":<thumbprint>}: the public half only.
+std::string PublicJwkJson(const EcP256PublicKey& key);
+
+/// One entry of a key revocation list (docs/telemetry.md "Revoked keys").
+/// A revoked key is refused for every message, whatever its `ts`: whoever
+/// holds the key can write any `ts`, so a payload time cannot tell messages
+/// signed before the compromise from forgeries. `at` is recorded for audit.
+struct RevokedKey {
+  std::string kid;     // RFC 7638 thumbprint of the revoked key (it need not be in the JWK set)
+  std::string at;      // when it was revoked, RFC 3339 as written ("2025-03-01T12:00:00Z")
+  int64_t at_ms = 0;   // the same instant, ms since the Unix epoch (UTC)
+  std::string reason;  // optional free text ("key leaked in a support bundle")
+};
+
+/// {"revoked":[{"kid":..,"at":..,"reason":..}]} ("reason" only when non-empty).
+std::string RevocationListToJson(const std::vector<RevokedKey>& revoked);
+/// Parses a revocation list strictly: an object with exactly the member
+/// "revoked" (an array); each entry an object with "kid" (base64url of 32
+/// bytes, an RFC 7638 thumbprint), "at" (RFC 3339 date-time with a zone) and
+/// optionally "reason" (a string), nothing else; no kid twice. Errors name
+/// the index and field ("revocations revoked[2].at: ...").
+Result<std::vector<RevokedKey>> RevocationListFromJson(std::string_view json);
+
+/// An RFC 3339 date-time (section 5.6: full-date "T" full-time, with "Z" or a
+/// numeric offset; fractional seconds allowed) as ms since the Unix epoch;
+/// INVALID_ARGUMENT for anything else, including impossible dates (02-30).
+Result<int64_t> ParseRfc3339Millis(std::string_view text);
+
+/// A fresh EC P-256 private key as SEC1 PEM ("EC PRIVATE KEY"), from
+/// mbedTLS's entropy source through CTR_DRBG: what a device makes when it
+/// rotates its signing key. The PEM is secret: store it 0600, never log it.
+Result<std::string> GenerateSigningKeyPem();
 
 }  // namespace edgeforge::jws

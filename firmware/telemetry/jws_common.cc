@@ -91,29 +91,46 @@ Result<json> ParseUniqueObject(std::string_view text, std::string* duplicate) {
 // Codes: a malformed JWS (shape, encoding, JSON, kid) is INVALID_ARGUMENT; a
 // well-formed header asking for something this verifier refuses (alg, b64,
 // crit) is UNAUTHENTICATED, as a downgrade attempt is an authentication failure.
-Status CheckHeaderObject(const json& h) {
+// `defect` says which rule failed (HeaderDefect), so refusals can be counted apart.
+Status CheckHeaderObject(const json& h, HeaderDefect* defect) {
+  auto refuse = [defect](HeaderDefect d, Status s) {
+    *defect = d;
+    return s;
+  };
   // RFC 7515 4.1.1 / RFC 7518 3.1: only ES256 is acceptable here; "none" and
   // HMAC algorithms are refused by name so logs show the attempt.
   auto alg = h.find("alg");
-  if (alg == h.end()) return Unauthenticated("jws header: alg missing");
+  if (alg == h.end()) return refuse(HeaderDefect::kAlg, Unauthenticated("jws header: alg missing"));
   if (!alg->is_string() || alg->get_ref<const std::string&>() != "ES256") {
-    return Unauthenticated("jws header: alg must be ES256, got " + Describe(*alg));
+    return refuse(HeaderDefect::kAlg, Unauthenticated("jws header: alg must be ES256, got " + Describe(*alg)));
   }
   // RFC 7797 section 3/6: b64 false, and b64 must be understood (crit).
   auto b64 = h.find("b64");
-  if (b64 == h.end()) return Unauthenticated("jws header: b64 missing (must be false, RFC 7797)");
+  if (b64 == h.end()) {
+    return refuse(HeaderDefect::kB64, Unauthenticated("jws header: b64 missing (must be false, RFC 7797)"));
+  }
   if (!b64->is_boolean() || b64->get<bool>()) {
-    return Unauthenticated("jws header: b64 must be false, got " + Describe(*b64));
+    return refuse(HeaderDefect::kB64, Unauthenticated("jws header: b64 must be false, got " + Describe(*b64)));
   }
   auto crit = h.find("crit");
-  if (crit == h.end()) return Unauthenticated("jws header: crit missing (must be [\"b64\"])");
+  if (crit == h.end()) {
+    return refuse(HeaderDefect::kB64NotCritical, Unauthenticated("jws header: crit missing (must be [\"b64\"])"));
+  }
   if (*crit != json::array({"b64"})) {
-    return Unauthenticated("jws header: crit must be exactly [\"b64\"], got " + Describe(*crit));
+    // RFC 7515 4.1.11: a crit naming an extension we do not implement must be
+    // refused; one that does not name b64 lets a verifier ignore b64 (RFC 7797 6).
+    const bool lists_b64 = crit->is_array() && std::find(crit->begin(), crit->end(), json("b64")) != crit->end();
+    return refuse(lists_b64 ? HeaderDefect::kUnknownCrit : HeaderDefect::kB64NotCritical,
+                  Unauthenticated("jws header: crit must be exactly [\"b64\"], got " + Describe(*crit)));
   }
   auto kid = h.find("kid");
-  if (kid == h.end()) return InvalidArgument("jws header: kid missing");
-  if (!kid->is_string()) return InvalidArgument("jws header: kid must be a string, got " + Describe(*kid));
-  if (kid->get_ref<const std::string&>().empty()) return InvalidArgument("jws header: kid is empty");
+  if (kid == h.end()) return refuse(HeaderDefect::kMalformed, InvalidArgument("jws header: kid missing"));
+  if (!kid->is_string()) {
+    return refuse(HeaderDefect::kMalformed, InvalidArgument("jws header: kid must be a string, got " + Describe(*kid)));
+  }
+  if (kid->get_ref<const std::string&>().empty()) {
+    return refuse(HeaderDefect::kMalformed, InvalidArgument("jws header: kid is empty"));
+  }
   return Status::Ok();
 }
 
@@ -169,9 +186,9 @@ Status CheckStringMember(const json& jwk, const char* name, const char* expected
   return Status::Ok();
 }
 
-Result<Jwk> ParseJwk(const json& jwk, size_t index) {
-  const std::string where = "jwks keys[" + std::to_string(index) + "].";
-  if (!jwk.is_object()) return InvalidArgument("jwks keys[" + std::to_string(index) + "]: not an object");
+// `where` ends with '.' ("jwks keys[3]."): errors name the member after it.
+Result<Jwk> ParseJwk(const json& jwk, const std::string& where) {
+  if (!jwk.is_object()) return InvalidArgument(where.substr(0, where.size() - 1) + ": not an object");
   EF_RETURN_IF_ERROR(CheckStringMember(jwk, "kty", "EC", where, true));
   EF_RETURN_IF_ERROR(CheckStringMember(jwk, "crv", "P-256", where, true));
   EF_RETURN_IF_ERROR(CheckStringMember(jwk, "use", "sig", where, false));
@@ -304,7 +321,10 @@ Result<EcP256PublicKey> PublicKeyFromPem(std::string_view pem) {
   return out;
 }
 
-Result<Header> ParseHeader(std::string_view compact_jws) {
+Result<Header> ParseHeader(std::string_view compact_jws, HeaderDefect* defect) {
+  HeaderDefect ignored = HeaderDefect::kNone;
+  if (defect == nullptr) defect = &ignored;
+  *defect = HeaderDefect::kMalformed;  // until the shape checks below pass
   const size_t dot1 = compact_jws.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : compact_jws.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || compact_jws.find('.', dot2 + 1) != std::string_view::npos) {
@@ -326,7 +346,8 @@ Result<Header> ParseHeader(std::string_view compact_jws) {
   if (!parsed.ok()) return InvalidArgument("jws header: " + parsed.status().message());
   if (!parsed->is_object()) return InvalidArgument("jws header: not a JSON object");
   if (!duplicate.empty()) return InvalidArgument("jws header: duplicate member " + Quote(duplicate));
-  EF_RETURN_IF_ERROR(CheckHeaderObject(*parsed));
+  *defect = HeaderDefect::kNone;
+  EF_RETURN_IF_ERROR(CheckHeaderObject(*parsed, defect));
   return Header{"ES256", (*parsed)["kid"].get<std::string>()};
 }
 
@@ -355,7 +376,7 @@ Result<std::vector<Jwk>> JwkSetFromJson(std::string_view text) {
   std::vector<Jwk> out;
   std::map<std::string, size_t> index_of_kid;
   for (size_t i = 0; i < keys->size(); ++i) {
-    auto jwk = ParseJwk((*keys)[i], i);
+    auto jwk = ParseJwk((*keys)[i], "jwks keys[" + std::to_string(i) + "].");
     if (!jwk.ok()) return jwk.status();
     auto [it, inserted] = index_of_kid.emplace(jwk->kid, i);
     if (!inserted) {
@@ -363,6 +384,142 @@ Result<std::vector<Jwk>> JwkSetFromJson(std::string_view text) {
                              std::to_string(it->second) + "]");
     }
     out.push_back(std::move(jwk).value());
+  }
+  return out;
+}
+
+Result<Jwk> JwkFromJson(std::string_view text, const std::string& where) {
+  json jwk = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (jwk.is_discarded()) return InvalidArgument(where + ": not valid JSON");
+  return ParseJwk(jwk, where + ".");
+}
+
+std::string PublicJwkJson(const EcP256PublicKey& key) {
+  // The members of RFC 7638's thumbprint input, in our JWK set's order, + kid.
+  return R"({"kty":"EC","crv":"P-256","x":")" + Base64UrlEncode(key.x) + R"(","y":")" + Base64UrlEncode(key.y) +
+         R"(","kid":")" + Thumbprint(key) + R"("})";
+}
+
+Result<int64_t> ParseRfc3339Millis(std::string_view t) {
+  auto bad = [&t](const std::string& why) {
+    return InvalidArgument(Quote(t) + " is not an RFC 3339 date-time (" + why + "; e.g. 2025-03-01T12:00:00Z)");
+  };
+  // RFC 3339 section 5.6: date-fullyear "-" date-month "-" date-mday "T"
+  // time-hour ":" time-minute ":" time-second [time-secfrac] time-offset.
+  auto digits = [&t](size_t at, size_t n, int* out) {
+    if (at + n > t.size()) return false;
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      v = v * 10 + (t[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!digits(0, 4, &year) || t.size() < 19 || t[4] != '-' || !digits(5, 2, &month) || t[7] != '-' ||
+      !digits(8, 2, &day) || (t[10] != 'T' && t[10] != 't') || !digits(11, 2, &hour) || t[13] != ':' ||
+      !digits(14, 2, &minute) || t[16] != ':' || !digits(17, 2, &second)) {
+    return bad("expected YYYY-MM-DDTHH:MM:SS");
+  }
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12) return bad("month " + std::to_string(month));
+  if (day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return bad("day " + std::to_string(day));
+  // Section 5.7: a leap second (60) is allowed; it counts as the next second.
+  if (hour > 23 || minute > 59 || second > 60) return bad("time of day out of range");
+  size_t at = 19;
+  int millis = 0;
+  if (at < t.size() && t[at] == '.') {
+    size_t n = 0;
+    for (++at; at < t.size() && t[at] >= '0' && t[at] <= '9'; ++at, ++n) {
+      if (n < 3) millis = millis * 10 + (t[at] - '0');
+    }
+    if (n == 0) return bad("no digit after '.'");
+    for (; n < 3; ++n) millis *= 10;
+  }
+  int offset_min = 0;
+  if (at < t.size() && (t[at] == 'Z' || t[at] == 'z')) {
+    ++at;
+  } else if (at < t.size() && (t[at] == '+' || t[at] == '-')) {
+    int oh = 0, om = 0;
+    if (!digits(at + 1, 2, &oh) || at + 3 >= t.size() || t[at + 3] != ':' || !digits(at + 4, 2, &om) || oh > 23 ||
+        om > 59) {
+      return bad("offset must be Z or +HH:MM / -HH:MM");
+    }
+    offset_min = (t[at] == '-' ? -1 : 1) * (oh * 60 + om);
+    at += 6;
+  } else {
+    return bad("missing time zone (Z or +HH:MM)");
+  }
+  if (at != t.size()) return bad("trailing characters");
+  // Days from 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+  const int y = year - (month <= 2 ? 1 : 0);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = int64_t{era} * 146097 + doe - 719468;
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - int64_t{offset_min} * 60;
+  return seconds * 1000 + millis;
+}
+
+std::string RevocationListToJson(const std::vector<RevokedKey>& revoked) {
+  nlohmann::ordered_json list = {{"revoked", nlohmann::ordered_json::array()}};
+  for (const RevokedKey& r : revoked) {
+    nlohmann::ordered_json e = {{"kid", r.kid}, {"at", r.at}};
+    if (!r.reason.empty()) e["reason"] = r.reason;
+    list["revoked"].push_back(std::move(e));
+  }
+  return list.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Result<std::vector<RevokedKey>> RevocationListFromJson(std::string_view text) {
+  // Strict on member names: a typo ("revoked_at") must not leave a key trusted.
+  json list = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (list.is_discarded()) return InvalidArgument("revocations: not valid JSON");
+  if (!list.is_object()) return InvalidArgument("revocations: not a JSON object");
+  for (const auto& [name, value] : list.items()) {
+    if (name != "revoked") return InvalidArgument("revocations: unknown member " + Quote(name) + " (only \"revoked\")");
+  }
+  auto entries = list.find("revoked");
+  if (entries == list.end() || !entries->is_array()) {
+    return InvalidArgument("revocations revoked: missing or not an array");
+  }
+  std::vector<RevokedKey> out;
+  std::map<std::string, size_t> index_of_kid;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const json& e = (*entries)[i];
+    const std::string where = "revocations revoked[" + std::to_string(i) + "]";
+    if (!e.is_object()) return InvalidArgument(where + ": not an object");
+    for (const auto& [name, value] : e.items()) {
+      if (name != "kid" && name != "at" && name != "reason") {
+        return InvalidArgument(where + "." + name + ": unknown member (kid, at, reason)");
+      }
+    }
+    RevokedKey r;
+    auto kid = e.find("kid");
+    if (kid == e.end() || !kid->is_string()) return InvalidArgument(where + ".kid: missing or not a string");
+    r.kid = kid->get<std::string>();
+    auto digest = Base64UrlDecode(r.kid);
+    if (!digest.ok() || digest->size() != 32) {
+      return InvalidArgument(where + ".kid: " + Quote(r.kid) +
+                             " is not an RFC 7638 thumbprint (base64url of a 32-byte SHA-256)");
+    }
+    auto at = e.find("at");
+    if (at == e.end() || !at->is_string()) return InvalidArgument(where + ".at: missing or not a string");
+    r.at = at->get<std::string>();
+    auto ms = ParseRfc3339Millis(r.at);
+    if (!ms.ok()) return InvalidArgument(where + ".at: " + ms.status().message());
+    r.at_ms = *ms;
+    auto reason = e.find("reason");
+    if (reason != e.end()) {
+      if (!reason->is_string()) return InvalidArgument(where + ".reason: must be a string, got " + Describe(*reason));
+      r.reason = reason->get<std::string>();
+    }
+    auto [it, inserted] = index_of_kid.emplace(r.kid, i);
+    if (!inserted) return InvalidArgument(where + ".kid: duplicate of revoked[" + std::to_string(it->second) + "]");
+    out.push_back(std::move(r));
   }
   return out;
 }

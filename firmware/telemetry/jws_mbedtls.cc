@@ -9,6 +9,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include <array>
@@ -175,6 +176,40 @@ class MbedTlsVerifier final : public Verifier {
 };
 
 }  // namespace
+
+Result<std::string> GenerateSigningKeyPem() {
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_pk_context pk;
+  mbedtls_entropy_init(&entropy);
+  mbedtls_ctr_drbg_init(&drbg);
+  mbedtls_pk_init(&pk);
+  static constexpr char kPersonalization[] = "edgeforge-jws-keygen";
+  // SEC1 PEM of a P-256 key is ~230 bytes; the buffer is wiped before it goes.
+  std::array<unsigned char, 1024> pem{};
+  int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+                                 reinterpret_cast<const uint8_t*>(kPersonalization), sizeof kPersonalization - 1);
+  const char* step = "seeding ctr_drbg";
+  if (rc == 0) {
+    step = "pk setup";
+    rc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+  }
+  if (rc == 0) {
+    step = "P-256 key generation";
+    rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &drbg);
+  }
+  if (rc == 0) {
+    step = "writing PEM";
+    rc = mbedtls_pk_write_key_pem(&pk, pem.data(), pem.size());
+  }
+  Result<std::string> out = rc == 0 ? Result<std::string>(std::string(reinterpret_cast<const char*>(pem.data())))
+                                    : Internal(std::string("jws keygen: ") + step + ": " + detail::MbedTlsError(rc));
+  mbedtls_platform_zeroize(pem.data(), pem.size());
+  mbedtls_pk_free(&pk);
+  mbedtls_ctr_drbg_free(&drbg);
+  mbedtls_entropy_free(&entropy);
+  return out;
+}
 
 namespace detail {
 

@@ -194,6 +194,16 @@ Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
       EF_RETURN_IF_ERROR(fp.Unsigned("lost", &pb.lost));
       s.prev_boot = pb;
     }
+    // Key rotation (docs/telemetry.md "Signing-key rotation"): the public JWK
+    // of the key the device will sign with next, checked in full (curve,
+    // thumbprint), since a verifier learns keys from it.
+    if (const Json* k = f.Get("next_key"); k != nullptr) {
+      if (!k->is_object()) return Field(kTelemetry, "status.next_key", "an object (a public JWK)");
+      auto jwk = jws::JwkFromJson(Dump(*k), "status.next_key");
+      if (!jwk.ok()) return InvalidArgument(std::string(kTelemetry) + ": " + jwk.status().message());
+      if (!jwk->thing.empty()) return Bad(kTelemetry, "status.next_key.thing", "is not allowed (the key is dev's)");
+      s.next_key = std::move(*jwk);
+    }
   }
   const Json* faults = f.Get("faults");
   if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
@@ -429,6 +439,14 @@ std::string Serialize(const Telemetry& m) {
   if (st.prev_boot) {
     const PrevBoot& p = *st.prev_boot;
     j["status"]["prev_boot"] = {{"boot", p.boot}, {"last_seq", p.last_seq}, {"exact", p.exact}, {"lost", p.lost}};
+  }
+  if (st.next_key) {
+    const jws::Jwk& k = *st.next_key;
+    j["status"]["next_key"] = {{"kty", "EC"},
+                               {"crv", "P-256"},
+                               {"x", jws::Base64UrlEncode(k.key.x)},
+                               {"y", jws::Base64UrlEncode(k.key.y)},
+                               {"kid", k.kid}};
   }
   return Dump(j);
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "firmware/telemetry/jws.h"
 #include "hal/status.h"
 
 namespace edgeforge::telemetry {
@@ -65,6 +66,10 @@ struct DeviceStatus {
   uint64_t storage_errors = 0;  // failed storage operations (outbox log, state files) since boot
   uint64_t refused = 0;         // publishes the broker refused (MQTT 5 reason 0x87) since boot; not in dropped
   std::optional<PrevBoot> prev_boot;  // v2, optional: set in every window of a boot after one that issued seqs
+  /// v2, optional: a signing-key rotation under way. The public key the
+  /// device will sign with once the broker accepted a window carrying it
+  /// (docs/telemetry.md "Signing-key rotation"); `thing` is empty (it is dev's).
+  std::optional<jws::Jwk> next_key;
 };
 
 /// A v1 message: one sample per message. Devices emit v2; v1 remains for old

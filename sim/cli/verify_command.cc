@@ -26,7 +26,10 @@ Verifies signed telemetry: every message's detached JWS (ES256, RFC 7797)
 against the fleet's JWK set over the exact received bytes, that "dev" equals
 the topic's thing and the signing key's thing, and "seq" per device and boot:
 lost (gaps), duplicates (byte-identical, accepted), conflicts (same seq,
-different bytes), invalid (bad signature, unknown kid, wrong alg, ...).
+different bytes), invalid (bad signature, unknown, revoked or retired kid,
+alg not ES256, ...: one reason class each, docs/telemetry.md). Keys a device
+announces when it rotates its signing key are learned from its authentic
+messages and listed in the report.
 
 sources (one of):
   --capture FILE    JSON lines: {"topic":..., "payload":..., "jws":...}
@@ -36,6 +39,9 @@ options:
   --certs DIR       PKI directory: ca.crt, ingest.crt/key, jwks.json
                     (default ./edgeforge-run/pki)
   --jwks FILE       JWK set (default <certs>/jwks.json)
+  --revoked FILE    revocation list: kids refused whatever they sign
+                    (docs/telemetry.md "Revoked keys"; default
+                    <certs>/revoked.json when it exists)
   --app NAME        subscribe to dt/<app>/+/+/+ (default edgeforge)
   --duration D      live: stop after D, more than 0 (default: until SIGINT,
                     SIGTERM or SIGHUP; each ends the run with the report)
@@ -49,7 +55,7 @@ exit status: 0 if nothing was lost, invalid or conflicting; 1 otherwise;
 )";
 
 struct VerifyOptions {
-  std::string capture, broker, certs = "edgeforge-run/pki", jwks, app = "edgeforge", save;
+  std::string capture, broker, certs = "edgeforge-run/pki", jwks, revoked, app = "edgeforge", save;
   std::chrono::milliseconds duration{0};
   long long count = 0;
   jws::Backend backend = jws::Backend::kOpenSsl;
@@ -59,6 +65,7 @@ void Declare(CommandLine& cl, VerifyOptions& o, std::string& backend) {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"--capture", &o.capture},
                              {"--certs", &o.certs},
                              {"--jwks", &o.jwks},
+                             {"--revoked", &o.revoked},
                              {"--app", &o.app},
                              {"--save", &o.save}}) {
     cl.String(name, *field);
@@ -157,6 +164,22 @@ Status VerifyLive(const VerifyOptions& o, sim::TelemetryVerifier& v, std::ostrea
   return stopped;
 }
 
+/// --revoked FILE, or <certs>/revoked.json when it exists: a revocation that
+/// is given but cannot be read must stop the run, never be skipped.
+Result<std::vector<jws::RevokedKey>> LoadRevocations(const VerifyOptions& o) {
+  const std::string path = o.revoked.empty() ? o.certs + "/revoked.json" : o.revoked;
+  std::ifstream in(path);
+  if (!in) {
+    if (o.revoked.empty()) return std::vector<jws::RevokedKey>{};
+    return NotFound("cannot read revocation list " + path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto list = jws::RevocationListFromJson(text.str());
+  if (!list.ok()) return InvalidArgument(path + ": " + list.status().message());
+  return list;
+}
+
 void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
   out << "received " << r.received << ", verified " << r.verified << " (devices " << r.devices << "), lost " << r.lost
       << ", duplicated " << r.duplicates << ", invalid " << r.invalid << ", conflicts " << r.conflicts << "\n";
@@ -169,6 +192,11 @@ void PrintVerifyReport(const sim::VerifyReport& r, std::ostream& out) {
   for (const auto& [what, n] : r.alarms) out << "  alarm: " << what << " x" << n << "\n";
   if (r.status_messages > 0) out << "  last-will status notices: " << r.status_messages << "\n";
   for (const auto& [reason, n] : r.invalid_reasons) out << "  invalid: " << reason << " x" << n << "\n";
+  if (r.keys_learned > 0 || r.keys_retired > 0) {
+    out << "  signing keys: " << r.keys_learned << " learned from rotation announcements, " << r.keys_retired
+        << " retired\n";
+  }
+  for (const auto& e : r.key_events) out << "  key: " << e << "\n";
   for (const auto& e : r.examples) out << "  " << e << "\n";
   for (const auto& w : r.FailureReasons()) out << "  FAIL: " << w << "\n";
   out << "result: " << (r.Passed() ? "PASS" : "FAIL") << "\n";
@@ -200,7 +228,12 @@ int RunVerify(const Argv& args, std::ostream& out, std::ostream& err) {
     err << "edgeforge verify: " << o.jwks << ": " << keys.status().message() << "\n";
     return 1;
   }
-  sim::TelemetryVerifier v(std::move(*keys), o.backend);
+  auto revoked = LoadRevocations(o);
+  if (!revoked.ok()) {
+    err << "edgeforge verify: " << revoked.status().message() << "\n";
+    return 1;
+  }
+  sim::TelemetryVerifier v(std::move(*keys), o.backend, std::move(*revoked));
   InstallStopSignals();
   Status s = o.capture.empty() ? VerifyLive(o, v, out) : VerifyCapture(o, v, err);
   if (!s.ok()) {

@@ -90,7 +90,18 @@ Result<std::unique_ptr<FleetVerifier>> FleetVerifier::Start(const std::string& b
   if (!jwks_text.ok()) return jwks_text.status();
   auto keys = jws::JwkSetFromJson(*jwks_text);
   if (!keys.ok()) return keys.status().WithContext(pki_dir + "/jwks.json");
-  v->verifier_ = std::make_unique<TelemetryVerifier>(std::move(*keys), jws::Backend::kOpenSsl);
+  // A revocation list beside the JWK set (docs/telemetry.md "Revoked keys"):
+  // kept apart from jwks.json, which provisioning rewrites from the keys.
+  std::vector<jws::RevokedKey> revoked;
+  const std::string revoked_path = pki_dir + "/revoked.json";
+  if (fs::IsRegularFile(revoked_path)) {
+    auto text = fs::ReadFileToString(revoked_path);
+    if (!text.ok()) return text.status();
+    auto list = jws::RevocationListFromJson(*text);
+    if (!list.ok()) return list.status().WithContext(revoked_path);
+    revoked = std::move(*list);
+  }
+  v->verifier_ = std::make_unique<TelemetryVerifier>(std::move(*keys), jws::Backend::kOpenSsl, std::move(revoked));
   LiveIngestOptions c;
   c.broker_uri = broker_uri;
   c.pki_dir = pki_dir;

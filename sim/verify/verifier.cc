@@ -37,15 +37,45 @@ const char* VerdictName(Verdict v) {
   return "?";
 }
 
-TelemetryVerifier::TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend backend)
+TelemetryVerifier::TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend backend,
+                                     std::vector<jws::RevokedKey> revoked)
     : verifier_(jws::MakeVerifier(backend)) {
-  for (auto& k : keys) keys_by_kid_.emplace(k.kid, std::move(k));
+  for (auto& k : keys) {
+    std::string kid = k.kid;
+    keys_by_kid_.emplace(std::move(kid), Key{std::move(k), {}, UINT64_MAX, {}});
+  }
+  for (auto& r : revoked) {
+    std::string kid = r.kid;
+    revoked_.emplace(std::move(kid), std::move(r));
+  }
 }
 
-Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std::string_view payload,
-                                                    const std::string* jws_value, uint64_t* seq, uint64_t* boot,
-                                                    std::string* reason_class, std::string* alarm,
-                                                    std::optional<telemetry::PrevBoot>* prev_boot) {
+namespace {
+
+// Reason classes of a refused header (docs/telemetry.md, "What a verifier
+// checks"): a downgrade attempt is told apart from a merely broken header.
+const char* HeaderReasonClass(jws::HeaderDefect d) {
+  switch (d) {
+    case jws::HeaderDefect::kAlg:
+      return "alg not ES256";
+    case jws::HeaderDefect::kB64:
+      return "b64 not false";
+    case jws::HeaderDefect::kB64NotCritical:
+      return "b64 not critical";
+    case jws::HeaderDefect::kUnknownCrit:
+      return "unknown crit member";
+    case jws::HeaderDefect::kNone:
+    case jws::HeaderDefect::kMalformed:
+      break;
+  }
+  return "bad jws header";
+}
+
+}  // namespace
+
+Result<TelemetryVerifier::Authentic> TelemetryVerifier::Authenticate(std::string_view topic, std::string_view payload,
+                                                                     const std::string* jws_value,
+                                                                     std::string* reason_class) {
   auto fail = [&](const char* cls, const Status& s) {
     *reason_class = cls;
     return s;
@@ -53,26 +83,48 @@ Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std:
   auto parts = topic::ParseTelemetryTopic(topic);
   if (!parts.ok()) return fail("bad topic", parts.status());
   if (jws_value == nullptr) return fail("no signature", Unauthenticated("no 'jws' user property"));
-  auto header = jws::ParseHeader(*jws_value);
-  if (!header.ok()) return fail("bad jws header", header.status());
-  auto key = keys_by_kid_.find(header->kid);
-  if (key == keys_by_kid_.end()) {
-    return fail("unknown kid", Unauthenticated("kid '" + header->kid + "' is not in the JWK set"));
+  jws::HeaderDefect defect = jws::HeaderDefect::kNone;
+  auto header = jws::ParseHeader(*jws_value, &defect);
+  if (!header.ok()) return fail(HeaderReasonClass(defect), header.status());
+  // Revocation first: a revoked kid is refused whatever it signed, and
+  // whether or not it is (still) in the JWK set.
+  if (auto r = revoked_.find(header->kid); r != revoked_.end()) {
+    return fail("revoked kid", Unauthenticated("kid '" + header->kid + "' was revoked at " + r->second.at +
+                                               (r->second.reason.empty() ? "" : " (" + r->second.reason + ")")));
   }
-  Status sig = verifier_->Verify(*jws_value, payload, key->second.key);
-  if (!sig.ok()) return fail("bad signature", sig);
+  auto found = keys_by_kid_.find(header->kid);
+  if (found == keys_by_kid_.end()) {
+    return fail("unknown kid",
+                Unauthenticated("kid '" + header->kid + "' is not in the JWK set nor announced by a key rotation"));
+  }
+  const Key& key = found->second;
+  Status sig = verifier_->Verify(*jws_value, payload, key.jwk.key);
+  if (!sig.ok()) {
+    // The header names another thing's key on this thing's topic and the
+    // signature does not verify under it: a kid swapped into someone's
+    // message, or a forgery aimed at another device. Counted apart from a
+    // corrupted message; either way nothing in it is trusted.
+    if (!key.jwk.thing.empty() && key.jwk.thing != parts->thing) {
+      return fail("kid of another thing", Unauthenticated("kid '" + header->kid + "' is the key of '" + key.jwk.thing +
+                                                          "', not of topic thing '" + parts->thing +
+                                                          "', and the signature does not verify: " + sig.message()));
+    }
+    return fail("bad signature", sig);
+  }
   // Only authentic bytes are parsed further: the envelope, then the whole
   // message strictly by its type, which must be the topic's.
   auto msg = telemetry::ParseEnvelope(payload);
   if (!msg.ok()) return fail("bad payload", msg.status());
+  Authentic a;
   if (msg->type == telemetry::MessageType::kAlarm) {
-    auto a = telemetry::ParseAlarm(payload);
-    if (!a.ok()) return fail("bad payload", a.status());
-    *alarm = a->alarm.channel + " " + telemetry::AlarmStateName(a->alarm.state);
+    auto al = telemetry::ParseAlarm(payload);
+    if (!al.ok()) return fail("bad payload", al.status());
+    a.alarm = al->alarm.channel + " " + telemetry::AlarmStateName(al->alarm.state);
   } else {
     auto body = telemetry::Parse(payload);
     if (!body.ok()) return fail("bad payload", body.status());
-    *prev_boot = body->status.prev_boot;
+    a.prev_boot = body->status.prev_boot;
+    a.next_key = body->status.next_key;
   }
   if (parts->type != telemetry::MessageTypeName(msg->type)) {
     return fail("type/topic mismatch",
@@ -82,20 +134,96 @@ Result<std::string> TelemetryVerifier::Authenticate(std::string_view topic, std:
   if (msg->dev != parts->thing) {
     return fail("dev/topic mismatch", Unauthenticated("dev '" + msg->dev + "' != topic thing '" + parts->thing + "'"));
   }
-  if (key->second.thing != msg->dev) {
+  if (key.jwk.thing != msg->dev) {
     return fail("wrong key",
-                Unauthenticated("signed with the key of '" + key->second.thing + "', not of dev '" + msg->dev + "'"));
+                Unauthenticated("signed with the key of '" + key.jwk.thing + "', not of dev '" + msg->dev + "'"));
   }
-  *seq = msg->seq;
-  *boot = msg->boot;
-  return msg->dev;
+  // Seq is monotonic per device across boots, so one number says where the
+  // successor key took over (docs/telemetry.md "Signing-key rotation").
+  if (msg->seq >= key.retired_from) {
+    return fail("retired kid", Unauthenticated("kid '" + header->kid + "' of '" + msg->dev + "' was retired from seq " +
+                                               std::to_string(key.retired_from) + " by its successor '" +
+                                               key.successor + "'; this message has seq " + std::to_string(msg->seq)));
+  }
+  if (a.next_key) {
+    if (Status s = CheckAnnouncement(*a.next_key, key, msg->dev); !s.ok()) return fail("bad key announcement", s);
+  }
+  a.dev = msg->dev;
+  a.boot = msg->boot;
+  a.seq = msg->seq;
+  a.kid = header->kid;
+  return a;
+}
+
+Status TelemetryVerifier::CheckAnnouncement(const jws::Jwk& next, const Key& signer, const std::string& dev) const {
+  const std::string what = "status.next_key kid '" + next.kid + "'";
+  if (next.kid == signer.jwk.kid) return InvalidArgument(what + " is the key the message is signed with");
+  if (revoked_.count(next.kid) > 0) return Unauthenticated(what + " is revoked");
+  auto known = keys_by_kid_.find(next.kid);
+  if (known == keys_by_kid_.end()) return Status::Ok();
+  if (known->second.jwk.thing != dev) {
+    return Unauthenticated(what + " is the key of '" + known->second.jwk.thing + "', not of '" + dev + "'");
+  }
+  if (known->second.retired_from != UINT64_MAX) {
+    return Unauthenticated(what + " was retired: a key is never reinstated");
+  }
+  return Status::Ok();
+}
+
+void TelemetryVerifier::KeyEvent(std::string line) {
+  if (counts_.key_events.size() < kMaxExamples) counts_.key_events.push_back(std::move(line));
+}
+
+void TelemetryVerifier::NoteKeyUse(const Authentic& a) {
+  if (a.next_key) {
+    auto [it, inserted] = keys_by_kid_.try_emplace(a.next_key->kid);
+    Key& next = it->second;
+    if (inserted) {
+      next.jwk = *a.next_key;
+      next.jwk.thing = a.dev;  // the announcement binds the key to the thing that signed it
+      ++counts_.keys_learned;
+      KeyEvent(a.dev + ": learned kid " + next.jwk.kid + " (announced in boot " + std::to_string(a.boot) + " seq " +
+               std::to_string(a.seq) + ", signed with kid " + a.kid + ")");
+    }
+    // Also a key already in the JWK set (a set regenerated after a rotation):
+    // its first message still retires the key that announced it.
+    if (next.predecessor.empty()) next.predecessor = a.kid;
+  }
+  auto signer = keys_by_kid_.find(a.kid);
+  if (signer == keys_by_kid_.end()) return;
+  Key& used = signer->second;
+  used.highest_seq = used.any_seq ? std::max(used.highest_seq, a.seq) : a.seq;
+  used.any_seq = true;
+  if (used.predecessor.empty()) return;
+  auto old = keys_by_kid_.find(used.predecessor);
+  if (old == keys_by_kid_.end() || a.seq >= old->second.retired_from) return;
+  Key& prev = old->second;
+  if (prev.retired_from == UINT64_MAX) {
+    ++counts_.keys_retired;
+    KeyEvent(a.dev + ": kid " + prev.jwk.kid + " retired from seq " + std::to_string(a.seq) +
+             " (the first message signed with its successor " + a.kid + ")");
+  }
+  // The lowest seq the successor signed: an earlier message of it arriving
+  // late (alarms overtake telemetry) moves the boundary down, never up.
+  prev.retired_from = a.seq;
+  prev.successor = a.kid;
+  // The device signs every old-key message before its first new-key one
+  // (seq order is signing order), so an old-key message already accepted at
+  // or above the boundary was signed by someone else holding the old key.
+  if (prev.any_seq && prev.highest_seq >= a.seq && !prev.copy_reported) {
+    prev.copy_reported = true;
+    counts_.failure_notes.push_back(
+        a.dev + ": kid " + prev.jwk.kid + " signed seq " + std::to_string(prev.highest_seq) + ", after its successor " +
+        a.kid + " took over at seq " + std::to_string(a.seq) + ": another copy of the old key is in use (revoke it)");
+  }
 }
 
 TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std::string_view payload,
                                                     const std::string* jws_value) {
   Checked c;
   std::string reason_class;
-  // One lock for all of it: jws::Verifier is single-threaded by contract.
+  // One lock for all of it: jws::Verifier is single-threaded by contract, and
+  // rotations change the key table.
   std::lock_guard<std::mutex> lock(mu_);
   // A last will is composed at CONNECT and published by the broker when the
   // connection dies: it cannot carry a signature over a sample or a seq.
@@ -106,29 +234,33 @@ TelemetryVerifier::Checked TelemetryVerifier::Check(std::string_view topic, std:
     c.verdict = Verdict::kStatus;
     return c;
   }
-  std::string alarm;
-  std::optional<telemetry::PrevBoot> prev_boot;
-  auto dev = Authenticate(topic, payload, jws_value, &c.seq, &c.boot, &reason_class, &alarm, &prev_boot);
+  auto authentic = Authenticate(topic, payload, jws_value, &reason_class);
   ++counts_.received;
-  if (!dev.ok()) {
+  if (!authentic.ok()) {
     ++counts_.invalid;
     ++counts_.invalid_reasons[reason_class];
-    c.why = std::string(topic) + ": " + dev.status().message();
+    c.why = std::string(topic) + ": " + authentic.status().message();
     if (counts_.examples.size() < kMaxExamples) counts_.examples.push_back(c.why);
     c.verdict = Verdict::kInvalid;
     return c;
   }
-  c.dev = std::move(*dev);
+  c.dev = authentic->dev;
+  c.boot = authentic->boot;
+  c.seq = authentic->seq;
   c.verdict = Track(c, payload);
+  // Keys change only on a new authentic message: a conflicting one (a reused
+  // seq) teaches nothing, a duplicate already taught it.
+  if (c.verdict == Verdict::kVerified) NoteKeyUse(*authentic);
   // An authentic window of a later boot says where the earlier boot's seqs
   // ended and what the device itself lost in a crash (docs/telemetry.md,
   // status.prev_boot): a missing tail of that boot now counts as lost.
-  if (prev_boot && c.verdict != Verdict::kConflict) {
-    NoteBootEndLocked(c.dev, prev_boot->boot, prev_boot->last_seq, prev_boot->lost);
+  if (authentic->prev_boot && c.verdict != Verdict::kConflict) {
+    const telemetry::PrevBoot& p = *authentic->prev_boot;
+    NoteBootEndLocked(c.dev, p.boot, p.last_seq, p.lost);
   }
-  if (c.verdict == Verdict::kVerified && !alarm.empty()) {
+  if (c.verdict == Verdict::kVerified && !authentic->alarm.empty()) {
     ++counts_.alarm_messages;
-    ++counts_.alarms[alarm];
+    ++counts_.alarms[authentic->alarm];
   }
   return c;
 }

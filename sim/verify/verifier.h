@@ -7,6 +7,13 @@
 // (byte-identical: QoS 1 retransmits, accepted) and conflicting (same seq,
 // different bytes: flagged) messages.
 //
+// Keys: the JWK set given at construction, minus a revocation list (a revoked
+// kid is refused outright), plus keys learned at run time from signing-key
+// rotations: an authentic telemetry window whose status.next_key announces
+// the device's next key (signed with its current one) teaches that key; the
+// first message the new key signs retires the old one for every seq from
+// there on (docs/telemetry.md "Signing-key rotation").
+//
 // Loss is seen in three ways: a gap inside a (device, boot) range; a range
 // extended by what the sender knows (Expect(): the fleet saw each device
 // publish; NoteBootEnd(): a later message of the device names the last seq
@@ -52,6 +59,14 @@ struct VerifyReport {
   uint64_t alarm_messages = 0;                      // verified alarm messages (included in verified)
   std::map<std::string, uint64_t> alarms;           // "<channel> <state>" -> verified alarm messages
   std::vector<std::string> examples;                // first few invalid/lost details
+  /// Signing-key rotations seen (docs/telemetry.md "Signing-key rotation"):
+  /// keys learned from authentic announcements, keys retired by their
+  /// successor's first message, and one line per such event (the first few),
+  /// naming the thing and both kids, so an operator can add learned keys to
+  /// the JWK set for verifiers that start later.
+  uint64_t keys_learned = 0;
+  uint64_t keys_retired = 0;
+  std::vector<std::string> key_events;
   /// Of `lost`: seqs after the last one received of a boot, up to the last
   /// seq that boot issued (known from NoteBootEnd or Expect).
   uint64_t tail_lost = 0;
@@ -80,7 +95,9 @@ class TelemetryVerifier {
   /// duplicates from conflicts; an older repeat is counted as a duplicate.
   static constexpr size_t kHashWindow = 4096;
 
-  TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend backend);
+  /// `revoked`: kids refused whatever they sign (a revocation list,
+  /// jws::RevocationListFromJson); they need not be in `keys`.
+  TelemetryVerifier(std::vector<jws::Jwk> keys, jws::Backend backend, std::vector<jws::RevokedKey> revoked = {});
 
   struct Checked {
     Verdict verdict = Verdict::kInvalid;
@@ -135,22 +152,43 @@ class TelemetryVerifier {
     uint64_t noted_last = 0;
     std::map<uint64_t, uint64_t> hashes;  // seq -> payload hash, last kHashWindow
   };
-  struct Invalid {
-    std::string reason_class;
-    std::string detail;
+  /// A signing key the verifier trusts, and where it is in a rotation.
+  struct Key {
+    jws::Jwk jwk;
+    std::string predecessor;             // the kid that signed this key's announcement; empty if never announced
+    uint64_t retired_from = UINT64_MAX;  // seqs of jwk.thing >= this are refused ("retired kid")
+    std::string successor;               // the kid whose first message retired this one
+    bool any_seq = false;                // an authentic new message signed with it arrived
+    uint64_t highest_seq = 0;            // the highest seq of those
+    bool copy_reported = false;          // it signed above its retirement: reported once
+  };
+  /// What Authenticate found in an authentic message beyond dev/boot/seq.
+  struct Authentic {
+    std::string dev;
+    uint64_t boot = 0;
+    uint64_t seq = 0;
+    std::string kid;                               // the key it was signed with
+    std::string alarm;                             // "<channel> <state>" for an alarm message
+    std::optional<telemetry::PrevBoot> prev_boot;  // a telemetry window's status.prev_boot
+    std::optional<jws::Jwk> next_key;              // a telemetry window's status.next_key
   };
 
-  /// `alarm` is set to "<channel> <state>" for an authentic alarm message.
-  /// `prev_boot` is set when an authentic telemetry message carries status.prev_boot.
-  Result<std::string> Authenticate(std::string_view topic, std::string_view payload, const std::string* jws,
-                                   uint64_t* seq, uint64_t* boot, std::string* reason_class, std::string* alarm,
-                                   std::optional<telemetry::PrevBoot>* prev_boot);
+  Result<Authentic> Authenticate(std::string_view topic, std::string_view payload, const std::string* jws,
+                                 std::string* reason_class);
+  /// Checks a rotation announcement before the message is trusted: not the
+  /// signing key itself, not another thing's, not revoked or retired.
+  Status CheckAnnouncement(const jws::Jwk& next, const Key& signer, const std::string& dev) const;
+  /// After an authentic new message: learns an announced key, and retires the
+  /// signing key's predecessor from this seq on.
+  void NoteKeyUse(const Authentic& a);
+  void KeyEvent(std::string line);
   void NoteBootEndLocked(const std::string& dev, uint64_t boot, uint64_t last_seq, uint64_t device_lost);
   Verdict Track(Checked& c, std::string_view payload);
   static void Cover(Stream& s, uint64_t seq);
 
   std::unique_ptr<jws::Verifier> verifier_;
-  std::unordered_map<std::string, jws::Jwk> keys_by_kid_;
+  std::unordered_map<std::string, Key> keys_by_kid_;          // guarded by mu_ (rotations add and retire keys)
+  std::unordered_map<std::string, jws::RevokedKey> revoked_;  // by kid
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint64_t>, Stream> streams_;
   VerifyReport counts_;

@@ -116,6 +116,19 @@ TEST(EdgeforgeCliTest, SimAgainstANamedBroker) {
   EXPECT_FALSE(Has(r, "local mosquitto")) << r.output;
 }
 
+// The sim's verifier reads <certs>/revoked.json too (docs/telemetry.md
+// "Revoked keys"): a fleet device signing with a revoked key fails the run.
+TEST(EdgeforgeCliTest, SimRefusesARevokedSigningKey) {
+  const std::string pki = MakePki({"edge-00001", "edge-00002"}, "simrevoked");
+  const std::string kid = testing_support::SignerFor(pki, "edge-00002")->kid();
+  std::ofstream(pki + "/revoked.json") << R"({"revoked":[{"kid":")" << kid << R"(","at":"2025-03-01T12:00:00Z"}]})";
+  const CliRun r = Edgeforge("sim --devices 2 --duration 2s --interval 500ms --certs " + pki + " --work " +
+                             MakeTempDir("simrevokedwork"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "invalid: revoked kid x")) << r.output;
+  EXPECT_TRUE(Has(r, "result: FAIL")) << r.output;
+}
+
 TEST(EdgeforgeCliTest, NoVerifyRunsWithoutTheIngestVerifier) {
   const CliRun r =
       Edgeforge("sim --devices 3 --duration 1s --interval 200ms --no-verify --work " + MakeTempDir("noverify"));
@@ -398,6 +411,31 @@ TEST_F(VerifyCaptureTest, MalformedCaptureLineNamesFileAndLine) {
   const CliRun r = Edgeforge("verify --certs " + pki_ + " --capture " + Write(Line(0) + "{\"topic\": 3}\n"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(Has(r, "capture.jsonl:2")) << r.output;
+}
+
+// docs/telemetry.md "Revoked keys": <certs>/revoked.json is read when it
+// exists, --revoked names another; a list that cannot be read or parsed stops
+// the run with the file and the field, never a run without it.
+TEST_F(VerifyCaptureTest, ARevocationListRefusesTheKeyAndABadOneStopsTheRun) {
+  const std::string capture = Write(Line(0) + Line(1));
+  std::ofstream(pki_ + "/revoked.json") << R"({"revoked":[{"kid":")" << signer_->kid()
+                                        << R"(","at":"2025-03-01T12:00:00Z","reason":"stolen"}]})";
+  CliRun r = Edgeforge("verify --certs " + pki_ + " --capture " + capture);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "invalid: revoked kid x2")) << r.output;
+  EXPECT_TRUE(Has(r, "was revoked at 2025-03-01T12:00:00Z (stolen)")) << r.output;
+  const std::string empty = MakeTempDir("revoked") + "/none.json";
+  std::ofstream(empty) << R"({"revoked":[]})";
+  r = Edgeforge("verify --certs " + pki_ + " --revoked " + empty + " --capture " + capture);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Edgeforge("verify --certs " + pki_ + " --revoked /nonexistent/revoked.json --capture " + capture);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, "cannot read revocation list /nonexistent/revoked.json")) << r.output;
+  std::ofstream(pki_ + "/revoked.json") << R"({"revoked":[{"kid":")" << signer_->kid() << R"(","at":"2025-03-01"}]})";
+  r = Edgeforge("verify --certs " + pki_ + " --capture " + capture);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Has(r, pki_ + "/revoked.json: revocations revoked[0].at: '2025-03-01' is not an RFC 3339 date-time"))
+      << r.output;
 }
 
 TEST_F(VerifyCaptureTest, MissingJwksIsAClearError) {

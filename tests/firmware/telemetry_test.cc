@@ -249,6 +249,41 @@ TEST(TelemetryV2Test, PrevBootRoundTripsIsOptionalAndStrict) {
   }
 }
 
+// Signing-key rotation (docs/telemetry.md): the next key's public JWK rides in
+// status.next_key, checked in full, since verifiers learn keys from it.
+TEST(TelemetryV2Test, NextKeyRoundTripsIsOptionalAndCheckedInFull) {
+  auto pem = jws::GenerateSigningKeyPem();
+  ASSERT_TRUE(pem.ok()) << pem.status().ToString();
+  auto pub = jws::PublicKeyFromPem(*pem);
+  ASSERT_TRUE(pub.ok());
+  const std::string kid = jws::Thumbprint(*pub);
+  Telemetry m = WindowSample();
+  EXPECT_EQ(Serialize(m).find("next_key"), std::string::npos);
+  m.status.next_key = jws::Jwk{kid, "", *pub};
+  const std::string json = Serialize(m);
+  EXPECT_NE(json.find(R"("refused":0,"next_key":)" + jws::PublicJwkJson(*pub) + "}}"), std::string::npos) << json;
+  auto p = ParseTelemetry(json);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(p->status.next_key.has_value());
+  EXPECT_EQ(p->status.next_key->kid, kid);
+  EXPECT_EQ(p->status.next_key->key, *pub);
+  EXPECT_EQ(Parse(json)->status.next_key->kid, kid) << "the v1 view the verifier reads keeps it";
+  const std::string x = jws::Base64UrlEncode(pub->x);
+  std::string other_kid = kid;
+  other_kid[0] = other_kid[0] == 'A' ? 'B' : 'A';
+  for (const auto& [from, to, what] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"\"kid\":\"" + kid, "\"kid\":\"" + other_kid, "status.next_key.kid: "},
+           {R"("crv":"P-256")", R"("crv":"P-384")", "status.next_key.crv: "},
+           {"\"x\":\"" + x, "\"x\":\"" + x.substr(0, 40), "status.next_key.x: "},
+           {"\"kid\":\"" + kid + "\"", "\"kid\":\"" + kid + "\",\"thing\":\"edge-2\"", "'status.next_key.thing'"},
+           {R"("next_key":{)", R"("next_key":7,"was":{)", "'status.next_key'"}}) {
+    std::string bad = json;
+    bad.replace(bad.find(from), from.size(), to);
+    const Status s = ParseTelemetry(bad).status();
+    EXPECT_NE(s.message().find(what), std::string::npos) << bad << "\n" << s.ToString();
+  }
+}
+
 TEST(TelemetryV2Test, SerializesAlarmInSchemaOrder) {
   EXPECT_EQ(Serialize(AlarmSample()),
             R"({"v":2,"type":"alarm","dev":"edge-00001","kind":"factory","seq":13,"boot":1,"ts":1700000012345,)"

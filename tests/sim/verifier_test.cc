@@ -1,6 +1,11 @@
 #include "sim/verify/verifier.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "firmware/telemetry/telemetry.h"
 #include "tests/support/test_pki.h"
@@ -23,8 +28,9 @@ class VerifierTest : public ::testing::Test {
     verifier_ = std::make_unique<TelemetryVerifier>(Jwks(*pki_), jws::Backend::kOpenSsl);
   }
 
-  // A v2 telemetry window, as devices emit it.
-  static std::string Payload(const std::string& dev, uint64_t seq, uint64_t boot = 1, double t = 20.0) {
+  // A v2 telemetry window, as devices emit it; `next_key` announces a signing-key rotation.
+  static std::string Payload(const std::string& dev, uint64_t seq, uint64_t boot = 1, double t = 20.0,
+                             const jws::Signer* next_key = nullptr) {
     telemetry::Telemetry m;
     m.dev = dev;
     m.kind = "factory";
@@ -39,6 +45,7 @@ class VerifierTest : public ::testing::Test {
     c.n = 10;
     c.value = c.mean = c.min = c.max = t;
     m.readings = {c};
+    if (next_key != nullptr) m.status.next_key = jws::Jwk{next_key->kid(), "", next_key->public_key()};
     return telemetry::Serialize(m);
   }
   // A v1 message, as older firmware sent it (captures).
@@ -166,7 +173,7 @@ TEST_F(VerifierTest, RejectsMissingSignatureUnknownKidAndAlgNone) {
   EXPECT_EQ(r.invalid, 3u);
   EXPECT_EQ(r.invalid_reasons.at("no signature"), 1u);
   EXPECT_EQ(r.invalid_reasons.at("unknown kid"), 1u);
-  EXPECT_EQ(r.invalid_reasons.at("bad jws header"), 1u);
+  EXPECT_EQ(r.invalid_reasons.at("alg not ES256"), 1u);
   EXPECT_EQ(r.verified, 0u);
 }
 
@@ -371,6 +378,245 @@ TEST_F(VerifierTest, SeenAnswersPerDeviceBootAndSeq) {
   EXPECT_FALSE(verifier_->Seen("dev-a", 2, 4));
   EXPECT_FALSE(verifier_->Seen("dev-a", 1, 5));
   EXPECT_FALSE(verifier_->Seen("dev-b", 2, 5));
+}
+
+// --- The signature attack matrix (the security issue) --------------------------
+//
+// Every attack starts from a message the real signer made with the real keys of
+// the test PKI; only the bytes are tampered with afterwards. Each is refused
+// (or, for a byte-identical replay, de-duplicated) as docs/telemetry.md "What a
+// verifier checks" says, and counted under its own reason class.
+
+/// The header JSON of a compact detached JWS.
+nlohmann::json HeaderOf(const std::string& compact) {
+  auto raw = jws::Base64UrlDecode(compact.substr(0, compact.find('.')));
+  EXPECT_TRUE(raw.ok());
+  return nlohmann::json::parse(std::string(raw->begin(), raw->end()));
+}
+
+/// `compact` with its header replaced by `header` (member order as given) and
+/// its signature part kept: what an attacker who cannot sign does.
+std::string WithHeader(const std::string& compact, const nlohmann::ordered_json& header) {
+  return jws::Base64UrlEncode(AsBytes(header.dump())) + compact.substr(compact.find(".."));
+}
+
+/// The device's own header, one member changed or removed (null removes).
+nlohmann::ordered_json Tampered(const std::string& compact, const std::string& member, const nlohmann::json& value) {
+  const nlohmann::json h = HeaderOf(compact);
+  nlohmann::ordered_json out;
+  for (const char* name : {"alg", "b64", "crit", "kid"}) {
+    if (name == member) {
+      if (!value.is_null()) out[name] = value;
+    } else if (h.contains(name)) {
+      out[name] = h.at(name);
+    }
+  }
+  return out;
+}
+
+/// HS256 over the JWS signing input, keyed with the device's public key (x || y):
+/// the classic algorithm-confusion forgery against a verifier that lets the
+/// header pick the algorithm.
+std::string Hs256KeyedWithThePublicKey(const std::string& header_b64, const std::string& payload,
+                                       const jws::EcP256PublicKey& pub) {
+  std::vector<uint8_t> secret(pub.x.begin(), pub.x.end());
+  secret.insert(secret.end(), pub.y.begin(), pub.y.end());
+  const std::string input = header_b64 + "." + payload;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return header_b64 + ".." + jws::Base64UrlEncode(ConstBytes(mac, len));
+}
+
+TEST_F(VerifierTest, AttackMatrixEachRefusedUnderItsOwnClass) {
+  const std::string payload = Payload("dev-a", 7);
+  const std::string genuine = *signer_a_->Sign(payload);
+  const std::string kid_b = signer_b_->kid();
+
+  struct Attack {
+    std::string name;
+    std::string topic;
+    std::string payload;
+    std::string jws;
+    std::string reason_class;  // what docs/telemetry.md names it
+  };
+  std::string flipped = payload;
+  flipped[flipped.size() / 2] ^= 0x01;  // one bit, in the middle of the readings
+  const std::string none_header =
+      jws::Base64UrlEncode(AsBytes(Tampered(genuine, "alg", "none").dump()));  // alg:none, empty signature
+  const std::string hs_header = jws::Base64UrlEncode(AsBytes(Tampered(genuine, "alg", "HS256").dump()));
+  const std::vector<Attack> attacks = {
+      {"flipped payload bit", Topic("dev-a"), flipped, genuine, "bad signature"},
+      {"another device's kid swapped into the header", Topic("dev-a"), payload,
+       WithHeader(genuine, Tampered(genuine, "kid", kid_b)), "kid of another thing"},
+      {"alg:none without a signature", Topic("dev-a"), payload, none_header + "..", "alg not ES256"},
+      {"alg:none keeping the signature", Topic("dev-a"), payload, WithHeader(genuine, Tampered(genuine, "alg", "none")),
+       "alg not ES256"},
+      {"HS256 keyed with the public key", Topic("dev-a"), payload,
+       Hs256KeyedWithThePublicKey(hs_header, payload, signer_a_->public_key()), "alg not ES256"},
+      {"b64 missing from crit", Topic("dev-a"), payload,
+       WithHeader(genuine, Tampered(genuine, "crit", nlohmann::json::array())), "b64 not critical"},
+      {"crit missing", Topic("dev-a"), payload, WithHeader(genuine, Tampered(genuine, "crit", nullptr)),
+       "b64 not critical"},
+      {"b64:true", Topic("dev-a"), payload, WithHeader(genuine, Tampered(genuine, "b64", true)), "b64 not false"},
+      {"b64 missing", Topic("dev-a"), payload, WithHeader(genuine, Tampered(genuine, "b64", nullptr)), "b64 not false"},
+      {"an extension in crit", Topic("dev-a"), payload,
+       WithHeader(genuine, Tampered(genuine, "crit", nlohmann::json::array({"b64", "exp"}))), "unknown crit member"},
+      {"not a JWS", Topic("dev-a"), payload,
+       genuine.substr(0, genuine.find('.')) + ".e30." + genuine.substr(genuine.find("..") + 2), "bad jws header"},
+      {"device A's message replayed on device B's topic", Topic("dev-b"), payload, genuine, "dev/topic mismatch"},
+  };
+  std::map<std::string, uint64_t> expected;
+  for (const Attack& a : attacks) {
+    const auto c = verifier_->Check(a.topic, a.payload, &a.jws);
+    EXPECT_EQ(c.verdict, Verdict::kInvalid) << a.name;
+    const auto r = verifier_->Report();
+    ++expected[a.reason_class];
+    EXPECT_EQ(r.invalid_reasons, expected) << a.name << ": " << c.why;
+  }
+  // Nothing of it entered the sequence: the genuine message is new, not a
+  // conflict; its byte-identical replay (a QoS 1 redelivery, or an attacker
+  // replaying it) is a duplicate, accepted once and counted.
+  EXPECT_EQ(verifier_->Check(Topic("dev-a"), payload, &genuine).verdict, Verdict::kVerified);
+  EXPECT_EQ(verifier_->Check(Topic("dev-a"), payload, &genuine).verdict, Verdict::kDuplicate);
+  const auto r = verifier_->Report();
+  EXPECT_EQ(r.invalid, attacks.size());
+  EXPECT_EQ(r.verified, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(r.conflicts, 0u);
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.invalid_reasons, expected);
+}
+
+TEST_F(VerifierTest, ASignatureFromARevokedKeyIsRefusedAsRevoked) {
+  // dev-b's key leaked: revoked, whatever the message says or when.
+  const std::string list =
+      R"({"revoked":[{"kid":")" + signer_b_->kid() + R"(","at":"2025-03-01T12:00:00Z","reason":"leaked"}]})";
+  auto revoked = jws::RevocationListFromJson(list);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  TelemetryVerifier v(Jwks(*pki_), jws::Backend::kOpenSsl, *revoked);
+  const std::string p = Payload("dev-b", 1);
+  const std::string sig = *signer_b_->Sign(p);
+  const auto c = v.Check(Topic("dev-b"), p, &sig);
+  EXPECT_EQ(c.verdict, Verdict::kInvalid);
+  EXPECT_NE(c.why.find("revoked at 2025-03-01T12:00:00Z (leaked)"), std::string::npos) << c.why;
+  // dev-a is untouched.
+  const std::string pa = Payload("dev-a", 1);
+  const std::string siga = *signer_a_->Sign(pa);
+  EXPECT_EQ(v.Check(Topic("dev-a"), pa, &siga).verdict, Verdict::kVerified);
+  const auto r = v.Report();
+  EXPECT_EQ(r.invalid_reasons, (std::map<std::string, uint64_t>{{"revoked kid", 1}}));
+  EXPECT_EQ(r.verified, 1u);
+}
+
+// --- Signing-key rotation (docs/telemetry.md "Signing-key rotation") -----------
+
+std::unique_ptr<jws::Signer> FreshSigner() {
+  auto pem = jws::GenerateSigningKeyPem();
+  EXPECT_TRUE(pem.ok()) << pem.status().ToString();
+  auto s = jws::MakeSigner(jws::Backend::kOpenSsl, *pem);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return std::move(*s);
+}
+
+TEST_F(VerifierTest, RotationLearnsTheAnnouncedKeyAcceptsBothInTheOverlapAndRetiresTheOld) {
+  using telemetry::AlarmState;
+  auto next = FreshSigner();
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 0), *signer_a_), Verdict::kVerified);
+  // The announcement, signed with the current key, in the next windows until one is acknowledged.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1, 1, 20.0, next.get()), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(verifier_->Report().keys_learned, 1u);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), AlarmPayload("dev-a", 2, AlarmState::kRaised), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 3, 1, 20.0, next.get()), *signer_a_), Verdict::kVerified);
+  // The switch: seq 5 is the first the new key signs; 4 (old key) was still
+  // in flight and arrives after it: both keys are good in the overlap.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 5), *next), Verdict::kVerified);
+  EXPECT_EQ(Send(AlarmTopic("dev-a"), AlarmPayload("dev-a", 4, AlarmState::kCleared), *signer_a_), Verdict::kVerified);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.keys_retired, 1u);
+  EXPECT_EQ(r.invalid, 0u) << (r.examples.empty() ? "" : r.examples[0]);
+  EXPECT_EQ(r.lost, 0u);
+  // After the overlap the old key is refused, under its own class; the seq
+  // stays free for the real message.
+  const std::string late = Payload("dev-a", 6);
+  const std::string old_sig = *signer_a_->Sign(late);
+  const auto c = verifier_->Check(Topic("dev-a"), late, &old_sig);
+  EXPECT_EQ(c.verdict, Verdict::kInvalid);
+  EXPECT_NE(c.why.find("retired from seq 5"), std::string::npos) << c.why;
+  EXPECT_EQ(Send(Topic("dev-a"), late, *next), Verdict::kVerified);
+  // A later boot still cannot use it (seq is monotonic across boots).
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1000, 2), *signer_a_), Verdict::kInvalid);
+  r = verifier_->Report();
+  EXPECT_EQ(r.invalid_reasons, (std::map<std::string, uint64_t>{{"retired kid", 2}}));
+  EXPECT_EQ(r.verified, 7u);
+  EXPECT_EQ(r.lost, 0u);
+  ASSERT_EQ(r.key_events.size(), 2u);
+  EXPECT_NE(r.key_events[0].find("learned kid " + next->kid()), std::string::npos) << r.key_events[0];
+  EXPECT_NE(r.key_events[1].find("retired from seq 5"), std::string::npos) << r.key_events[1];
+}
+
+TEST_F(VerifierTest, AKeyIsLearnedOnlyFromAnAuthenticAnnouncementByTheSameThing) {
+  auto next = FreshSigner();
+  // Unannounced: unknown.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1), *next), Verdict::kInvalid);
+  // Announced by itself (signed with the new key): still unknown.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1, 1, 20.0, next.get()), *next), Verdict::kInvalid);
+  // Announced for dev-a but signed by dev-b: not dev-a's announcement.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1, 1, 20.0, next.get()), *signer_b_), Verdict::kInvalid);
+  // Announced with dev-a's key, but the bytes were changed on the way.
+  std::string forged = Payload("dev-a", 1, 1, 20.0, next.get());
+  const std::string sig = *signer_a_->Sign(Payload("dev-a", 1));
+  EXPECT_EQ(verifier_->Check(Topic("dev-a"), forged, &sig).verdict, Verdict::kInvalid);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 2), *next), Verdict::kInvalid);
+  // A device announcing another thing's key, or the key it signs with.
+  auto b_announces_a = verifier_->Check(Topic("dev-b"), Payload("dev-b", 1, 1, 20.0, signer_a_.get()),
+                                        &*signer_b_->Sign(Payload("dev-b", 1, 1, 20.0, signer_a_.get())));
+  EXPECT_EQ(b_announces_a.verdict, Verdict::kInvalid);
+  EXPECT_NE(b_announces_a.why.find("is the key of 'dev-a'"), std::string::npos) << b_announces_a.why;
+  EXPECT_EQ(Send(Topic("dev-b"), Payload("dev-b", 2, 1, 20.0, signer_b_.get()), *signer_b_), Verdict::kInvalid);
+  auto r = verifier_->Report();
+  EXPECT_EQ(r.keys_learned, 0u);
+  EXPECT_EQ(r.invalid_reasons,
+            (std::map<std::string, uint64_t>{
+                {"unknown kid", 3}, {"wrong key", 1}, {"bad signature", 1}, {"bad key announcement", 2}}));
+  // dev-b announces the key for itself: learned as dev-b's, so dev-a cannot use it.
+  EXPECT_EQ(Send(Topic("dev-b"), Payload("dev-b", 3, 1, 20.0, next.get()), *signer_b_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-b"), Payload("dev-b", 4), *next), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 3), *next), Verdict::kInvalid);
+  r = verifier_->Report();
+  EXPECT_EQ(r.keys_learned, 1u);
+  EXPECT_EQ(r.invalid_reasons.at("wrong key"), 2u);
+}
+
+TEST_F(VerifierTest, ARevokedKeyCannotBeAnnouncedNorUsed) {
+  auto next = FreshSigner();
+  auto revoked =
+      jws::RevocationListFromJson(R"({"revoked":[{"kid":")" + next->kid() + R"(","at":"2025-03-01T12:00:00+01:00"}]})");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  TelemetryVerifier v(Jwks(*pki_), jws::Backend::kOpenSsl, *revoked);
+  const std::string p = Payload("dev-a", 1, 1, 20.0, next.get());
+  const std::string sig = *signer_a_->Sign(p);
+  EXPECT_EQ(v.Check(Topic("dev-a"), p, &sig).verdict, Verdict::kInvalid);
+  const std::string q = Payload("dev-a", 2);
+  const std::string qsig = *next->Sign(q);
+  EXPECT_EQ(v.Check(Topic("dev-a"), q, &qsig).verdict, Verdict::kInvalid);
+  EXPECT_EQ(v.Report().invalid_reasons,
+            (std::map<std::string, uint64_t>{{"bad key announcement", 1}, {"revoked kid", 1}}));
+}
+
+TEST_F(VerifierTest, AnOldKeyMessageAboveTheHandoverMeansAnotherCopyOfTheKey) {
+  auto next = FreshSigner();
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 1, 1, 20.0, next.get()), *signer_a_), Verdict::kVerified);
+  // Seq 9 with the old key arrives first; then the new key's first message
+  // says the device switched at 8: the device never signed 9 with the old key.
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 9), *signer_a_), Verdict::kVerified);
+  EXPECT_EQ(Send(Topic("dev-a"), Payload("dev-a", 8), *next), Verdict::kVerified);
+  const auto r = verifier_->Report();
+  EXPECT_FALSE(r.Passed());
+  bool named = false;
+  for (const auto& w : r.FailureReasons()) named = named || w.find("another copy of the old key") != std::string::npos;
+  EXPECT_TRUE(named);
 }
 
 }  // namespace

@@ -222,6 +222,148 @@ TEST(DeviceTest, DropsByTheOutboxBoundAreCountedAndEveryReportIsDeliveredDropped
   EXPECT_EQ(seen.size(), telemetry.size());  // none twice
 }
 
+// --- Signing-key rotation (docs/telemetry.md "Signing-key rotation") ---------
+
+std::unique_ptr<jws::Signer> RealSigner() {
+  auto pem = jws::GenerateSigningKeyPem();
+  EXPECT_TRUE(pem.ok()) << pem.status().ToString();
+  auto signer = jws::MakeSigner(jws::Backend::kMbedTls, *pem);
+  EXPECT_TRUE(signer.ok()) << signer.status().ToString();
+  return std::move(*signer);
+}
+
+/// The kid in a publish's JWS header.
+std::string KidOf(const mqtt::Publish& p) {
+  for (const auto& [name, value] : p.user_properties) {
+    if (name != "jws") continue;
+    auto h = jws::ParseHeader(value);
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    return h.ok() ? h->kid : "";
+  }
+  return "";
+}
+
+/// The kid a telemetry window announces in status.next_key, or "".
+std::string AnnouncedKid(const mqtt::Publish& p) {
+  const auto j = nlohmann::json::parse(p.payload);
+  if (!j.contains("status") || !j["status"].contains("next_key")) return "";
+  return j["status"]["next_key"]["kid"].get<std::string>();
+}
+
+TEST(DeviceTest, RotationAnnouncesTheNewKeyWithTheOldAndSwitchesOnlyOnItsPuback) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(30.0);
+  pipeline::AlarmRule hot;
+  hot.channel = "temperature";
+  hot.threshold = 25;
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {hot});
+  auto old_key = RealSigner();
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, *old_key, *s.link, pipe);
+  EXPECT_EQ(device.RotateSigningKey().code(), StatusCode::kFailedPrecondition) << "before Start";
+  ASSERT_TRUE(device.Start().ok());
+  std::vector<std::pair<std::string, std::string>> taken_over;  // (kid, pem) per switch
+  device.set_key_rotation_observer(
+      [&](const std::string& kid, const std::string& pem) { taken_over.emplace_back(kid, pem); });
+  s.Run(device, Micros(2'000'000));
+
+  // The broker holds its PUBACKs: the device keeps signing with the old key
+  // and announces the new one in every window meanwhile.
+  s.broker.HoldPubacks(true);
+  ASSERT_TRUE(device.RotateSigningKey().ok());
+  const std::string new_kid = device.pending_kid();
+  ASSERT_FALSE(new_kid.empty());
+  EXPECT_NE(new_kid, old_key->kid());
+  EXPECT_EQ(device.RotateSigningKey().code(), StatusCode::kFailedPrecondition) << "one rotation at a time";
+  s.Run(device, Micros(3'000'000));
+  EXPECT_EQ(device.signing_kid(), old_key->kid());
+  EXPECT_TRUE(taken_over.empty());
+  s.broker.HoldPubacks(false);
+  s.broker.ReleasePubacks();
+  s.Run(device, Micros(3'000'000));
+  EXPECT_EQ(device.signing_kid(), new_kid);
+  EXPECT_EQ(device.pending_kid(), "");
+  EXPECT_EQ(device.counters().key_rotations, 1u);
+  ASSERT_EQ(taken_over.size(), 1u);
+  EXPECT_EQ(taken_over[0].first, new_kid);
+  auto pub = jws::PublicKeyFromPem(taken_over[0].second);
+  ASSERT_TRUE(pub.ok());
+  EXPECT_EQ(jws::Thumbprint(*pub), new_kid) << "the owner gets the key it must keep for the next start";
+
+  // On the wire: old-key messages, some announcing the new key, then only
+  // new-key messages, every one verifying under the key its kid names.
+  auto verifier = jws::MakeVerifier(jws::Backend::kOpenSsl);
+  uint64_t last_old_seq = 0, first_new_seq = UINT64_MAX, announcing = 0, old_signed = 0, new_signed = 0;
+  for (const auto& p : s.broker.publishes()) {
+    if (p.topic != device.telemetry_topic() && p.topic != device.alarm_topic()) continue;
+    const std::string kid = KidOf(p);
+    const bool old = kid == old_key->kid();
+    ASSERT_TRUE(old || kid == new_kid) << kid;
+    const std::string& compact = p.user_properties[0].second;
+    EXPECT_TRUE(verifier->Verify(compact, p.payload, old ? old_key->public_key() : *pub).ok()) << p.payload;
+    if (p.topic == device.telemetry_topic() && !AnnouncedKid(p).empty()) {
+      EXPECT_EQ(AnnouncedKid(p), new_kid);
+      EXPECT_TRUE(old) << "announced with the old key, never the new one";
+      ++announcing;
+    }
+    if (old) {
+      last_old_seq = std::max(last_old_seq, SeqOf(p));
+      ++old_signed;
+    } else {
+      first_new_seq = std::min(first_new_seq, SeqOf(p));
+      ++new_signed;
+    }
+  }
+  EXPECT_GE(announcing, 3u) << "one per window while the PUBACKs were held";
+  EXPECT_GT(old_signed, 0u);
+  EXPECT_GT(new_signed, 0u);
+  EXPECT_LT(last_old_seq, first_new_seq) << "the key changes once, at one seq";
+  EXPECT_EQ(device.counters().dropped, 0u);
+}
+
+TEST(DeviceTest, ARotationWhoseAnnouncementsAreRefusedKeepsTheOldKey) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(20.0);
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  auto old_key = RealSigner();
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, *old_key, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  s.broker.SetPubackReason(device.telemetry_topic(), 0x87);  // a policy that refuses the windows
+  ASSERT_TRUE(device.RotateSigningKey().ok());
+  s.Run(device, Micros(4'000'000));
+  EXPECT_GE(device.counters().refused, 3u);
+  EXPECT_EQ(device.signing_kid(), old_key->kid()) << "no verifier could have learned the new key";
+  EXPECT_FALSE(device.pending_kid().empty());
+  EXPECT_EQ(device.counters().key_rotations, 0u);
+  EXPECT_EQ(device.RotateSigningKey().code(), StatusCode::kFailedPrecondition) << "still pending";
+}
+
+TEST(DeviceTest, RotatingToTheKeyInUseOrToGarbageIsRefused) {
+  Stack s;
+  MemoryStorage state;
+  ConstSource source(20.0);
+  pipeline::Pipeline pipe({{&source, Millis(100)}}, Millis(1000), {});
+  auto pem = jws::GenerateSigningKeyPem();
+  ASSERT_TRUE(pem.ok());
+  auto key = jws::MakeSigner(jws::Backend::kMbedTls, *pem);
+  ASSERT_TRUE(key.ok());
+  DeviceOptions opts;
+  opts.thing = "dev-1";
+  Device device(opts, s.clock, state, **key, *s.link, pipe);
+  ASSERT_TRUE(device.Start().ok());
+  EXPECT_EQ(device.RotateSigningKey(*pem).code(), StatusCode::kInvalidArgument);
+  const Status garbage =
+      device.RotateSigningKey("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+  EXPECT_EQ(garbage.code(), StatusCode::kInvalidArgument) << garbage.ToString();
+  EXPECT_EQ(garbage.message().find("AAAA"), std::string::npos) << "key text never goes into an error";
+  EXPECT_EQ(device.pending_kid(), "");
+}
+
 board::Board FactoryBoard() {
   auto b = board::LoadBoardSpec("factory-node");
   EXPECT_TRUE(b.ok()) << b.status().ToString();

@@ -31,6 +31,7 @@ void PrintTo(Backend b, std::ostream* os) { *os << BackendName(b); }
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Returns a memory BIO's contents and frees it.
 std::string TakeBioText(BIO* bio) {
@@ -628,6 +629,35 @@ TEST(ParseHeader, RejectsEveryOtherShape) {
   EXPECT_TRUE(nested.ok()) << nested.status().ToString();
 }
 
+// The verifier counts refusals by the rule that failed (docs/telemetry.md, "What
+// a verifier checks"): ParseHeader says which.
+TEST(ParseHeader, SaysWhichRuleFailed) {
+  auto h = [](const std::string& json) { return B64(json) + ".."; };
+  const std::vector<std::pair<std::string, HeaderDefect>> cases = {
+      {"x.y", HeaderDefect::kMalformed},
+      {h("[1]"), HeaderDefect::kMalformed},
+      {h(R"({"alg":"ES256","b64":false,"crit":["b64"]})"), HeaderDefect::kMalformed},
+      {h(R"({"alg":"ES256","b64":false,"crit":["b64"],"kid":"k","kid":"j"})"), HeaderDefect::kMalformed},
+      {h(R"({"b64":false,"crit":["b64"],"kid":"k"})"), HeaderDefect::kAlg},
+      {h(R"({"alg":"none","b64":false,"crit":["b64"],"kid":"k"})"), HeaderDefect::kAlg},
+      {h(R"({"alg":"HS256","b64":false,"crit":["b64"],"kid":"k"})"), HeaderDefect::kAlg},
+      {h(R"({"alg":"ES256","crit":["b64"],"kid":"k"})"), HeaderDefect::kB64},
+      {h(R"({"alg":"ES256","b64":true,"crit":["b64"],"kid":"k"})"), HeaderDefect::kB64},
+      {h(R"({"alg":"ES256","b64":false,"kid":"k"})"), HeaderDefect::kB64NotCritical},
+      {h(R"({"alg":"ES256","b64":false,"crit":[],"kid":"k"})"), HeaderDefect::kB64NotCritical},
+      {h(R"({"alg":"ES256","b64":false,"crit":"b64","kid":"k"})"), HeaderDefect::kB64NotCritical},
+      {h(R"({"alg":"ES256","b64":false,"crit":["exp"],"exp":1,"kid":"k"})"), HeaderDefect::kB64NotCritical},
+      {h(R"({"alg":"ES256","b64":false,"crit":["b64","exp"],"exp":1,"kid":"k"})"), HeaderDefect::kUnknownCrit},
+      {h(R"({"alg":"ES256","b64":false,"crit":["b64"],"kid":"k"})"), HeaderDefect::kNone},
+  };
+  for (const auto& [compact, want] : cases) {
+    HeaderDefect got = HeaderDefect::kNone;
+    auto r = ParseHeader(compact, &got);
+    EXPECT_EQ(r.ok(), want == HeaderDefect::kNone) << compact;
+    EXPECT_EQ(static_cast<int>(got), static_cast<int>(want)) << compact << ": " << r.status().ToString();
+  }
+}
+
 // --- JWK sets ------------------------------------------------------------------
 
 class JwkSet : public Keys {
@@ -720,6 +750,111 @@ TEST_F(JwkSet, RejectsWithIndexAndField) {
   off_curve[2].key.y[31] ^= 1;
   off_curve[2].kid = Thumbprint(off_curve[2].key);
   ExpectRejected(JwkSetToJson(off_curve), "jwks keys[2].x/y: not a point on P-256");
+}
+
+TEST_F(JwkSet, OneJwkIsCheckedLikeAMemberOfASet) {
+  const std::vector<Jwk> keys = Three();
+  const std::string one = PublicJwkJson(keys[0].key);
+  EXPECT_EQ(one, R"({"kty":"EC","crv":"P-256","x":")" + Base64UrlEncode(keys[0].key.x) + R"(","y":")" +
+                     Base64UrlEncode(keys[0].key.y) + R"(","kid":")" + keys[0].kid + R"("})");
+  auto back = JwkFromJson(one, "status.next_key");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->kid, keys[0].kid);
+  EXPECT_EQ(back->key, keys[0].key);
+  auto wrong = JwkFromJson(Replace(one, keys[0].kid, keys[1].kid), "status.next_key");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_THAT(wrong.status().message(), HasSubstr("status.next_key.kid: "));
+  EXPECT_THAT(JwkFromJson("[]", "status.next_key").status().message(), HasSubstr("status.next_key: not an object"));
+}
+
+// --- Revocation lists (docs/telemetry.md "Revoked keys") ----------------------
+
+class Revocations : public JwkSet {
+ protected:
+  static void ExpectRevocationRejected(const std::string& json, const std::string& message) {
+    auto r = RevocationListFromJson(json);
+    ASSERT_FALSE(r.ok()) << json;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(), HasSubstr(message)) << json;
+  }
+};
+
+TEST_F(Revocations, RoundTripsWithTheInstant) {
+  const std::vector<Jwk> keys = Three();
+  std::vector<RevokedKey> list = {{keys[0].kid, "2025-03-01T12:00:00Z", 0, "leaked in a support bundle"},
+                                  {keys[1].kid, "2025-03-01T13:00:00.250+01:00", 0, ""}};
+  auto back = RevocationListFromJson(RevocationListToJson(list));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].kid, keys[0].kid);
+  EXPECT_EQ((*back)[0].at, "2025-03-01T12:00:00Z");
+  EXPECT_EQ((*back)[0].at_ms, 1'740'830'400'000);  // date -u -d 2025-03-01T12:00:00Z +%s
+  EXPECT_EQ((*back)[0].reason, "leaked in a support bundle");
+  EXPECT_EQ((*back)[1].at_ms, 1'740'830'400'250);  // the same instant + 250 ms, written at +01:00
+  EXPECT_EQ((*back)[1].reason, "");
+  EXPECT_THAT(RevocationListToJson(list), Not(HasSubstr(R"("reason":"")")));
+  auto empty = RevocationListFromJson(R"({"revoked":[]})");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_F(Revocations, RejectsWithIndexAndField) {
+  const std::vector<Jwk> keys = Three();
+  const std::string good = RevocationListToJson(
+      {{keys[0].kid, "2025-03-01T12:00:00Z", 0, "x"}, {keys[1].kid, "2025-03-02T12:00:00Z", 0, ""}});
+  ExpectRevocationRejected("nope", "revocations: not valid JSON");
+  ExpectRevocationRejected("[]", "revocations: not a JSON object");
+  ExpectRevocationRejected("{}", "revocations revoked: missing or not an array");
+  ExpectRevocationRejected(R"({"revoked":{}})", "revocations revoked: missing or not an array");
+  ExpectRevocationRejected(R"({"revoked":[],"keys":[]})", "revocations: unknown member 'keys'");
+  ExpectRevocationRejected(R"({"revoked":[7]})", "revocations revoked[0]: not an object");
+  ExpectRevocationRejected(Replace(good, "\"kid\":\"" + keys[1].kid + "\",", ""),
+                           "revocations revoked[1].kid: missing");
+  ExpectRevocationRejected(Replace(good, keys[1].kid, "not-a-thumbprint"),
+                           "revocations revoked[1].kid: 'not-a-thumbprint' is not an RFC 7638 thumbprint");
+  ExpectRevocationRejected(Replace(good, keys[1].kid, keys[0].kid),
+                           "revocations revoked[1].kid: duplicate of revoked[0]");
+  ExpectRevocationRejected(Replace(good, R"(,"at":"2025-03-02T12:00:00Z")", ""), "revocations revoked[1].at: missing");
+  ExpectRevocationRejected(Replace(good, R"("at":"2025-03-02T12:00:00Z")", R"("at":1740830400)"),
+                           "revocations revoked[1].at: missing or not a string");
+  ExpectRevocationRejected(Replace(good, R"("reason":"x")", R"("reason":["x"])"), "revocations revoked[0].reason");
+  ExpectRevocationRejected(Replace(good, R"("reason":"x")", R"("revoked_at":"x")"),
+                           "revocations revoked[0].revoked_at: unknown member");
+  for (const char* at : {"2025-03-02", "2025-03-02 12:00:00Z", "2025-03-02T12:00:00", "2025-02-29T12:00:00Z",
+                         "2025-13-01T12:00:00Z", "2025-03-02T24:00:00Z", "2025-03-02T12:00:00.Z",
+                         "2025-03-02T12:00:00+1:00", "2025-03-02T12:00:00Zjunk", "yesterday"}) {
+    ExpectRevocationRejected(Replace(good, "2025-03-02T12:00:00Z", at),
+                             std::string("revocations revoked[1].at: '") + at + "' is not an RFC 3339 date-time");
+  }
+}
+
+TEST(Rfc3339, AcceptsWhatTheRfcAllows) {
+  EXPECT_EQ(*ParseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*ParseRfc3339Millis("1969-12-31T23:59:59.999Z"), -1);
+  EXPECT_EQ(*ParseRfc3339Millis("2024-02-29t23:00:00-01:00"), *ParseRfc3339Millis("2024-03-01T00:00:00Z"));
+  EXPECT_EQ(*ParseRfc3339Millis("2016-12-31T23:59:60Z"), *ParseRfc3339Millis("2017-01-01T00:00:00Z"));  // leap second
+  EXPECT_EQ(*ParseRfc3339Millis("2025-03-01T12:00:00.1234567z"), 1'740'830'400'123);
+  EXPECT_FALSE(ParseRfc3339Millis("2100-02-29T00:00:00Z").ok());  // not a leap year
+}
+
+// A device makes its next signing key itself (key rotation): a P-256 key that
+// both backends sign with, a new one every time.
+TEST(GenerateSigningKeyPem, MakesFreshP256KeysBothBackendsUse) {
+  auto a = GenerateSigningKeyPem();
+  auto b = GenerateSigningKeyPem();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_THAT(*a, HasSubstr("-----BEGIN EC PRIVATE KEY-----"));
+  EXPECT_NE(*a, *b);
+  auto mbed = MakeSigner(Backend::kMbedTls, *a);
+  auto ossl = MakeSigner(Backend::kOpenSsl, *a);
+  ASSERT_TRUE(mbed.ok()) << mbed.status().ToString();
+  ASSERT_TRUE(ossl.ok()) << ossl.status().ToString();
+  EXPECT_EQ((*mbed)->kid(), (*ossl)->kid());
+  EXPECT_EQ(PublicKeyFromPem(*a)->x, (*mbed)->public_key().x);
+  auto sig = (*mbed)->Sign("payload");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(MakeVerifier(Backend::kOpenSsl)->Verify(*sig, "payload", (*ossl)->public_key()).ok());
 }
 
 }  // namespace
