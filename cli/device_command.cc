@@ -483,7 +483,8 @@ int Run(const board::Board& b, const Options& o, std::ostream& err) {
             ", alarms " + std::to_string(c.alarms) + "), delivered " + std::to_string(c.delivered) + ", queued " +
             std::to_string(c.queued) + ", dropped " + std::to_string(c.dropped) + ", reconnects " +
             std::to_string(c.reconnects) + ", sensor faults " + std::to_string(c.sensor_faults) + ", refused " +
-            std::to_string(c.refused) + ", storage errors " + std::to_string(c.storage_errors));
+            std::to_string(c.refused) + ", storage errors " + std::to_string(c.storage_errors) +
+            ", identity conflicts " + std::to_string(c.identity_conflicts));
   if (!stopped.ok()) log::Warn("stop: " + stopped.ToString());
   return 0;
 }

@@ -36,6 +36,12 @@ Status Device::Start() {
   if (!a.ok()) return a.status();
   alarm_topic_ = *a;
   EF_RETURN_IF_ERROR(seq_.Open().WithContext(options_.thing));
+  // This run of the firmware, as its shadow report names it: the boot
+  // counter and the wall clock at start tell it from an earlier run of the
+  // same device and, practically always, from another device with a copy of
+  // the identity (CheckSessionInShadow).
+  start_wall_ms_ = clock_.WallMillis();
+  instance_ = std::to_string(seq_.boot()) + "-" + std::to_string(start_wall_ms_);
   AccountCrashLoss();
   started_ = clock_.Monotonic();
   EF_RETURN_IF_ERROR(pipeline_.Init().WithContext(options_.thing));
@@ -110,6 +116,7 @@ Status Device::StartShadow() {
   link_.Subscribe(shadow_topics_.get_accepted, 1, [this](const link::IncomingMessage& m) {
     auto delta = link::DeltaFromGetAccepted(m.payload);
     if (delta.ok() && deltas_.size() < 16) deltas_.push_back(std::move(*delta));
+    CheckSessionInShadow(m.payload);
   });
   for (const NodePart& part : options_.node->parts()) sensors_[part.device->name] = "ok";
   ReportState();  // queued now, sent on connect: IoT Core answers a stale desired with a delta
@@ -138,6 +145,19 @@ void Device::HandleDeltas(Micros now) {
   }
 }
 
+void Device::CheckSessionInShadow(const std::string& get_accepted) {
+  // The shadow's last report is another run's, made after this run started:
+  // another device is connected as this thing (a broker that ends the older
+  // connection with DISCONNECT 0x8E tells the link directly; mosquitto 2.0
+  // just closes it). An earlier run of this device reported before this one
+  // started, so a reboot is never taken for a copy.
+  const auto other = link::ReportedSessionFromGetAccepted(get_accepted);
+  if (!other || other->instance == instance_ || other->since_ms < start_wall_ms_) return;
+  link_.NoteIdentityConflict("the shadow of " + options_.thing + " was reported by another run (" + other->instance +
+                             ", connected since " + std::to_string(other->since_ms) + " ms) after this run (" +
+                             instance_ + ") started");
+}
+
 bool Device::RequestShadowOnConnect() {
   const uint64_t connects = link_.stats().connects;
   if (link_.state() != link::Link::State::kConnected || connects == shadow_get_connects_) return false;
@@ -150,6 +170,12 @@ bool Device::RequestShadowOnConnect() {
     return false;
   }
   ++shadow_gets_;
+  // Then this run's session, right behind the get: the shadow answers the
+  // get first (one client's messages are handled in order), so the answer
+  // still shows who reported before this connection (CheckSessionInShadow),
+  // and a copy of this identity connecting later sees this run at once.
+  connected_since_ms_ = clock_.WallMillis();
+  ReportState();
   return true;
 }
 
@@ -168,6 +194,9 @@ void Device::ReportState() {
   info.storage_errors = c.storage_errors;
   info.refused = c.refused;
   reported_reconnects_ = info.reconnects;
+  info.instance = instance_;
+  // Before the first connection: the run's start.
+  info.connected_since_ms = connected_since_ms_ != 0 ? connected_since_ms_ : start_wall_ms_;
   reported_storage_errors_ = info.storage_errors;
   reported_refused_ = info.refused;
   if (crash_loss_) info.crash_loss = link::CrashLossReport{crash_loss_->boot, crash_loss_->lost};
@@ -362,6 +391,7 @@ DeviceCounters Device::counters() const {
   c.reconnects = l.reconnects;
   c.sensor_faults = faults;
   c.key_rotations = key_rotations_;
+  c.identity_conflicts = l.taken_over + l.identity_conflicts;
   return c;
 }
 

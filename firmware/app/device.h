@@ -60,6 +60,7 @@ struct DeviceCounters {
   uint64_t reconnects = 0;      // connections re-established
   uint64_t sensor_faults = 0;   // source Init/Sample failures (pipeline counters)
   uint64_t key_rotations = 0;   // signing keys taken into use by RotateSigningKey (rotations completed)
+  uint64_t identity_conflicts = 0;  // another device seen using this identity (takeovers, shadow reports)
 };
 
 /// What the boot before this one can no longer deliver (issue 8, "crash loss
@@ -168,6 +169,9 @@ class Device {
   void PublishReport(const pipeline::Window& w);
   /// Signs and queues `payload` on the link; counts the outcome.
   void Publish(link::Priority priority, const std::string& topic, std::string payload, uint64_t seq);
+  /// Another run of the firmware in the shadow's report, connected after
+  /// this one started: Link::NoteIdentityConflict.
+  void CheckSessionInShadow(const std::string& get_accepted);
   /// A PUBACK (link delivery observer): completes a pending rotation when it
   /// acknowledges a window that announced the new key.
   void OnDelivered(uint64_t seq);
@@ -201,6 +205,9 @@ class Device {
   uint64_t shadow_gets_ = 0;
   uint64_t shadow_get_connects_ = 0;  // link_.stats().connects when the last get was queued
   std::optional<CrashLoss> crash_loss_;
+  std::string instance_;            // this run: "<boot>-<wall ms at start>" (the shadow report's session)
+  int64_t start_wall_ms_ = 0;
+  int64_t connected_since_ms_ = 0;  // wall ms when the current connection was seen up (0: none yet)
   // Signing-key rotation: the key announced and not yet in use, its PEM
   // (handed to rotation_observer_ at the switch, then wiped), the seqs of the
   // windows that announced it, and the key in use after the last switch.

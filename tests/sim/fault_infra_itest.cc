@@ -551,7 +551,9 @@ TEST_F(FaultInfraTest, PkiHasTheShadowServiceIdentity) {
   EXPECT_NE(acl.find("user edgeforge-shadow\ntopic deny dt/#\ntopic readwrite $aws/things/+/shadow/#\n"),
             std::string::npos)
       << acl;
-  EXPECT_NE(acl.find("pattern readwrite $aws/things/%u/shadow/#"), std::string::npos);
+  // Things: their own shadow requests out, its answers in (certs/iot_policy.cc ThingGrants()).
+  EXPECT_NE(acl.find("pattern write $aws/things/%u/shadow/update\n"), std::string::npos) << acl;
+  EXPECT_NE(acl.find("pattern read $aws/things/%u/shadow/update/delta\n"), std::string::npos) << acl;
 }
 
 TEST_F(FaultInfraTest, ShadowServiceDeltaReachesItsThingAndTheThingsReportReachesTheService) {

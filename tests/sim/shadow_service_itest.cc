@@ -102,6 +102,38 @@ class ShadowServiceTest : public ::testing::Test {
     return std::move(*s);
   }
 
+  /// The ingest identity (an IoT rule) subscribed to every thing's
+  /// update/documents: a device's policy does not let it read those
+  /// (certs/iot_policy.cc ThingGrants()).
+  std::unique_ptr<link::Session> DocumentsObserver(Inbox& inbox) {
+    link::SessionConfig c = testing_support::DeviceSessionConfig(*pki_, kIngestIdentity, broker_->uri());
+    c.client_id = "edgeforge-ingest-documents";
+    c.tls.cert_file = *pki_ + "/ingest.crt";
+    c.tls.key_file = *pki_ + "/ingest.key";
+    auto s = testing_support::MakePumpedPahoSession(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return nullptr;
+    EXPECT_TRUE(testing_support::ConnectAndWait(**s).ok());
+    EXPECT_TRUE(testing_support::SubscribeAndWait(**s, "$aws/things/+/shadow/update/documents", 1, inbox.Handler()).ok());
+    return std::move(*s);
+  }
+
+  /// An operator with the shadow-service identity (IoT Core: the
+  /// DeleteThingShadow API), subscribed to the delete answers: a device may
+  /// not delete its shadow (certs/iot_policy.cc ThingGrants()).
+  std::unique_ptr<link::Session> Operator(Inbox& inbox) {
+    link::SessionConfig c = testing_support::DeviceSessionConfig(*pki_, kShadowServiceIdentity, broker_->uri());
+    c.client_id = "edgeforge-shadow-operator-itest";
+    c.tls.cert_file = *pki_ + "/shadow.crt";
+    c.tls.key_file = *pki_ + "/shadow.key";
+    auto s = testing_support::MakePumpedPahoSession(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return nullptr;
+    EXPECT_TRUE(testing_support::ConnectAndWait(**s).ok());
+    EXPECT_TRUE(testing_support::SubscribeAndWait(**s, "$aws/things/+/shadow/delete/+", 1, inbox.Handler()).ok());
+    return std::move(*s);
+  }
+
   static Status Send(link::Session& s, const std::string& topic, const std::string& payload) {
     return testing_support::PublishAndWait(s, link::OutgoingMessage{topic, payload, 1, {}});
   }
@@ -118,9 +150,11 @@ class ShadowServiceTest : public ::testing::Test {
 std::string* ShadowServiceTest::pki_ = nullptr;
 
 TEST_F(ShadowServiceTest, DeviceUpdatesAndGetsItsShadowWithDeltaAndTokens) {
-  Inbox in;
+  Inbox in, observed;
   auto dev = Device("dev-a", in);
   ASSERT_NE(dev, nullptr);
+  auto observer = DocumentsObserver(observed);
+  ASSERT_NE(observer, nullptr);
   // No shadow yet: 404 on get/rejected, token echoed.
   ASSERT_TRUE(Send(*dev, T("dev-a", "get"), R"({"clientToken":"g0"})").ok());
   auto e = in.Next(T("dev-a", "get/rejected"));
@@ -134,7 +168,7 @@ TEST_F(ShadowServiceTest, DeviceUpdatesAndGetsItsShadowWithDeltaAndTokens) {
   ASSERT_TRUE(a) << "no update/accepted";
   EXPECT_EQ((*a)["version"], 1);
   EXPECT_EQ((*a)["clientToken"], "u1");
-  auto docs = in.Next(T("dev-a", "update/documents"));
+  auto docs = observed.Next(T("dev-a", "update/documents"));
   ASSERT_TRUE(docs);
   EXPECT_EQ((*docs)["current"]["state"]["reported"]["report_ms"], 10000);
 
@@ -170,9 +204,12 @@ TEST_F(ShadowServiceTest, DeviceUpdatesAndGetsItsShadowWithDeltaAndTokens) {
   ASSERT_TRUE(bad);
   EXPECT_EQ((*bad)["code"], 400);
 
-  // Delete: accepted with the version, then 404.
-  ASSERT_TRUE(Send(*dev, T("dev-a", "delete"), "").ok());
-  auto del = in.Next(T("dev-a", "delete/accepted"));
+  // Delete (by an operator): accepted with the version, then 404.
+  Inbox operator_in;
+  auto op = Operator(operator_in);
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(Send(*op, T("dev-a", "delete"), "").ok());
+  auto del = operator_in.Next(T("dev-a", "delete/accepted"));
   ASSERT_TRUE(del);
   EXPECT_EQ((*del)["version"], 2);
   ASSERT_TRUE(Send(*dev, T("dev-a", "get"), "").ok());

@@ -45,6 +45,13 @@ class FakeSession final : public link::Session {
   std::vector<std::string> subscribed;
   int connects = 0;
 
+  /// A message from the broker on `topic`, handed to its subscription at the next Dispatch().
+  void Deliver(const std::string& topic, const std::string& payload) {
+    for (const auto& [filter, handler] : handlers_) {
+      if (filter == topic) queue_.push_back([h = handler, topic, payload] { h(link::IncomingMessage{topic, payload, {}}); });
+    }
+  }
+
  private:
   Status DoConnect(link::ConnectDone done) override {
     if (connected_ || connecting_) return FailedPrecondition("already connected or connecting");
@@ -57,9 +64,10 @@ class FakeSession final : public link::Session {
     });
     return Status::Ok();
   }
-  Status DoSubscribe(const std::string& filter, int, link::MessageHandler, link::SubscribeDone done) override {
+  Status DoSubscribe(const std::string& filter, int, link::MessageHandler handler, link::SubscribeDone done) override {
     if (!connected_) return Unavailable("not connected");
     subscribed.push_back(filter);
+    handlers_.emplace_back(filter, std::move(handler));
     queue_.push_back([done] { done(Status::Ok()); });
     return Status::Ok();
   }
@@ -86,6 +94,7 @@ class FakeSession final : public link::Session {
   bool connected_ = false;
   bool connecting_ = false;
   std::deque<std::function<void()>> queue_;
+  std::vector<std::pair<std::string, link::MessageHandler>> handlers_;
 };
 
 board::Board FactoryBoard() {
@@ -388,6 +397,47 @@ TEST(DeviceStack, FactoryFailuresAreNamed) {
   built = DeviceStack::Build(full_store, Config());
   ASSERT_FALSE(built.ok());
   EXPECT_HAS(built.status(), "dev-1: outbox log (parts.outbox_log): store full");
+}
+
+}  // namespace
+}  // namespace edgeforge::app
+
+namespace edgeforge::app {
+namespace {
+
+// Two devices with one identity, seen through the shadow: the device reports
+// its run (instance) and connection time right behind its get, and a
+// get/accepted showing another run connected after this one started is an
+// identity conflict; an earlier run of the same device (a reboot) is not.
+TEST(DeviceStack, AnotherRunInTheShadowNewerThanThisOneIsAnIdentityConflict) {
+  Platform p;
+  auto built = DeviceStack::Build(p.Parts(FactoryBoard()), Config());
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  DeviceStack& stack = **built;
+  const int64_t start = p.clock.WallMillis();
+  ASSERT_TRUE(stack.device().Start().ok());
+  ASSERT_NE(p.RunUntilPublished(stack, "$aws/things/dev-1/shadow/get"), nullptr);
+  // The report behind the get names this run.
+  const auto& pub = p.session->published;
+  size_t get = 0;
+  while (get < pub.size() && pub[get].topic != "$aws/things/dev-1/shadow/get") ++get;
+  ASSERT_LT(get + 1, pub.size());
+  ASSERT_EQ(pub[get + 1].topic, "$aws/things/dev-1/shadow/update");
+  const auto session = nlohmann::json::parse(pub[get + 1].payload).at("state").at("reported").at("session");
+  const std::string own = session.at("instance");
+  EXPECT_EQ(own, std::to_string(stack.device().boot()) + "-" + std::to_string(start));
+  EXPECT_GE(session.at("since").get<int64_t>(), start);
+
+  auto answer = [&](const std::string& instance, int64_t since) {
+    p.session->Deliver("$aws/things/dev-1/shadow/get/accepted",
+                       R"({"state":{"reported":{"session":{"instance":")" + instance + R"(","since":)" +
+                           std::to_string(since) + R"(}}},"version":3})");
+    stack.device().Step();
+    return stack.device().counters().identity_conflicts;
+  };
+  EXPECT_EQ(answer(own, start + 10), 0u) << "its own report";
+  EXPECT_EQ(answer("7-1000", start - 60000), 0u) << "an earlier run (a reboot) reported before this one started";
+  EXPECT_EQ(answer("1-" + std::to_string(start + 5), start + 500), 1u) << "another run, connected after this start";
 }
 
 }  // namespace
