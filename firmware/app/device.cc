@@ -119,7 +119,8 @@ Status Device::StartShadow() {
     CheckSessionInShadow(m.payload);
   });
   for (const NodePart& part : options_.node->parts()) sensors_[part.device->name] = "ok";
-  ReportState();  // queued now, sent on connect: IoT Core answers a stale desired with a delta
+  // The first report goes out on connect, right behind the get
+  // (RequestShadowOnConnect): IoT Core answers a stale desired with a delta.
   return Status::Ok();
 }
 

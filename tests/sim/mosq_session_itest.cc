@@ -78,6 +78,26 @@ class MosqSessionITest : public ::testing::Test {
     return testing_support::DeviceSessionConfig(*pki_, thing, uri);
   }
 
+  /// The ingest identity (an IoT rule: it reads everything) on this loop,
+  /// subscribed to `filter`: a device may not read the topics it publishes
+  /// (certs/iot_policy.cc ThingGrants()), so another identity reads them back.
+  std::unique_ptr<Session> Reader(const std::string& filter, std::vector<IncomingMessage>& got) {
+    SessionConfig c = ConfigFor(kIngestIdentity, broker_->uri());
+    c.client_id = "edgeforge-ingest-mosq-itest";
+    c.tls.cert_file = *pki_ + "/ingest.crt";
+    c.tls.key_file = *pki_ + "/ingest.key";
+    auto r = Make(c);
+    if (r == nullptr || !Connect(*r).ok()) return nullptr;
+    std::optional<Status> subscribed;
+    if (!r->Subscribe(filter, 1, [&got](const IncomingMessage& m) { got.push_back(m); },
+                      [&](Status st) { subscribed = st; })
+             .ok() ||
+        !Pump(*loop_, {r.get()}, [&] { return subscribed.has_value(); }) || !subscribed->ok()) {
+      return nullptr;
+    }
+    return r;
+  }
+
   std::unique_ptr<Session> Make(const SessionConfig& c) {
     auto s = loop_->MakeSession(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -133,20 +153,15 @@ TEST_F(MosqSessionITest, PublishWithUserPropertyIsAcknowledgedAndDeliveredToASub
   auto s = Make(ConfigFor("dev-a", broker_->uri()));
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(Connect(*s).ok());
-  // The device's own shadow topics are readwrite for it under the ACL.
+  // The device publishes its shadow update; the ingest identity reads it back.
   const std::string topic = "$aws/things/dev-a/shadow/update";
   std::vector<IncomingMessage> got;
-  std::optional<Status> subscribed;
-  ASSERT_TRUE(s->Subscribe(
-                   "$aws/things/dev-a/shadow/#", 1, [&](const IncomingMessage& m) { got.push_back(m); },
-                   [&](Status st) { subscribed = st; })
-                  .ok());
-  ASSERT_TRUE(Pump(*loop_, {s.get()}, [&] { return subscribed.has_value(); }));
-  ASSERT_TRUE(subscribed->ok()) << subscribed->ToString();
+  auto reader = Reader("$aws/things/dev-a/shadow/#", got);
+  ASSERT_NE(reader, nullptr);
   std::optional<Status> acked;
   OutgoingMessage m{topic, R"({"state":{"reported":{"x":1}}})", 1, {{"jws", "h..s"}, {"k", "v"}}};
   ASSERT_TRUE(s->Publish(m, [&](Status st) { acked = st; }).ok());
-  ASSERT_TRUE(Pump(*loop_, {s.get()}, [&] { return acked.has_value() && !got.empty(); }));
+  ASSERT_TRUE(Pump(*loop_, {s.get(), reader.get()}, [&] { return acked.has_value() && !got.empty(); }));
   EXPECT_TRUE(acked->ok()) << acked->ToString();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].topic, topic);
@@ -403,20 +418,15 @@ TEST_F(MosqSessionITest, ResetFaultDropsTheConnectionAndRefusesConnectsWhileInFo
 
 TEST_F(MosqSessionITest, BlackholeHoldsPublishesAndConnectsUntilThePathIsBack) {
   ASSERT_NE(broker_, nullptr);
-  // The session subscribes to its own shadow topic: what gets through comes back.
+  // What gets through is read back by the ingest identity (no fault on it).
   SessionConfig c = ConfigFor("dev-c", broker_->uri());
   c.connect_timeout = Millis(1500);
   auto s = Make(c);
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(Connect(*s).ok());
   std::vector<IncomingMessage> got;
-  std::optional<Status> subscribed;
-  ASSERT_TRUE(s->Subscribe(
-                   "$aws/things/dev-c/shadow/update", 1, [&](const IncomingMessage& m) { got.push_back(m); },
-                   [&](Status st) { subscribed = st; })
-                  .ok());
-  ASSERT_TRUE(Pump(*loop_, {s.get()}, [&] { return subscribed.has_value(); }));
-  ASSERT_TRUE(subscribed->ok());
+  auto reader = Reader("$aws/things/dev-c/shadow/update", got);
+  ASSERT_NE(reader, nullptr);
 
   // Short of the keepalive (tests/reliability/network_fault_itest.cc has the
   // rest): held, then delivered once the path is back, like TCP's retransmit.
@@ -424,11 +434,11 @@ TEST_F(MosqSessionITest, BlackholeHoldsPublishesAndConnectsUntilThePathIsBack) {
   std::optional<Status> acked;
   ASSERT_TRUE(s->Publish({"$aws/things/dev-c/shadow/update", "{\"n\":1}", 1, {}}, [&](Status st) { acked = st; }).ok());
   EXPECT_FALSE(Pump(
-      *loop_, {s.get()}, [&] { return acked.has_value() || !got.empty(); }, 1500ms))
+      *loop_, {s.get(), reader.get()}, [&] { return acked.has_value() || !got.empty(); }, 1500ms))
       << "nothing gets through a black hole";
   ASSERT_TRUE(loop_->SetNetworkFault(*s, {}).ok());
   ASSERT_TRUE(Pump(
-      *loop_, {s.get()}, [&] { return acked.has_value() && !got.empty(); }, 10s));
+      *loop_, {s.get(), reader.get()}, [&] { return acked.has_value() && !got.empty(); }, 10s));
   EXPECT_TRUE(acked->ok()) << acked->ToString();
   EXPECT_EQ(got[0].payload, "{\"n\":1}");
 
