@@ -43,6 +43,12 @@ Result<BrokerUri> ParseBrokerUri(std::string_view uri) {
     for (char c : out.host) {
       if (!IsHostChar(c, true)) return Bad(uri, "character '" + std::string(1, c) + "' in the IPv6 address");
     }
+    // Brackets hold an IPv6 literal only (RFC 3986 3.2.2). "[x-%-]" was
+    // accepted, failed only at connect time, and written back without the
+    // brackets was refused (found by libFuzzer, docs/fuzzing.md).
+    if (!out.host.empty() && out.host.find(':') == std::string::npos) {
+      return Bad(uri, "'[" + out.host + "]' is not an IPv6 address (brackets are for IPv6 only)");
+    }
   } else {
     const size_t colon = rest.find(':');
     out.host = std::string(rest.substr(0, colon));

@@ -111,8 +111,10 @@ Status LoadBoards(const FleetOptions& o, Provisioned& p, std::ostream& log) {
       if (!b.ok()) return b.status().WithContext(where + ": board");
       if (g.report.count() > 0) b->report_ms = static_cast<uint32_t>(g.report.count());
       for (const auto& [device, ms] : g.sample_ms) {
+        // An init-capture: C++17 does not let a lambda capture a structured
+        // binding (gcc accepts it, clang, which the fuzz build uses, does not).
         auto it = std::find_if(b->devices.begin(), b->devices.end(),
-                               [&](const board::Device& d) { return d.name == device; });
+                               [&name = device](const board::Device& d) { return d.name == name; });
         if (it == b->devices.end()) {
           return InvalidArgument(where + ": sample: board " + b->name + " has no device '" + device + "'");
         }

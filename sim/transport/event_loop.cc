@@ -302,7 +302,13 @@ class MosqSession final : public link::Session {
 
   void OnDisconnected(int rc) {
     if (state_ == State::kConnecting) {
+      // libmosquitto calls this from inside loop_read / loop_write and uses
+      // the handle after it returns (it unlocks the handle's callback mutex):
+      // the connect fails now, the handle goes in AfterIo once the loop call
+      // has returned. Destroying it here was a use after free (found by TSan).
+      defer_destroy_ = true;
       FailConnectFromRc(rc, errno);
+      defer_destroy_ = false;
       return;
     }
     EndConnection(rc == 0 ? "disconnected" : std::string("connection lost: ") + mosquitto_strerror(rc));
@@ -640,6 +646,10 @@ class MosqSession final : public link::Session {
   void DestroyHandle() {
     if (mosq_ == nullptr) return;
     loop_.Unwatch(this);
+    if (defer_destroy_) {  // inside a libmosquitto callback: AfterIo destroys it
+      dead_ = true;
+      return;
+    }
     mosquitto* m = mosq_;
     mosq_ = nullptr;
     mosquitto_destroy(m);  // closes the socket; no callbacks from here on
@@ -658,6 +668,7 @@ class MosqSession final : public link::Session {
   State state_ = State::kIdle;
   bool dead_ = false;  // the connection ended; the handle is destroyed at the next chance
   bool destroying_ = false;
+  bool defer_destroy_ = false;  // in a libmosquitto callback on this handle (OnDisconnected)
   bool connected_view_ = false;  // as far as dispatched callbacks tell (IsConnected)
   SteadyClock::time_point connect_deadline_{};
   link::ConnectDone connect_done_;

@@ -69,8 +69,10 @@ class PumpedSession final : public link::Session {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     inner_->OnConnectionLost(std::move(cb));
   }
-  /// Also callable from the test thread (ConnectAndWait does): the lock
-  /// orders what the callbacks wrote before the caller reads it.
+  /// Also callable from the test thread (ConnectAndWait does). The lock keeps
+  /// the inner session on one thread at a time; it does not order what a
+  /// callback run by the pump writes before the test thread reads it, so
+  /// that needs its own lock (session.cc's helpers have one; TSan found it).
   size_t DoDispatch() override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     return inner_->Dispatch();
