@@ -165,11 +165,8 @@ TEST_F(IotPolicyAclTest, PolicyAndLocalAclAgreeOnWhatEverySubscriptionDelivers) 
   }
   // Publishers allowed to publish each topic: the shadow service for $aws/things/...,
   // the thing itself for its telemetry.
-  link::SessionConfig sc = testing_support::DeviceSessionConfig(*pki_, kShadowServiceIdentity, broker_->uri());
-  sc.client_id = "edgeforge-shadow-acl-itest";
-  sc.tls.cert_file = *pki_ + "/shadow.crt";
-  sc.tls.key_file = *pki_ + "/shadow.key";
-  auto shadow = testing_support::MakePumpedPahoSession(sc);
+  auto shadow = testing_support::MakePumpedPahoSession(
+      testing_support::ServiceSessionConfig(*pki_, "shadow", "edgeforge-shadow-acl-itest", broker_->uri()));
   ASSERT_TRUE(shadow.ok());
   ASSERT_TRUE(testing_support::ConnectAndWait(**shadow).ok());
   auto dev_b = Connect("dev-b");
@@ -214,11 +211,8 @@ TEST_F(IotPolicyAclTest, WhatTheShadowServiceSendsToItsDeltaIsReceived) {
   ASSERT_TRUE(testing_support::SubscribeAndWait(*device, "$aws/things/dev-a/shadow/update/delta", 1,
                                                 [&](const link::IncomingMessage&) { ++got; })
                   .ok());
-  link::SessionConfig c = testing_support::DeviceSessionConfig(*pki_, kShadowServiceIdentity, broker_->uri());
-  c.client_id = "edgeforge-shadow-itest";
-  c.tls.cert_file = *pki_ + "/shadow.crt";
-  c.tls.key_file = *pki_ + "/shadow.key";
-  auto shadow = testing_support::MakePumpedPahoSession(c);
+  auto shadow = testing_support::MakePumpedPahoSession(
+      testing_support::ServiceSessionConfig(*pki_, "shadow", "edgeforge-shadow-itest", broker_->uri()));
   ASSERT_TRUE(shadow.ok());
   ASSERT_TRUE(testing_support::ConnectAndWait(**shadow).ok());
   link::OutgoingMessage m;

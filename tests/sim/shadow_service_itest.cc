@@ -106,11 +106,8 @@ class ShadowServiceTest : public ::testing::Test {
   /// update/documents: a device's policy does not let it read those
   /// (certs/iot_policy.cc ThingGrants()).
   std::unique_ptr<link::Session> DocumentsObserver(Inbox& inbox) {
-    link::SessionConfig c = testing_support::DeviceSessionConfig(*pki_, kIngestIdentity, broker_->uri());
-    c.client_id = "edgeforge-ingest-documents";
-    c.tls.cert_file = *pki_ + "/ingest.crt";
-    c.tls.key_file = *pki_ + "/ingest.key";
-    auto s = testing_support::MakePumpedPahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(
+        testing_support::ServiceSessionConfig(*pki_, "ingest", "edgeforge-ingest-documents", broker_->uri()));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     EXPECT_TRUE(testing_support::ConnectAndWait(**s).ok());
@@ -122,11 +119,8 @@ class ShadowServiceTest : public ::testing::Test {
   /// DeleteThingShadow API), subscribed to the delete answers: a device may
   /// not delete its shadow (certs/iot_policy.cc ThingGrants()).
   std::unique_ptr<link::Session> Operator(Inbox& inbox) {
-    link::SessionConfig c = testing_support::DeviceSessionConfig(*pki_, kShadowServiceIdentity, broker_->uri());
-    c.client_id = "edgeforge-shadow-operator-itest";
-    c.tls.cert_file = *pki_ + "/shadow.crt";
-    c.tls.key_file = *pki_ + "/shadow.key";
-    auto s = testing_support::MakePumpedPahoSession(c);
+    auto s = testing_support::MakePumpedPahoSession(
+        testing_support::ServiceSessionConfig(*pki_, "shadow", "edgeforge-shadow-operator-itest", broker_->uri()));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     EXPECT_TRUE(testing_support::ConnectAndWait(**s).ok());

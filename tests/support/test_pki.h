@@ -64,4 +64,15 @@ inline link::SessionConfig DeviceSessionConfig(const std::string& pki, const std
   return c;
 }
 
+/// A session config for one of the PKI's service identities (certs/pki.h:
+/// "ingest" = edgeforge-ingest, "shadow" = edgeforge-shadow): its certificate
+/// and key, the PKI's CA, `uri`, and a client id of its own.
+inline link::SessionConfig ServiceSessionConfig(const std::string& pki, const std::string& stem,
+                                                const std::string& client_id, const std::string& uri) {
+  link::SessionConfig c = DeviceSessionConfig(pki, client_id, uri);
+  c.tls.cert_file = pki + "/" + stem + ".crt";
+  c.tls.key_file = pki + "/" + stem + ".key";
+  return c;
+}
+
 }  // namespace edgeforge::testing_support
