@@ -53,7 +53,7 @@ Status ValidateSessionConfig(const SessionConfig& config);
 
 /// Connect failures are classified by code so that reconnect logic can back
 /// off harder when retrying unchanged cannot help (PahoSession's mapping,
-/// shown against mosquitto in tests/sim/session_itest.cc):
+/// shown against mosquitto in tests/firmware/link/session_itest.cc):
 ///   UNAUTHENTICATED     TCP connects but the TLS handshake fails (either side
 ///                       rejected the other's certificate), or the broker
 ///                       closes the connection after TLS and before CONNACK

@@ -10,7 +10,7 @@
 // charts and as a table; rollouts step by step. Each chart element
 // (svg.chart) gets data-drawn = the number of marks drawn (0 and a 'no data'
 // note when its data is missing), and <body data-charts="ok"> once all are
-// drawn: what tests/sim/report_html_browser_itest.cc checks in Chromium.
+// drawn: what tests/cli/report_cli_itest.cc checks in Chromium.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // The per-thing IoT policy: what RenderIotPolicy writes, how the evaluator
 // decides (IoT Core's rules, cited in certs/iot_policy.h), and what the lint
 // refuses. The agreement with the local broker's ACL on a real mosquitto is
-// tests/sim/iot_policy_acl_itest.cc.
+// tests/certs/iot_policy_acl_itest.cc.
 #include "certs/iot_policy.h"
 
 #include <gtest/gtest.h>

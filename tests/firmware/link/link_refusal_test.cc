@@ -1,7 +1,7 @@
 // Link's refusal episodes, step by step: the session below the link is
 // scripted (each PUBACK's result is chosen by the test), the outbox is the
 // real one on a temp dir. The same behaviour against a real mosquitto is in
-// tests/sim/link_refusal_itest.cc; a broker's ACL cannot turn a refusal into
+// tests/firmware/link/link_refusal_itest.cc; a broker's ACL cannot turn a refusal into
 // a success on the same topic, so the episode that a success ends is shown here.
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -391,7 +391,7 @@ TEST(LocalBrokerTest, ConfigMirrorsIotCore) {
     EXPECT_NE(c.find(line), std::string::npos) << line;
   }
   const std::string acl = AclRules();
-  // The things' grants (certs/iot_policy.cc ThingGrants(), tests/sim/iot_policy_acl_itest.cc).
+  // The things' grants (certs/iot_policy.cc ThingGrants(), tests/certs/iot_policy_acl_itest.cc).
   EXPECT_NE(acl.find("pattern write dt/+/+/%u/telemetry\n"), std::string::npos) << acl;
   EXPECT_NE(acl.find("pattern write $aws/things/%u/shadow/get\n"), std::string::npos) << acl;
   EXPECT_NE(acl.find("pattern read $aws/things/%u/shadow/update/delta\n"), std::string::npos) << acl;
