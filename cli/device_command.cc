@@ -14,10 +14,10 @@
 
 #include "certs/identity_check.h"
 #include "certs/pki.h"
-#include "cli/command_line.h"
+#include "cli/common/command_line.h"
 #include "cli/device_file.h"
-#include "cli/log.h"
-#include "cli/signals.h"
+#include "cli/common/log.h"
+#include "cli/common/signals.h"
 #include "edgeforge/version.h"
 #include "firmware/app/device.h"
 #include "firmware/app/device_stack.h"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "certs/certs_cli.h"
+#include "cli/certs_cli.h"
 #include "edgeforge/version.h"
 #include "sim/cli/commands.h"
 

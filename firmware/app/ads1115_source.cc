@@ -67,7 +67,7 @@ Status Validate(const std::vector<Ads1115Channel>& channels) {
 }
 
 Ads1115Source::Ads1115Source(std::string name, Ads1115& adc, std::vector<Ads1115Channel> channels)
-    : SensorSource(std::move(name)), adc_(adc), channels_(std::move(channels)) {}
+    : pipeline::SensorSource(std::move(name)), adc_(adc), channels_(std::move(channels)) {}
 
 Status Ads1115Source::DoInit() {
   ready_ = false;

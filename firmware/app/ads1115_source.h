@@ -40,7 +40,7 @@ inline constexpr Ads1115DataRate kLoopDataRate = Ads1115DataRate::kSps128;
 /// below 20.5 mA through its shunt.
 Status Validate(const std::vector<Ads1115Channel>& channels);
 
-class Ads1115Source final : public SensorSource {
+class Ads1115Source final : public pipeline::SensorSource {
  public:
   Ads1115Source(std::string name, Ads1115& adc, std::vector<Ads1115Channel> channels);
 

@@ -22,9 +22,9 @@ namespace edgeforge::app {
 /// The window is what the FIFO held: sample period x output data rate should
 /// stay within 32 samples (e.g. <= 320 ms at 100 Hz), or the oldest are lost
 /// (counted by Adxl345::overruns(), not a fault).
-class Adxl345Source final : public SensorSource {
+class Adxl345Source final : public pipeline::SensorSource {
  public:
-  Adxl345Source(std::string name, Adxl345& sensor) : SensorSource(std::move(name)), sensor_(sensor) {}
+  Adxl345Source(std::string name, Adxl345& sensor) : pipeline::SensorSource(std::move(name)), sensor_(sensor) {}
 
  private:
   Status DoInit() override;

@@ -83,11 +83,11 @@ void Device::AccountCrashLoss() {
 }
 
 Status Device::StartShadow() {
-  auto topics = link::ShadowTopicsFor(options_.thing);
+  auto topics = app::ShadowTopicsFor(options_.thing);
   if (!topics.ok()) return topics.status();
   shadow_topics_ = *topics;
   const std::set<std::string> channels = ChannelsOf(*options_.node);
-  std::optional<link::ConfigError> load_error;
+  std::optional<app::ConfigError> load_error;
   DeviceConfig config = DefaultsFrom(*options_.board);
   auto loaded = LoadConfig(storage_, *options_.board, channels);
   if (loaded.ok()) {
@@ -95,12 +95,12 @@ Status Device::StartShadow() {
   } else if (loaded.status().code() != StatusCode::kNotFound) {
     // A corrupt or stale persisted config must not stop the device: run on
     // the board's and say so in the reported state.
-    load_error = link::ConfigError{0, loaded.status().ToString()};
+    load_error = app::ConfigError{0, loaded.status().ToString()};
   }
   const PipelineSettings p = ToPipeline(config, *options_.node);
   EF_RETURN_IF_ERROR(pipeline_.Reconfigure(clock_.Monotonic(), p.sample_periods, p.report_period, p.rules)
                          .WithContext(options_.thing + " config"));
-  shadow_ = std::make_unique<link::ConfigShadow>(*options_.board, channels, config);
+  shadow_ = std::make_unique<app::ConfigShadow>(*options_.board, channels, config);
   if (load_error) shadow_->Fail(*load_error);
   // Runs on the device thread, from Link::Poll(): no lock. Deltas are only
   // queued here and applied by Step(), so a delta never reconfigures the
@@ -114,7 +114,7 @@ Status Device::StartShadow() {
   // CONNACK, before the get (RequestShadowOnConnect), so the broker has the
   // subscription when the answer comes.
   link_.Subscribe(shadow_topics_.get_accepted, 1, [this](const link::IncomingMessage& m) {
-    auto delta = link::DeltaFromGetAccepted(m.payload);
+    auto delta = app::DeltaFromGetAccepted(m.payload);
     if (delta.ok() && deltas_.size() < 16) deltas_.push_back(std::move(*delta));
     CheckSessionInShadow(m.payload);
   });
@@ -128,16 +128,16 @@ void Device::HandleDeltas(Micros now) {
   std::vector<std::string> deltas;
   deltas.swap(deltas_);
   for (const std::string& json : deltas) {
-    link::DeltaDecision d = shadow_->OnDelta(json);
-    if (d.action == link::DeltaAction::kIgnore) continue;
-    if (d.action == link::DeltaAction::kApply) {
+    app::DeltaDecision d = shadow_->OnDelta(json);
+    if (d.action == app::DeltaAction::kIgnore) continue;
+    if (d.action == app::DeltaAction::kApply) {
       const PipelineSettings p = ToPipeline(d.config, *options_.node);
       Status s = pipeline_.Reconfigure(now, p.sample_periods, p.report_period, p.rules);
       if (s.ok()) s = SaveConfig(storage_, d.config);
       if (s.ok()) {
         shadow_->Commit(d.config);
       } else {
-        shadow_->Fail(link::ConfigError{d.config.version, s.ToString()});
+        shadow_->Fail(app::ConfigError{d.config.version, s.ToString()});
       }
     } else {
       shadow_->Fail(d.error);
@@ -152,7 +152,7 @@ void Device::CheckSessionInShadow(const std::string& get_accepted) {
   // connection with DISCONNECT 0x8E tells the link directly; mosquitto 2.0
   // just closes it). An earlier run of this device reported before this one
   // started, so a reboot is never taken for a copy.
-  const auto other = link::ReportedSessionFromGetAccepted(get_accepted);
+  const auto other = app::ReportedSessionFromGetAccepted(get_accepted);
   if (!other || other->instance == instance_ || other->since_ms < start_wall_ms_) return;
   link_.NoteIdentityConflict("the shadow of " + options_.thing + " was reported by another run (" + other->instance +
                              ", connected since " + std::to_string(other->since_ms) + " ms) after this run (" +
@@ -182,7 +182,7 @@ bool Device::RequestShadowOnConnect() {
 
 void Device::ReportState() {
   if (!shadow_) return;
-  link::ReportedInfo info;
+  app::ReportedInfo info;
   info.firmware_version = options_.firmware_version;
   info.config = shadow_->active();
   info.config_error = shadow_->error();
@@ -200,10 +200,10 @@ void Device::ReportState() {
   info.connected_since_ms = connected_since_ms_ != 0 ? connected_since_ms_ : start_wall_ms_;
   reported_storage_errors_ = info.storage_errors;
   reported_refused_ = info.refused;
-  if (crash_loss_) info.crash_loss = link::CrashLossReport{crash_loss_->boot, crash_loss_->lost};
+  if (crash_loss_) info.crash_loss = app::CrashLossReport{crash_loss_->boot, crash_loss_->lost};
   link::OutgoingMessage out;
   out.topic = shadow_topics_.update;
-  out.payload = link::ReportedState(info);
+  out.payload = app::ReportedState(info);
   ++shadow_reports_;
   // Shadow documents are not telemetry: no seq of their own (0), no JWS.
   // The outbox counts every failure but INVALID_ARGUMENT (firmware/link/outbox.h).
@@ -212,7 +212,7 @@ void Device::ReportState() {
   }
 }
 
-std::optional<link::ConfigError> Device::config_error() const { return shadow_ ? shadow_->error() : std::nullopt; }
+std::optional<app::ConfigError> Device::config_error() const { return shadow_ ? shadow_->error() : std::nullopt; }
 
 Micros Device::Step() {
   if (shadow_) HandleDeltas(clock_.Monotonic());

@@ -19,7 +19,7 @@
 #include "firmware/app/device_config.h"
 #include "firmware/app/node.h"
 #include "firmware/link/link.h"
-#include "firmware/link/shadow.h"
+#include "firmware/app/shadow.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/jws.h"
 #include "firmware/telemetry/sequence.h"
@@ -147,7 +147,7 @@ class Device {
   /// The active config (shadow), or nullptr without a board.
   const DeviceConfig* config() const { return shadow_ ? &shadow_->active() : nullptr; }
   /// The last shadow delta rejected, if the current config came with one.
-  std::optional<link::ConfigError> config_error() const;
+  std::optional<app::ConfigError> config_error() const;
 
  private:
   Status StartShadow();
@@ -194,8 +194,8 @@ class Device {
   std::array<uint64_t, link::kPriorityCount> dropped_by_class_{};  // the same, by class
   // Shadow (with a board): deltas arrive from Link::Poll() on the device
   // thread (Session::Dispatch()), so deltas_ needs no lock.
-  std::unique_ptr<link::ConfigShadow> shadow_;
-  link::ShadowTopics shadow_topics_;
+  std::unique_ptr<app::ConfigShadow> shadow_;
+  app::ShadowTopics shadow_topics_;
   std::vector<std::string> deltas_;             // queued by the delta handler, applied by Step()
   std::map<std::string, std::string> sensors_;  // last reported health, by device name
   uint64_t reported_reconnects_ = 0;

@@ -20,9 +20,9 @@
 
 namespace edgeforge::app {
 
-class LoopDetectorSource final : public SensorSource {
+class LoopDetectorSource final : public pipeline::SensorSource {
  public:
-  LoopDetectorSource(std::string name, LoopDetector& detector) : SensorSource(std::move(name)), detector_(detector) {}
+  LoopDetectorSource(std::string name, LoopDetector& detector) : pipeline::SensorSource(std::move(name)), detector_(detector) {}
 
  private:
   Status DoInit() override;

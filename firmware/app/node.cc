@@ -41,7 +41,7 @@ struct PartContext {
 };
 
 struct Built {
-  SensorSource* source = nullptr;
+  pipeline::SensorSource* source = nullptr;
   std::vector<std::string> channels;
 };
 

@@ -41,7 +41,7 @@ class BusProvider {
 /// One built device of the board: its source and the channels it produces.
 struct NodePart {
   const board::Device* device = nullptr;  // in the Node's board
-  SensorSource* source = nullptr;         // owned by the Node
+  pipeline::SensorSource* source = nullptr;         // owned by the Node
   std::vector<std::string> channels;      // telemetry channel names it emits
 };
 

@@ -21,9 +21,9 @@
 
 namespace edgeforge::app {
 
-class RadarSource final : public SensorSource {
+class RadarSource final : public pipeline::SensorSource {
  public:
-  RadarSource(std::string name, Ops243& radar) : SensorSource(std::move(name)), radar_(radar) {}
+  RadarSource(std::string name, Ops243& radar) : pipeline::SensorSource(std::move(name)), radar_(radar) {}
 
  private:
   Status DoInit() override;

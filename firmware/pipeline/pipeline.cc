@@ -51,7 +51,7 @@ Status Pipeline::Init() {
   }
   EF_RETURN_IF_ERROR(ValidateAlarmRules(rules_).WithContext("pipeline"));
   for (Slot& slot : slots_) {
-    app::SensorSource& src = *slot.config.source;
+    SensorSource& src = *slot.config.source;
     slot.counters.name = src.name();
     Status s = src.Init();
     if (!s.ok()) {
@@ -151,7 +151,7 @@ Window Pipeline::CloseWindow(Micros now, int64_t wall_ms) {
 }
 
 void Pipeline::SampleSource(Slot& slot, int64_t wall_ms, std::vector<AlarmEvent>& alarms) {
-  app::SensorSource& src = *slot.config.source;
+  SensorSource& src = *slot.config.source;
   scratch_.clear();
   ++slot.counters.samples;
   Status s = src.Sample(scratch_);

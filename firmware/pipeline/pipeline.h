@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "firmware/app/sensor_source.h"
+#include "firmware/pipeline/sensor_source.h"
 #include "firmware/pipeline/alarm.h"
 #include "firmware/pipeline/schedule.h"
 #include "firmware/pipeline/window.h"
@@ -20,7 +20,7 @@
 namespace edgeforge::pipeline {
 
 struct SourceSlot {
-  app::SensorSource* source = nullptr;  // not owned; outlives the Pipeline
+  SensorSource* source = nullptr;  // not owned; outlives the Pipeline
   Micros period{0};                     // sample period, > 0
 };
 

@@ -1,9 +1,9 @@
 #include <thread>
 
 #include "certs/pki.h"
-#include "cli/command_line.h"
-#include "cli/log.h"
-#include "cli/signals.h"
+#include "cli/common/command_line.h"
+#include "cli/common/log.h"
+#include "cli/common/signals.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
 #include "sim/shadow/shadow_service.h"
@@ -68,7 +68,7 @@ int RunBroker(const Argv& args, std::ostream& out, std::ostream& err) {
     return 1;
   }
   // Events while it runs (the shadow service's connection, mosquitto
-  // exiting) go through the log the device uses too (cli/log.h): on stderr,
+  // exiting) go through the log the device uses too (cli/common/log.h): on stderr,
   // with journald priorities when a unit runs it.
   log::Init("edgeforge broker", err, log::Level::kInfo, log::JournaldStream());
   auto shadows = sim::shadow::StartBesideBroker((*broker)->uri(), o.pki_dir, o.work_dir, log::Sink(log::Level::kInfo));

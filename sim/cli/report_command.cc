@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/command_line.h"
+#include "cli/common/command_line.h"
 #include "sim/cli/commands.h"
 #include "sim/fleet/report_html.h"
 #include "sim/fleet/report_merge.h"

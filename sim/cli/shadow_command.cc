@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "certs/pki.h"
-#include "cli/command_line.h"
+#include "cli/common/command_line.h"
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <optional>
 
-#include "cli/command_line.h"
-#include "cli/signals.h"
+#include "cli/common/command_line.h"
+#include "cli/common/signals.h"
 #include "firmware/link/link.h"
 #include "firmware/telemetry/jws.h"
 #include "sim/cli/commands.h"

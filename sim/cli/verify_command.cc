@@ -8,8 +8,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/command_line.h"
-#include "cli/signals.h"
+#include "cli/common/command_line.h"
+#include "cli/common/signals.h"
 #include "firmware/link/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"

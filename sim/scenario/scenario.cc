@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "cli/command_line.h"
+#include "cli/common/command_line.h"
 #include "firmware/board/builtin.h"
 #include "firmware/board/param_reader.h"
 #include "firmware/board/strict_json.h"

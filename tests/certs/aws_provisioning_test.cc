@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "certs/aws_provisioning.h"
-#include "certs/certs_cli.h"
+#include "cli/certs_cli.h"
 #include "certs/pki.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_identity.h"

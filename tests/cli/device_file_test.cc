@@ -1,4 +1,4 @@
-// edgeforge-device's config file (cli/device_file.h) and log (cli/log.h):
+// edgeforge-device's config file (cli/device_file.h) and log (cli/common/log.h):
 // every setting read, every bad input named by file and field, the command
 // line winning, the permission rule, and the log's levels and journald
 // priorities. Real files in a temporary directory.
@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "cli/log.h"
+#include "cli/common/log.h"
 #include "tests/support/test_pki.h"
 
 namespace edgeforge::cli {

@@ -1,4 +1,4 @@
-// Fuzz target: link::ApplyDelta and ConfigShadow on /update/delta payloads
+// Fuzz target: app::ApplyDelta and ConfigShadow on /update/delta payloads
 // (bytes from the network), plus DeltaFromGetAccepted and the reported
 // document built from whatever came out.
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "firmware/app/device_config.h"
 #include "firmware/board/builtin.h"
-#include "firmware/link/shadow.h"
+#include "firmware/app/shadow.h"
 
 namespace {
 
@@ -45,8 +45,8 @@ void CheckAccepted(const app::DeviceConfig& c) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   app::DeviceConfig current = app::DefaultsFrom(Factory());
-  auto next = link::ApplyDelta(in, current, Factory(), Channels());
-  link::ReportedInfo info;
+  auto next = app::ApplyDelta(in, current, Factory(), Channels());
+  app::ReportedInfo info;
   info.firmware_version = "fuzz";
   if (next.ok()) {
     CheckAccepted(*next);
@@ -55,19 +55,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Every rejection is INVALID_ARGUMENT with something to report.
     if (next.status().code() != StatusCode::kInvalidArgument || next.status().message().empty()) __builtin_trap();
     info.config = current;
-    info.config_error = link::ConfigError{0, next.status().message()};
+    info.config_error = app::ConfigError{0, next.status().message()};
   }
   // Error texts quote the input (possibly invalid UTF-8): the report must still serialize.
-  (void)link::ReportedState(info);
+  (void)app::ReportedState(info);
 
-  link::ConfigShadow shadow(Factory(), Channels(), current);
-  const link::DeltaDecision d = shadow.OnDelta(in);
-  if ((d.action == link::DeltaAction::kReject) != !next.ok()) __builtin_trap();
-  if (d.action == link::DeltaAction::kReject && shadow.OnDelta(in).action != link::DeltaAction::kIgnore) {
+  app::ConfigShadow shadow(Factory(), Channels(), current);
+  const app::DeltaDecision d = shadow.OnDelta(in);
+  if ((d.action == app::DeltaAction::kReject) != !next.ok()) __builtin_trap();
+  if (d.action == app::DeltaAction::kReject && shadow.OnDelta(in).action != app::DeltaAction::kIgnore) {
     __builtin_trap();  // the same delta again must not be reported again
   }
 
-  auto from_get = link::DeltaFromGetAccepted(in);
-  if (from_get.ok()) (void)link::ApplyDelta(*from_get, current, Factory(), Channels());
+  auto from_get = app::DeltaFromGetAccepted(in);
+  if (from_get.ok()) (void)app::ApplyDelta(*from_get, current, Factory(), Channels());
   return 0;
 }

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "firmware/board/builtin.h"
-#include "firmware/link/shadow.h"
+#include "firmware/app/shadow.h"
 #include "firmware/pipeline/pipeline.h"
 #include "hal/sim/sim_gpio.h"
 #include "hal/sim/sim_i2c_bus.h"
@@ -261,7 +261,7 @@ TEST(DeviceConfigTest, AnAcceptedDeltaReachesTheChipAndTheRecord) {
   auto node = BuildNode(board, buses, clock);
   ASSERT_TRUE(node.ok()) << node.status().ToString();
   MemoryStorage storage;
-  link::ConfigShadow shadow((*node)->board(), ChannelsOf(**node), DefaultsFrom((*node)->board()));
+  app::ConfigShadow shadow((*node)->board(), ChannelsOf(**node), DefaultsFrom((*node)->board()));
   pipeline::Pipeline p((*node)->Slots(), (*node)->report_period(), (*node)->alarm_rules());
   ASSERT_TRUE(p.Init().ok());
 
@@ -281,11 +281,11 @@ TEST(DeviceConfigTest, AnAcceptedDeltaReachesTheChipAndTheRecord) {
   EXPECT_EQ(before, 10u);  // env0 every 1 s (forced mode: one conversion per sample)
   EXPECT_TRUE(alarms.empty());
 
-  const link::DeltaDecision d =
+  const app::DeltaDecision d =
       shadow.OnDelta(R"({"version":12,"timestamp":1700000010,"state":{"config":{"sample_ms":{"env0":250},"alarms":[)"
                      R"({"channel":"temperature","above":20,"hysteresis":0.5,"severity":"critical"}]}},)"
                      R"("metadata":{"config":{"sample_ms":{"env0":{"timestamp":1700000010}}}}})");
-  ASSERT_EQ(d.action, link::DeltaAction::kApply) << d.error.message;
+  ASSERT_EQ(d.action, app::DeltaAction::kApply) << d.error.message;
   const PipelineSettings s = ToPipeline(d.config, **node);
   ASSERT_TRUE(p.Reconfigure(10s, s.sample_periods, s.report_period, s.rules).ok());
   ASSERT_TRUE(SaveConfig(storage, d.config).ok());

@@ -55,9 +55,9 @@ class FakeSigner final : public jws::Signer {
   Result<std::string> DoSign(std::string_view) override { return std::string("h..s"); }
 };
 
-class ConstantSource final : public SensorSource {
+class ConstantSource final : public pipeline::SensorSource {
  public:
-  ConstantSource() : SensorSource("env0") {}
+  ConstantSource() : pipeline::SensorSource("env0") {}
 
  private:
   Status DoInit() override { return Status::Ok(); }

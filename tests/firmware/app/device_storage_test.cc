@@ -83,9 +83,9 @@ class FakeSigner final : public jws::Signer {
   Result<std::string> DoSign(std::string_view) override { return std::string("e30..c2ln"); }
 };
 
-class ConstSource final : public SensorSource {
+class ConstSource final : public pipeline::SensorSource {
  public:
-  ConstSource() : SensorSource("env0") {}
+  ConstSource() : pipeline::SensorSource("env0") {}
 
  private:
   Status DoInit() override { return Status::Ok(); }

@@ -40,9 +40,9 @@ class FakeSigner final : public jws::Signer {
   Result<std::string> DoSign(std::string_view) override { return std::string(kJws); }
 };
 
-class ConstSource final : public SensorSource {
+class ConstSource final : public pipeline::SensorSource {
  public:
-  explicit ConstSource(double celsius) : SensorSource("env0"), celsius_(celsius) {}
+  explicit ConstSource(double celsius) : pipeline::SensorSource("env0"), celsius_(celsius) {}
 
  private:
   Status DoInit() override { return Status::Ok(); }

@@ -81,7 +81,7 @@ TEST(Node, TheBuiltSourcesTalkToTheChipOnTheBoardsBus) {
   ASSERT_TRUE(buses.i2c("i2c1").Attach(0x76, model).ok());
   auto node = BuildNode(Factory(), buses, clock);
   ASSERT_TRUE(node.ok()) << node.status().ToString();
-  SensorSource* env = (*node)->parts()[0].source;
+  pipeline::SensorSource* env = (*node)->parts()[0].source;
   ASSERT_TRUE(env->Init().ok());
   std::vector<telemetry::Reading> out;
   ASSERT_TRUE(env->Sample(out).ok());

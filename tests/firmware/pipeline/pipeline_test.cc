@@ -19,7 +19,7 @@ int64_t Wall(Micros t) { return kWall0 + std::chrono::duration_cast<Millis>(t).c
 
 // The pipeline's input: one channel whose samples follow a script (the last
 // entry repeats). Above the HAL on purpose: it is what the unit under test consumes.
-class ScriptedSource final : public app::SensorSource {
+class ScriptedSource final : public pipeline::SensorSource {
  public:
   enum class Kind {
     kValue,   // a valid reading
@@ -38,7 +38,7 @@ class ScriptedSource final : public app::SensorSource {
 
   ScriptedSource(std::string name, std::string channel, std::string unit, Aggregation agg, std::deque<Entry> script,
                  Status init = Status::Ok())
-      : SensorSource(std::move(name)),
+      : pipeline::SensorSource(std::move(name)),
         channel_(std::move(channel)),
         unit_(std::move(unit)),
         agg_(agg),

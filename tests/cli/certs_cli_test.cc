@@ -1,5 +1,5 @@
 // `edgeforge certs` through RunCertsCli: exit codes, messages and the files it leaves.
-#include "certs/certs_cli.h"
+#include "cli/certs_cli.h"
 
 #include <gtest/gtest.h>
 #include <mbedtls/x509_crt.h>

@@ -1,17 +1,15 @@
 // The device shadow: topics, the strict delta merge (exact path-naming
 // errors, the old config kept), the reported document, and the decisions
 // that keep a rejected delta from looping between device and IoT Core.
-#include "firmware/link/shadow.h"
+#include "firmware/app/shadow.h"
 
 #include <gtest/gtest.h>
 
 #include "firmware/board/builtin.h"
 #include "firmware/telemetry/topic.h"
 
-namespace edgeforge::link {
+namespace edgeforge::app {
 namespace {
-
-using app::DeviceConfig;
 
 const board::Board& Factory() {
   static const board::Board b = [] {
@@ -335,9 +333,9 @@ TEST(ConfigShadowTest, ADeltaBackToTheActiveConfigClearsAnOldError) {
 }
 
 }  // namespace
-}  // namespace edgeforge::link
+}  // namespace edgeforge::app
 
-namespace edgeforge::link {
+namespace edgeforge::app {
 namespace {
 
 // The run of the firmware that reported last, and since when it has been
@@ -366,4 +364,4 @@ TEST(ReportedStateTest, TheSessionIsReportedAndReadBackFromGetAccepted) {
 }
 
 }  // namespace
-}  // namespace edgeforge::link
+}  // namespace edgeforge::app

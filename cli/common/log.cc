@@ -1,4 +1,4 @@
-#include "cli/log.h"
+#include "cli/common/log.h"
 
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>

@@ -1,9 +1,9 @@
-#include "firmware/link/shadow.h"
+#include "firmware/app/shadow.h"
 
 #include <algorithm>
 #include <utility>
 
-namespace edgeforge::link {
+namespace edgeforge::app {
 namespace {
 
 using board::Json;
@@ -24,7 +24,7 @@ Result<Json> ParseDeltaJson(std::string_view text) {
 
 // The merge itself, on a parsed delta message. Every check goes through one
 // reader tree so that Finish() reports the first problem, or a typo.
-Result<app::DeviceConfig> ApplyParsed(const Json& root, const app::DeviceConfig& current, const board::Board& board,
+Result<DeviceConfig> ApplyParsed(const Json& root, const DeviceConfig& current, const board::Board& board,
                                       const std::set<std::string>& channels) {
   // IoT Core never sends a state over its limit: such a document is not from it.
   if (auto state = root.find("state"); state != root.end()) {
@@ -45,7 +45,7 @@ Result<app::DeviceConfig> ApplyParsed(const Json& root, const app::DeviceConfig&
     if (std::find(std::begin(kEnvelope), std::end(kEnvelope), key) == std::end(kEnvelope)) r.Raw(key);
   }
   ParamReader state = r.Object("state");
-  app::DeviceConfig next = current;
+  DeviceConfig next = current;
   const Json* config = state.Raw("config");
   if (config != nullptr && config->is_null()) {
     next = app::DefaultsFrom(board);
@@ -98,7 +98,7 @@ Result<ShadowTopics> ShadowTopicsFor(std::string_view thing) {
   return t;
 }
 
-Result<app::DeviceConfig> ApplyDelta(std::string_view delta_json, const app::DeviceConfig& current,
+Result<DeviceConfig> ApplyDelta(std::string_view delta_json, const DeviceConfig& current,
                                      const board::Board& board, const std::set<std::string>& channels) {
   Result<Json> root = ParseDeltaJson(delta_json);
   if (!root.ok()) return root.status();
@@ -184,7 +184,7 @@ std::string ReportedState(const ReportedInfo& info) {
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-ConfigShadow::ConfigShadow(const board::Board& board, std::set<std::string> channels, app::DeviceConfig active)
+ConfigShadow::ConfigShadow(const board::Board& board, std::set<std::string> channels, DeviceConfig active)
     : board_(board), channels_(std::move(channels)), active_(std::move(active)) {}
 
 DeltaDecision ConfigShadow::OnDelta(std::string_view delta_json) {
@@ -201,7 +201,7 @@ DeltaDecision ConfigShadow::OnDelta(std::string_view delta_json) {
       state != nullptr ? state->dump(-1, ' ', false, Json::error_handler_t::replace) : std::string(delta_json);
   if (error_ && identity == rejected_state_) return d;
 
-  Result<app::DeviceConfig> next = root.ok() ? ApplyParsed(*root, active_, board_, channels_) : root.status();
+  Result<DeviceConfig> next = root.ok() ? ApplyParsed(*root, active_, board_, channels_) : root.status();
   if (!next.ok()) {
     uint64_t version = 0;
     if (root.ok()) {
@@ -222,7 +222,7 @@ DeltaDecision ConfigShadow::OnDelta(std::string_view delta_json) {
   return d;
 }
 
-void ConfigShadow::Commit(app::DeviceConfig applied) {
+void ConfigShadow::Commit(DeviceConfig applied) {
   active_ = std::move(applied);
   error_.reset();
   rejected_state_.clear();
@@ -235,4 +235,4 @@ void ConfigShadow::Fail(ConfigError error) {
   pending_state_.clear();
 }
 
-}  // namespace edgeforge::link
+}  // namespace edgeforge::app

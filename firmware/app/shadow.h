@@ -21,7 +21,7 @@
 #include "firmware/board/board.h"
 #include "hal/status.h"
 
-namespace edgeforge::link {
+namespace edgeforge::app {
 
 /// IoT Core refuses a shadow whose desired + reported state is over 8 KB
 /// (developer guide, "Diagnosing problems with shadows"; metadata does not count).
@@ -71,7 +71,7 @@ Result<ShadowTopics> ShadowTopicsFor(std::string_view thing);
 /// message outside "state" (timestamp, metadata, clientToken, anything IoT
 /// Core adds later) are the service's envelope and are not checked beyond
 /// their types.
-Result<app::DeviceConfig> ApplyDelta(std::string_view delta_json, const app::DeviceConfig& current,
+Result<DeviceConfig> ApplyDelta(std::string_view delta_json, const DeviceConfig& current,
                                      const board::Board& board, const std::set<std::string>& channels);
 
 /// A /get/accepted document turned into a delta message for ApplyDelta /
@@ -102,7 +102,7 @@ struct CrashLossReport {
 
 struct ReportedInfo {
   std::string firmware_version;
-  app::DeviceConfig config;                    // active
+  DeviceConfig config;                    // active
   std::optional<ConfigError> config_error;     // null once a config is applied
   std::map<std::string, std::string> sensors;  // device name -> "ok" or its fault
   QueueReport queue;
@@ -147,7 +147,7 @@ enum class DeltaAction : uint8_t {
 
 struct DeltaDecision {
   DeltaAction action = DeltaAction::kIgnore;
-  app::DeviceConfig config;  // kApply: the complete new config
+  DeviceConfig config;  // kApply: the complete new config
   ConfigError error;         // kReject
 };
 
@@ -163,26 +163,26 @@ struct DeltaDecision {
 class ConfigShadow {
  public:
   /// `board` must outlive this object.
-  ConfigShadow(const board::Board& board, std::set<std::string> channels, app::DeviceConfig active);
+  ConfigShadow(const board::Board& board, std::set<std::string> channels, DeviceConfig active);
 
   /// Decides on one /update/delta payload (or DeltaFromGetAccepted's output).
   /// On kReject the error is remembered (error()).
   DeltaDecision OnDelta(std::string_view delta_json);
   /// The config from a kApply is live and persisted: it becomes active, the error is cleared.
-  void Commit(app::DeviceConfig applied);
+  void Commit(DeviceConfig applied);
   /// A kApply that failed downstream (Reconfigure or SaveConfig): report it, keep the old config.
   void Fail(ConfigError error);
 
-  const app::DeviceConfig& active() const { return active_; }
+  const DeviceConfig& active() const { return active_; }
   const std::optional<ConfigError>& error() const { return error_; }
 
  private:
   const board::Board& board_;
   std::set<std::string> channels_;
-  app::DeviceConfig active_;
+  DeviceConfig active_;
   std::optional<ConfigError> error_;
   std::string rejected_state_;  // canonical JSON of the last rejected delta's state (or its bytes, if unparsable)
   std::string pending_state_;   // the same for the last kApply, until Commit or Fail
 };
 
-}  // namespace edgeforge::link
+}  // namespace edgeforge::app

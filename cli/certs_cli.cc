@@ -1,4 +1,4 @@
-#include "certs/certs_cli.h"
+#include "cli/certs_cli.h"
 
 #include <charconv>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "certs/crl.h"
 #include "certs/iot_policy.h"
 #include "certs/pki.h"
-#include "cli/command_line.h"
+#include "cli/common/command_line.h"
 #include "hal/linux/fs.h"
 #include "hal/status.h"
 
