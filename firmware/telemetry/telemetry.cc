@@ -59,6 +59,12 @@ class Fields {
     *out = j->get<int64_t>();
     return Status::Ok();
   }
+  Status Boolean(const char* key, bool* out) const {
+    const Json* j = Get(key);
+    if (!j || !j->is_boolean()) return Missing(key, "true or false");
+    *out = j->get<bool>();
+    return Status::Ok();
+  }
   Status Number(const char* key, double* out) const {
     const Json* j = Get(key);
     if (!j || !j->is_number() || !std::isfinite(j->get<double>())) return Missing(key, "a finite number");
@@ -154,63 +160,130 @@ Status ParseV2Header(const Json& j, MessageType type, std::string_view what, Env
   return Status::Ok();
 }
 
+// ---- status (v1 and v2) ----------------------------------------------------
+
+// When a member of a status object must be there.
+enum class Need : uint8_t {
+  kAlways,      // v1 and v2; every member of the nested objects (which only v2 has)
+  kV2,          // v2; not read in v1
+  kV2Optional,  // v2, and absent in windows from older firmware (reads as 0 / unset); not read in v1
+};
+
+// One member of a status object: its key, when it must be there, and a reader
+// that checks its JSON type and stores it into T. A table lists the members in
+// the order they are checked, so the first bad one is the error.
+template <typename T>
+struct Member {
+  const char* key;
+  Need need;
+  Status (*read)(const Fields& f, const char* key, T* out);
+};
+
+template <typename T, size_t N>
+Status ReadMembers(const Fields& f, const Member<T> (&members)[N], bool v2, T* out) {
+  for (const Member<T>& m : members) {
+    if (m.need != Need::kAlways && !v2) continue;
+    if (m.need == Need::kV2Optional && f.Get(m.key) == nullptr) continue;
+    EF_RETURN_IF_ERROR(m.read(f, m.key, out));
+  }
+  return Status::Ok();
+}
+
+// Readers for the tables; T is deduced from the table's Member<T>.
+template <auto kMember, typename T>
+Status ReadInteger(const Fields& f, const char* key, T* out) {
+  return f.Integer(key, &(out->*kMember));
+}
+template <auto kMember, typename T>
+Status ReadUnsigned(const Fields& f, const char* key, T* out) {
+  return f.Unsigned(key, &(out->*kMember));
+}
+template <auto kMember, typename T>
+Status ReadBoolean(const Fields& f, const char* key, T* out) {
+  return f.Boolean(key, &(out->*kMember));
+}
+template <size_t kClass>
+Status ReadDroppedByClass(const Fields& f, const char* key, DeviceStatus* out) {
+  return f.Unsigned(key, &out->dropped_by_class[kClass]);
+}
+// An object whose members are all read by `kMembers`.
+template <const auto& kMembers, typename T>
+Status ReadObject(const Fields& f, const char* key, T* out) {
+  const Json* j = f.Get(key);
+  if (!j || !j->is_object()) return f.Missing(key, "an object");
+  return ReadMembers(Fields(kTelemetry, *j, f.Path(key)), kMembers, /*v2=*/true, out);  // objects are v2 only
+}
+
+// status.queue.dropped: drops since boot by class.
+constexpr Member<DeviceStatus> kDroppedByClass[] = {
+    {"alarm", Need::kAlways, ReadDroppedByClass<0>},
+    {"state", Need::kAlways, ReadDroppedByClass<1>},
+    {"bulk", Need::kAlways, ReadDroppedByClass<2>},
+};
+constexpr Member<DeviceStatus> kQueue[] = {
+    {"depth", Need::kAlways, ReadUnsigned<&DeviceStatus::queue_depth>},
+    {"quarantined", Need::kAlways, ReadUnsigned<&DeviceStatus::quarantined>},
+    {"dropped", Need::kAlways, ReadObject<kDroppedByClass>},
+};
+constexpr Member<DeviceStatus> kLink[] = {
+    {"reconnects", Need::kAlways, ReadUnsigned<&DeviceStatus::reconnects>},
+};
+constexpr Member<PrevBoot> kPrevBoot[] = {
+    {"boot", Need::kAlways, ReadUnsigned<&PrevBoot::boot>},
+    {"last_seq", Need::kAlways, ReadUnsigned<&PrevBoot::last_seq>},
+    {"exact", Need::kAlways, ReadBoolean<&PrevBoot::exact>},
+    {"lost", Need::kAlways, ReadUnsigned<&PrevBoot::lost>},
+};
+
+Status ReadPrevBoot(const Fields& f, const char* key, DeviceStatus* s) {
+  PrevBoot pb;
+  EF_RETURN_IF_ERROR(ReadObject<kPrevBoot>(f, key, &pb));
+  s->prev_boot = pb;
+  return Status::Ok();
+}
+
+// Key rotation (docs/telemetry.md "Signing-key rotation"): the public JWK of
+// the key the device will sign with next, checked in full (curve, thumbprint),
+// since a verifier learns keys from it.
+Status ReadNextKey(const Fields& f, const char* key, DeviceStatus* s) {
+  const Json* k = f.Get(key);
+  if (!k || !k->is_object()) return f.Missing(key, "an object (a public JWK)");
+  auto jwk = jws::JwkFromJson(Dump(*k), f.Path(key));
+  if (!jwk.ok()) return InvalidArgument(std::string(kTelemetry) + ": " + jwk.status().message());
+  if (!jwk->thing.empty()) return Bad(kTelemetry, f.Path(key) + ".thing", "is not allowed (the key is dev's)");
+  s->next_key = std::move(*jwk);
+  return Status::Ok();
+}
+
+Status ReadFaults(const Fields& f, const char* key, DeviceStatus* s) {
+  const Json* faults = f.Get(key);
+  if (!faults || !faults->is_array()) return f.Missing(key, "an array");
+  for (const auto& fault : *faults) {
+    if (!fault.is_string()) return Field(kTelemetry, f.Path(key) + "[]", "a string");
+    s->faults.push_back(fault.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+constexpr Member<DeviceStatus> kStatus[] = {
+    {"uptime_s", Need::kAlways, ReadInteger<&DeviceStatus::uptime_s>},
+    {"dropped", Need::kAlways, ReadUnsigned<&DeviceStatus::dropped>},
+    {"skipped_samples", Need::kV2, ReadUnsigned<&DeviceStatus::skipped_samples>},
+    // Link figures: absent in windows from firmware before the reliable link.
+    {"queue", Need::kV2Optional, ReadObject<kQueue>},
+    {"link", Need::kV2Optional, ReadObject<kLink>},
+    // Storage and broker-refusal counters (issue 8): absent in older firmware.
+    {"storage_errors", Need::kV2Optional, ReadUnsigned<&DeviceStatus::storage_errors>},
+    {"refused", Need::kV2Optional, ReadUnsigned<&DeviceStatus::refused>},
+    {"prev_boot", Need::kV2Optional, ReadPrevBoot},
+    {"next_key", Need::kV2Optional, ReadNextKey},
+    {"faults", Need::kAlways, ReadFaults},
+};
+
 Result<DeviceStatus> ParseStatus(const Json& j, bool v2) {
   if (!j.is_object()) return Field(kTelemetry, "status", "an object");
-  const Fields f(kTelemetry, j, "status");
   DeviceStatus s;
-  EF_RETURN_IF_ERROR(f.Integer("uptime_s", &s.uptime_s));
-  EF_RETURN_IF_ERROR(f.Unsigned("dropped", &s.dropped));
-  if (v2) {
-    EF_RETURN_IF_ERROR(f.Unsigned("skipped_samples", &s.skipped_samples));
-    // Link figures: absent in windows from firmware before the reliable link.
-    if (const Json* q = f.Get("queue"); q != nullptr) {
-      if (!q->is_object()) return Field(kTelemetry, "status.queue", "an object");
-      const Fields fq(kTelemetry, *q, "status.queue");
-      EF_RETURN_IF_ERROR(fq.Unsigned("depth", &s.queue_depth));
-      EF_RETURN_IF_ERROR(fq.Unsigned("quarantined", &s.quarantined));
-      const Json* d = fq.Get("dropped");
-      if (!d || !d->is_object()) return fq.Missing("dropped", "an object");
-      const Fields fd(kTelemetry, *d, "status.queue.dropped");
-      EF_RETURN_IF_ERROR(fd.Unsigned("alarm", &s.dropped_by_class[0]));
-      EF_RETURN_IF_ERROR(fd.Unsigned("state", &s.dropped_by_class[1]));
-      EF_RETURN_IF_ERROR(fd.Unsigned("bulk", &s.dropped_by_class[2]));
-    }
-    if (const Json* l = f.Get("link"); l != nullptr) {
-      if (!l->is_object()) return Field(kTelemetry, "status.link", "an object");
-      EF_RETURN_IF_ERROR(Fields(kTelemetry, *l, "status.link").Unsigned("reconnects", &s.reconnects));
-    }
-    // Storage and broker-refusal counters (issue 8): absent in older firmware.
-    if (f.Get("storage_errors") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("storage_errors", &s.storage_errors));
-    if (f.Get("refused") != nullptr) EF_RETURN_IF_ERROR(f.Unsigned("refused", &s.refused));
-    if (const Json* p = f.Get("prev_boot"); p != nullptr) {
-      if (!p->is_object()) return Field(kTelemetry, "status.prev_boot", "an object");
-      const Fields fp(kTelemetry, *p, "status.prev_boot");
-      PrevBoot pb;
-      EF_RETURN_IF_ERROR(fp.Unsigned("boot", &pb.boot));
-      EF_RETURN_IF_ERROR(fp.Unsigned("last_seq", &pb.last_seq));
-      const Json* exact = fp.Get("exact");
-      if (!exact || !exact->is_boolean()) return fp.Missing("exact", "true or false");
-      pb.exact = exact->get<bool>();
-      EF_RETURN_IF_ERROR(fp.Unsigned("lost", &pb.lost));
-      s.prev_boot = pb;
-    }
-    // Key rotation (docs/telemetry.md "Signing-key rotation"): the public JWK
-    // of the key the device will sign with next, checked in full (curve,
-    // thumbprint), since a verifier learns keys from it.
-    if (const Json* k = f.Get("next_key"); k != nullptr) {
-      if (!k->is_object()) return Field(kTelemetry, "status.next_key", "an object (a public JWK)");
-      auto jwk = jws::JwkFromJson(Dump(*k), "status.next_key");
-      if (!jwk.ok()) return InvalidArgument(std::string(kTelemetry) + ": " + jwk.status().message());
-      if (!jwk->thing.empty()) return Bad(kTelemetry, "status.next_key.thing", "is not allowed (the key is dev's)");
-      s.next_key = std::move(*jwk);
-    }
-  }
-  const Json* faults = f.Get("faults");
-  if (!faults || !faults->is_array()) return f.Missing("faults", "an array");
-  for (const auto& fault : *faults) {
-    if (!fault.is_string()) return Field(kTelemetry, "status.faults[]", "a string");
-    s.faults.push_back(fault.get<std::string>());
-  }
+  EF_RETURN_IF_ERROR(ReadMembers(Fields(kTelemetry, j, "status"), kStatus, v2, &s));
   return s;
 }
 

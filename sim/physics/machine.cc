@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <string>
 
 #include "sim/physics/random.h"
+#include "sim/physics/spec_rules.h"
 
 namespace edgeforge {
 namespace {
@@ -57,10 +57,11 @@ double LagStep(double y0, double p0, double pm, double p1, double d, double tau)
   return y0 * (1 - g) + p0 * g + c1 * (d - tau * g) + c2 * (d * d - 2 * tau * d + 2 * tau * tau * g);
 }
 
-Status Field(bool ok, const char* name, double value, const char* want) {
-  if (ok) return Status::Ok();
-  return InvalidArgument(std::string("machine spec: ") + name + " = " + std::to_string(value) + ", " + want);
-}
+// A day's shift at its shortest: the latest start to the earliest end.
+double ShortestShift(const MachineSpec& m) { return m.shift_end_h - m.shift_start_h - 2 * m.shift_jitter_h; }
+
+// The longest stop an episode ends in: maintenance or a fault.
+double LongestStop(const MachineSpec& m) { return std::max(m.maintenance_max_h, m.fault_downtime_max_h); }
 
 }  // namespace
 
@@ -88,53 +89,81 @@ MachineSpec MachineSpec::Demo() {
 }
 
 Status MachineSpec::Validate() const {
-  const double shortest_shift = shift_end_h - shift_start_h - 2 * shift_jitter_h;
-  const double longest_stop = std::max(maintenance_max_h, fault_downtime_max_h);
-  EF_RETURN_IF_ERROR(Field(std::isfinite(time_scale) && time_scale > 0, "time_scale", time_scale, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(shift_jitter_h >= 0, "shift_jitter_h", shift_jitter_h, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(shift_start_h - shift_jitter_h >= 0, "shift_start_h", shift_start_h,
-                           "want >= shift_jitter_h (the shift starts after midnight)"));
-  EF_RETURN_IF_ERROR(Field(shift_end_h + shift_jitter_h <= 24, "shift_end_h", shift_end_h,
-                           "want <= 24 - shift_jitter_h (the shift ends before midnight)"));
-  EF_RETURN_IF_ERROR(Field(shortest_shift > 0, "shift_end_h", shift_end_h, "want > shift_start_h + 2 * jitter"));
-  EF_RETURN_IF_ERROR(Field(mean_running_hours_between_episodes > 0, "mean_running_hours_between_episodes",
-                           mean_running_hours_between_episodes, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(degrade_min_h > 0 && degrade_min_h <= degrade_max_h, "degrade_min_h", degrade_min_h,
-                           "want 0 < degrade_min_h <= degrade_max_h"));
-  EF_RETURN_IF_ERROR(Field(degrade_max_h <= shortest_shift, "degrade_max_h", degrade_max_h,
-                           "want <= the shortest shift (an episode fits in one shift)"));
-  EF_RETURN_IF_ERROR(
-      Field(repair_probability >= 0 && repair_probability <= 1, "repair_probability", repair_probability, "want 0..1"));
-  EF_RETURN_IF_ERROR(Field(maintenance_min_h > 0 && maintenance_min_h <= maintenance_max_h, "maintenance_min_h",
-                           maintenance_min_h, "want 0 < maintenance_min_h <= maintenance_max_h"));
-  EF_RETURN_IF_ERROR(Field(fault_downtime_min_h > 0 && fault_downtime_min_h <= fault_downtime_max_h,
-                           "fault_downtime_min_h", fault_downtime_min_h,
-                           "want 0 < fault_downtime_min_h <= fault_downtime_max_h"));
-  EF_RETURN_IF_ERROR(Field(shift_end_h + shift_jitter_h + longest_stop <= 24 + shift_start_h - shift_jitter_h,
-                           "fault_downtime_max_h", longest_stop,
-                           "want the longest stop to end before the next shift can start"));
-  EF_RETURN_IF_ERROR(Field(mains_hz > 0, "mains_hz", mains_hz, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(pole_pairs >= 1, "pole_pairs", pole_pairs, "want >= 1"));
-  EF_RETURN_IF_ERROR(Field(rated_slip >= 0 && rated_slip < 0.2, "rated_slip", rated_slip, "want 0..0.2"));
-  EF_RETURN_IF_ERROR(Field(rated_current_a > 0, "rated_current_a", rated_current_a, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(no_load_current_fraction >= 0 && no_load_current_fraction < 1, "no_load_current_fraction",
-                           no_load_current_fraction, "want 0..1"));
-  EF_RETURN_IF_ERROR(Field(start_current_multiple >= 1, "start_current_multiple", start_current_multiple, "want >= 1"));
-  EF_RETURN_IF_ERROR(Field(run_up_s > 0, "run_up_s", run_up_s, "want > 0"));
-  EF_RETURN_IF_ERROR(
-      Field(nominal_load >= 0.4 && nominal_load <= 0.85, "nominal_load", nominal_load, "want 0.4..0.85"));
-  EF_RETURN_IF_ERROR(Field(rated_pressure_bar >= 0, "rated_pressure_bar", rated_pressure_bar, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(pressure_rise_s > 0, "pressure_rise_s", pressure_rise_s, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(pressure_decay_s > 0, "pressure_decay_s", pressure_decay_s, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(thermal_tau_s >= 60, "thermal_tau_s", thermal_tau_s, "want >= 60"));
-  EF_RETURN_IF_ERROR(Field(rated_housing_rise_c >= 0, "rated_housing_rise_c", rated_housing_rise_c, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(fault_friction_rise_c >= 0, "fault_friction_rise_c", fault_friction_rise_c, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(fault_current_rise >= 0, "fault_current_rise", fault_current_rise, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(running_vibration_g >= 0, "running_vibration_g", running_vibration_g, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(fault_vibration_g >= 1.4 * running_vibration_g, "fault_vibration_g", fault_vibration_g,
-                           "want >= 1.4 * running_vibration_g (the most a seed scales it)"));
-  EF_RETURN_IF_ERROR(Field(idle_vibration_g >= 0, "idle_vibration_g", idle_vibration_g, "want >= 0"));
-  return Status::Ok();
+  using M = MachineSpec;
+  // The error names the first rule that fails; a rule relating fields comes
+  // after the rules that bound each of them alone.
+  static constexpr physics::SpecRule<M> kRules[] = {
+      {"time_scale", [](const M& m) { return m.time_scale; },
+       [](const M& m) { return std::isfinite(m.time_scale) && m.time_scale > 0; }, "want > 0"},
+      {"shift_jitter_h", [](const M& m) { return m.shift_jitter_h; }, [](const M& m) { return m.shift_jitter_h >= 0; },
+       "want >= 0"},
+      {"shift_start_h", [](const M& m) { return m.shift_start_h; },
+       [](const M& m) { return m.shift_start_h - m.shift_jitter_h >= 0; },
+       "want >= shift_jitter_h (the shift starts after midnight)"},
+      {"shift_end_h", [](const M& m) { return m.shift_end_h; },
+       [](const M& m) { return m.shift_end_h + m.shift_jitter_h <= 24; },
+       "want <= 24 - shift_jitter_h (the shift ends before midnight)"},
+      {"shift_end_h", [](const M& m) { return m.shift_end_h; }, [](const M& m) { return ShortestShift(m) > 0; },
+       "want > shift_start_h + 2 * jitter"},
+      {"mean_running_hours_between_episodes", [](const M& m) { return m.mean_running_hours_between_episodes; },
+       [](const M& m) { return m.mean_running_hours_between_episodes > 0; }, "want > 0"},
+      {"degrade_min_h", [](const M& m) { return m.degrade_min_h; },
+       [](const M& m) { return m.degrade_min_h > 0 && m.degrade_min_h <= m.degrade_max_h; },
+       "want 0 < degrade_min_h <= degrade_max_h"},
+      {"degrade_max_h", [](const M& m) { return m.degrade_max_h; },
+       [](const M& m) { return m.degrade_max_h <= ShortestShift(m); },
+       "want <= the shortest shift (an episode fits in one shift)"},
+      {"repair_probability", [](const M& m) { return m.repair_probability; },
+       [](const M& m) { return m.repair_probability >= 0 && m.repair_probability <= 1; }, "want 0..1"},
+      {"maintenance_min_h", [](const M& m) { return m.maintenance_min_h; },
+       [](const M& m) { return m.maintenance_min_h > 0 && m.maintenance_min_h <= m.maintenance_max_h; },
+       "want 0 < maintenance_min_h <= maintenance_max_h"},
+      {"fault_downtime_min_h", [](const M& m) { return m.fault_downtime_min_h; },
+       [](const M& m) { return m.fault_downtime_min_h > 0 && m.fault_downtime_min_h <= m.fault_downtime_max_h; },
+       "want 0 < fault_downtime_min_h <= fault_downtime_max_h"},
+      // The value shown is the longer stop, maintenance or fault downtime.
+      {"fault_downtime_max_h", LongestStop,
+       [](const M& m) {
+         return m.shift_end_h + m.shift_jitter_h + LongestStop(m) <= 24 + m.shift_start_h - m.shift_jitter_h;
+       },
+       "want the longest stop to end before the next shift can start"},
+      {"mains_hz", [](const M& m) { return m.mains_hz; }, [](const M& m) { return m.mains_hz > 0; }, "want > 0"},
+      {"pole_pairs", [](const M& m) -> double { return m.pole_pairs; }, [](const M& m) { return m.pole_pairs >= 1; },
+       "want >= 1"},
+      {"rated_slip", [](const M& m) { return m.rated_slip; },
+       [](const M& m) { return m.rated_slip >= 0 && m.rated_slip < 0.2; }, "want 0..0.2"},
+      {"rated_current_a", [](const M& m) { return m.rated_current_a; },
+       [](const M& m) { return m.rated_current_a > 0; }, "want > 0"},
+      {"no_load_current_fraction", [](const M& m) { return m.no_load_current_fraction; },
+       [](const M& m) { return m.no_load_current_fraction >= 0 && m.no_load_current_fraction < 1; }, "want 0..1"},
+      {"start_current_multiple", [](const M& m) { return m.start_current_multiple; },
+       [](const M& m) { return m.start_current_multiple >= 1; }, "want >= 1"},
+      {"run_up_s", [](const M& m) { return m.run_up_s; }, [](const M& m) { return m.run_up_s > 0; }, "want > 0"},
+      {"nominal_load", [](const M& m) { return m.nominal_load; },
+       [](const M& m) { return m.nominal_load >= 0.4 && m.nominal_load <= 0.85; }, "want 0.4..0.85"},
+      {"rated_pressure_bar", [](const M& m) { return m.rated_pressure_bar; },
+       [](const M& m) { return m.rated_pressure_bar >= 0; }, "want >= 0"},
+      {"pressure_rise_s", [](const M& m) { return m.pressure_rise_s; },
+       [](const M& m) { return m.pressure_rise_s > 0; }, "want > 0"},
+      {"pressure_decay_s", [](const M& m) { return m.pressure_decay_s; },
+       [](const M& m) { return m.pressure_decay_s > 0; }, "want > 0"},
+      {"thermal_tau_s", [](const M& m) { return m.thermal_tau_s; }, [](const M& m) { return m.thermal_tau_s >= 60; },
+       "want >= 60"},
+      {"rated_housing_rise_c", [](const M& m) { return m.rated_housing_rise_c; },
+       [](const M& m) { return m.rated_housing_rise_c >= 0; }, "want >= 0"},
+      {"fault_friction_rise_c", [](const M& m) { return m.fault_friction_rise_c; },
+       [](const M& m) { return m.fault_friction_rise_c >= 0; }, "want >= 0"},
+      {"fault_current_rise", [](const M& m) { return m.fault_current_rise; },
+       [](const M& m) { return m.fault_current_rise >= 0; }, "want >= 0"},
+      {"running_vibration_g", [](const M& m) { return m.running_vibration_g; },
+       [](const M& m) { return m.running_vibration_g >= 0; }, "want >= 0"},
+      {"fault_vibration_g", [](const M& m) { return m.fault_vibration_g; },
+       [](const M& m) { return m.fault_vibration_g >= 1.4 * m.running_vibration_g; },
+       "want >= 1.4 * running_vibration_g (the most a seed scales it)"},
+      {"idle_vibration_g", [](const M& m) { return m.idle_vibration_g; },
+       [](const M& m) { return m.idle_vibration_g >= 0; }, "want >= 0"},
+  };
+  return physics::CheckRules("machine spec", *this, kRules);
 }
 
 // One day's schedule, in absolute schedule seconds.

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <string>
 
 #include "sim/physics/random.h"
+#include "sim/physics/spec_rules.h"
 
 namespace edgeforge {
 namespace {
@@ -93,8 +93,13 @@ double QueueSpeed(double q, double capacity, double free_flow_kmh) {
 
 double HourlyShare(int hour) { return kHourlyPercent[static_cast<size_t>(hour)] / 100.0; }
 
+// In kClasses order.
+std::array<double, 4> Shares(const RoadSpec& spec) {
+  return {spec.car_share, spec.van_share, spec.truck_share, spec.bus_share};
+}
+
 double MixMeanLength(const RoadSpec& spec) {
-  const std::array<double, 4> shares = {spec.car_share, spec.van_share, spec.truck_share, spec.bus_share};
+  const std::array<double, 4> shares = Shares(spec);
   double mean = 0;
   for (size_t i = 0; i < shares.size(); ++i) mean += shares[i] * (kClasses[i].min_m + kClasses[i].max_m) / 2;
   return mean;
@@ -107,9 +112,31 @@ constexpr double Sum(const std::array<double, 24>& a) {
 }
 static_assert(Sum(kHourlyPercent) > 99.999 && Sum(kHourlyPercent) < 100.001, "hourly shares must sum to 100 %");
 
-Status Field(bool ok, const char* name, double value, const char* want) {
-  if (ok) return Status::Ok();
-  return InvalidArgument(std::string("road spec: ") + name + " = " + std::to_string(value) + ", " + want);
+double ShareSum(const RoadSpec& spec) {
+  double sum = 0;
+  for (double share : Shares(spec)) sum += share;
+  return sum;
+}
+
+// Greenshields: the most a lane carries, v_f k_j / 4 (veh/h).
+double LaneCapacity(const RoadSpec& spec) { return spec.free_flow_kmh * spec.jam_density_veh_per_km / 4; }
+
+// The busiest hour's flow per lane with both demand noises at their maximum.
+double PeakLaneFlow(const RoadSpec& spec) {
+  const double busiest = *std::max_element(kHourlyPercent.begin(), kHourlyPercent.end()) / 100.0;
+  return spec.daily_volume_veh * busiest * (1 + kDemandNoise) * (1 + kDayLevelNoise) / spec.lanes;
+}
+
+// The longest headway anywhere: the longest vehicle, 3 sigma slow, in an
+// incident queue or passing an incident at the incident capacity.
+double LongestHeadway(const RoadSpec& spec) {
+  const double capacity = LaneCapacity(spec);
+  const double inc_flow = spec.incident_capacity_fraction * capacity;
+  const double slowest_kmh =
+      std::min(QueueSpeed(inc_flow, capacity, spec.free_flow_kmh),
+               spec.incident_speed_factor * FreeBranchSpeed(inc_flow, capacity, spec.free_flow_kmh)) *
+      (1 - 3 * spec.speed_cv);
+  return (kLongestVehicle + spec.min_gap_m) / (slowest_kmh / 3.6) + spec.min_time_gap_s;
 }
 
 }  // namespace
@@ -129,49 +156,55 @@ const char* VehicleClassName(VehicleClass cls) {
 }
 
 Status RoadSpec::Validate() const {
-  const std::array<double, 4> shares = {car_share, van_share, truck_share, bus_share};
-  double share_sum = 0;
-  for (double share : shares) {
-    EF_RETURN_IF_ERROR(Field(share >= 0, "car/van/truck/bus_share", share, "want >= 0"));
-    share_sum += share;
-  }
-  const double mean_length = MixMeanLength(*this);
-  EF_RETURN_IF_ERROR(Field(std::fabs(share_sum - 1) < 1e-6, "car+van+truck+bus_share", share_sum, "want 1"));
-  EF_RETURN_IF_ERROR(Field(lanes >= 1 && lanes <= 8, "lanes", lanes, "want 1..8"));
-  EF_RETURN_IF_ERROR(
-      Field(free_flow_kmh >= 20 && free_flow_kmh <= 200, "free_flow_kmh", free_flow_kmh, "want 20..200"));
-  EF_RETURN_IF_ERROR(Field(min_gap_m >= 0, "min_gap_m", min_gap_m, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(min_time_gap_s >= 0, "min_time_gap_s", min_time_gap_s, "want >= 0"));
-  EF_RETURN_IF_ERROR(Field(jam_density_veh_per_km > 0 && jam_density_veh_per_km * (mean_length + min_gap_m) <= 1000,
-                           "jam_density_veh_per_km", jam_density_veh_per_km,
-                           "want > 0 and a jam spacing (1000 / k_j m) of at least mean length + min_gap_m"));
-  const double capacity = free_flow_kmh * jam_density_veh_per_km / 4;
-  const double busiest = *std::max_element(kHourlyPercent.begin(), kHourlyPercent.end()) / 100.0;
-  const double peak_lane_flow = daily_volume_veh * busiest * (1 + kDemandNoise) * (1 + kDayLevelNoise) / lanes;
-  EF_RETURN_IF_ERROR(Field(daily_volume_veh >= 0 && peak_lane_flow <= 0.95 * capacity, "daily_volume_veh",
-                           daily_volume_veh, "want >= 0 and the busiest hour below the capacity v_f k_j / 4 per lane"));
-  EF_RETURN_IF_ERROR(
-      Field(incidents_per_day >= 0 && incidents_per_day <= 6, "incidents_per_day", incidents_per_day, "want 0..6"));
-  EF_RETURN_IF_ERROR(Field(incident_min_min > 0 && incident_min_min <= incident_max_min, "incident_min_min",
-                           incident_min_min, "want 0 < incident_min_min <= incident_max_min"));
-  EF_RETURN_IF_ERROR(Field(incident_max_min <= 600, "incident_max_min", incident_max_min, "want <= 600"));
-  EF_RETURN_IF_ERROR(Field(incident_capacity_fraction > 0 && incident_capacity_fraction < 1,
-                           "incident_capacity_fraction", incident_capacity_fraction, "want 0..1"));
-  EF_RETURN_IF_ERROR(Field(incident_speed_factor > 0 && incident_speed_factor <= 1, "incident_speed_factor",
-                           incident_speed_factor, "want 0..1"));
-  EF_RETURN_IF_ERROR(Field(loop_length_m > 0, "loop_length_m", loop_length_m, "want > 0"));
-  EF_RETURN_IF_ERROR(Field(speed_cv >= 0 && speed_cv <= 0.25, "speed_cv", speed_cv, "want 0..0.25"));
-  EF_RETURN_IF_ERROR(Field(slot_s >= 5 && slot_s <= 300, "slot_s", slot_s, "want 5..300"));
-  // The slowest vehicle anywhere: the longest one, 3 sigma slow, in an
-  // incident queue or passing an incident at the incident capacity.
-  const double inc_flow = incident_capacity_fraction * capacity;
-  const double slowest_kmh = std::min(QueueSpeed(inc_flow, capacity, free_flow_kmh),
-                                      incident_speed_factor * FreeBranchSpeed(inc_flow, capacity, free_flow_kmh)) *
-                             (1 - 3 * speed_cv);
-  const double longest_headway = (kLongestVehicle + min_gap_m) / (slowest_kmh / 3.6) + min_time_gap_s;
-  EF_RETURN_IF_ERROR(Field(4 * longest_headway <= slot_s, "slot_s", slot_s,
-                           "want room for 4 of the slowest trucks (raise slot_s or incident_capacity_fraction)"));
-  return Status::Ok();
+  using R = RoadSpec;
+  // The error names the first rule that fails; a rule relating fields comes
+  // after the rules that bound each of them alone.
+  static constexpr physics::SpecRule<R> kRules[] = {
+      {"car/van/truck/bus_share", [](const R& r) { return r.car_share; }, [](const R& r) { return r.car_share >= 0; },
+       "want >= 0"},
+      {"car/van/truck/bus_share", [](const R& r) { return r.van_share; }, [](const R& r) { return r.van_share >= 0; },
+       "want >= 0"},
+      {"car/van/truck/bus_share", [](const R& r) { return r.truck_share; },
+       [](const R& r) { return r.truck_share >= 0; }, "want >= 0"},
+      {"car/van/truck/bus_share", [](const R& r) { return r.bus_share; }, [](const R& r) { return r.bus_share >= 0; },
+       "want >= 0"},
+      {"car+van+truck+bus_share", ShareSum, [](const R& r) { return std::fabs(ShareSum(r) - 1) < 1e-6; }, "want 1"},
+      {"lanes", [](const R& r) -> double { return r.lanes; }, [](const R& r) { return r.lanes >= 1 && r.lanes <= 8; },
+       "want 1..8"},
+      {"free_flow_kmh", [](const R& r) { return r.free_flow_kmh; },
+       [](const R& r) { return r.free_flow_kmh >= 20 && r.free_flow_kmh <= 200; }, "want 20..200"},
+      {"min_gap_m", [](const R& r) { return r.min_gap_m; }, [](const R& r) { return r.min_gap_m >= 0; }, "want >= 0"},
+      {"min_time_gap_s", [](const R& r) { return r.min_time_gap_s; }, [](const R& r) { return r.min_time_gap_s >= 0; },
+       "want >= 0"},
+      {"jam_density_veh_per_km", [](const R& r) { return r.jam_density_veh_per_km; },
+       [](const R& r) {
+         return r.jam_density_veh_per_km > 0 && r.jam_density_veh_per_km * (MixMeanLength(r) + r.min_gap_m) <= 1000;
+       },
+       "want > 0 and a jam spacing (1000 / k_j m) of at least mean length + min_gap_m"},
+      {"daily_volume_veh", [](const R& r) { return r.daily_volume_veh; },
+       [](const R& r) { return r.daily_volume_veh >= 0 && PeakLaneFlow(r) <= 0.95 * LaneCapacity(r); },
+       "want >= 0 and the busiest hour below the capacity v_f k_j / 4 per lane"},
+      {"incidents_per_day", [](const R& r) { return r.incidents_per_day; },
+       [](const R& r) { return r.incidents_per_day >= 0 && r.incidents_per_day <= 6; }, "want 0..6"},
+      {"incident_min_min", [](const R& r) { return r.incident_min_min; },
+       [](const R& r) { return r.incident_min_min > 0 && r.incident_min_min <= r.incident_max_min; },
+       "want 0 < incident_min_min <= incident_max_min"},
+      {"incident_max_min", [](const R& r) { return r.incident_max_min; },
+       [](const R& r) { return r.incident_max_min <= 600; }, "want <= 600"},
+      {"incident_capacity_fraction", [](const R& r) { return r.incident_capacity_fraction; },
+       [](const R& r) { return r.incident_capacity_fraction > 0 && r.incident_capacity_fraction < 1; }, "want 0..1"},
+      {"incident_speed_factor", [](const R& r) { return r.incident_speed_factor; },
+       [](const R& r) { return r.incident_speed_factor > 0 && r.incident_speed_factor <= 1; }, "want 0..1"},
+      {"loop_length_m", [](const R& r) { return r.loop_length_m; }, [](const R& r) { return r.loop_length_m > 0; },
+       "want > 0"},
+      {"speed_cv", [](const R& r) { return r.speed_cv; },
+       [](const R& r) { return r.speed_cv >= 0 && r.speed_cv <= 0.25; }, "want 0..0.25"},
+      {"slot_s", [](const R& r) { return r.slot_s; }, [](const R& r) { return r.slot_s >= 5 && r.slot_s <= 300; },
+       "want 5..300"},
+      {"slot_s", [](const R& r) { return r.slot_s; }, [](const R& r) { return 4 * LongestHeadway(r) <= r.slot_s; },
+       "want room for 4 of the slowest trucks (raise slot_s or incident_capacity_fraction)"},
+  };
+  return physics::CheckRules("road spec", *this, kRules);
 }
 
 RoadSegmentModel::RoadSegmentModel(uint64_t seed) : RoadSegmentModel(seed, RoadSpec{}) {}
@@ -182,10 +215,7 @@ Result<RoadSegmentModel> RoadSegmentModel::Create(uint64_t seed, const RoadSpec&
 }
 
 RoadSegmentModel::RoadSegmentModel(uint64_t seed, const RoadSpec& spec)
-    : seed_(seed),
-      spec_(spec),
-      mean_length_m_(MixMeanLength(spec)),
-      capacity_per_lane_(spec.free_flow_kmh * spec.jam_density_veh_per_km / 4) {}
+    : seed_(seed), spec_(spec), mean_length_m_(MixMeanLength(spec)), capacity_per_lane_(LaneCapacity(spec)) {}
 
 uint64_t RoadSegmentModel::Hash(uint64_t channel, uint64_t a, uint64_t b) const {
   return Mix(seed_ ^ Mix(channel * kGolden ^ Mix(a * kGolden ^ Mix(b))));

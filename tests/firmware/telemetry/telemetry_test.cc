@@ -85,6 +85,21 @@ TEST(TelemetryTest, RejectsBadFieldsNamingThem) {
   }
 }
 
+// v1 status has uptime_s, dropped and faults only: members v2 added are not
+// read from a v1 message, whatever they hold.
+TEST(TelemetryTest, V1StatusDoesNotReadV2Members) {
+  auto j = Json::parse(Serialize(Sample()));
+  j["status"]["skipped_samples"] = "x";
+  j["status"]["queue"] = 7;
+  j["status"]["prev_boot"] = Json::object();
+  j["status"]["next_key"] = "k";
+  auto p = Parse(j.dump());
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->status.skipped_samples, 0u);
+  EXPECT_FALSE(p->status.prev_boot.has_value());
+  EXPECT_FALSE(p->status.next_key.has_value());
+}
+
 TEST(TelemetryTest, RejectsNonJsonAndOversize) {
   EXPECT_FALSE(Parse("").ok());
   EXPECT_FALSE(Parse("{").ok());
@@ -401,6 +416,22 @@ TEST(TelemetryV2Test, StrictWindowParseNamesTheField) {
           {"'status.uptime_s'", [](Json& j) { j["status"]["uptime_s"] = 1.5; }},
       },
       [](const std::string& s) { return ParseTelemetry(s); });
+}
+
+// With several status members bad, the error is the first in checking order
+// (uptime_s, dropped, skipped_samples, queue, link, storage_errors, refused,
+// prev_boot, next_key, faults), not the first in the message.
+TEST(TelemetryV2Test, StatusReportsTheFirstBadMemberInCheckingOrder) {
+  const auto base = Json::parse(Serialize(WindowSample()));
+  const std::vector<std::string> order = {"uptime_s",       "dropped", "skipped_samples", "queue",    "link",
+                                          "storage_errors", "refused", "prev_boot",       "next_key", "faults"};
+  for (size_t first = 0; first < order.size(); ++first) {
+    auto j = base;
+    for (size_t i = first; i < order.size(); ++i) j["status"][order[i]] = "bad";
+    const Status s = ParseTelemetry(j.dump()).status();
+    EXPECT_NE(s.message().find("'status." + order[first] + "'"), std::string::npos)
+        << order[first] << ": " << s.message();
+  }
 }
 
 TEST(TelemetryV2Test, StrictAlarmParseNamesTheField) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -348,6 +349,68 @@ TEST(MachineModel, CreateNamesTheBadField) {
   spec = MachineSpec{};
   spec.time_scale = 0;
   EXPECT_FALSE(MachineModel::Create(1, spec).ok());
+}
+
+// Each rule of MachineSpec::Validate, broken alone on the default spec, in the
+// order they are checked: the error starts with the field that rule names.
+TEST(MachineSpec, EveryRuleNamesItsField) {
+  struct Case {
+    const char* field;
+    void (*breaks)(MachineSpec&);
+  };
+  const Case cases[] = {
+      {"time_scale", [](MachineSpec& s) { s.time_scale = std::numeric_limits<double>::infinity(); }},
+      {"shift_jitter_h", [](MachineSpec& s) { s.shift_jitter_h = -0.1; }},
+      {"shift_start_h", [](MachineSpec& s) { s.shift_start_h = 0.2; }},  // before midnight with jitter
+      {"shift_end_h", [](MachineSpec& s) { s.shift_end_h = 23.8; }},     // past midnight with jitter
+      {"shift_end_h", [](MachineSpec& s) { s.shift_end_h = 6.5; }},      // shorter than 2 * jitter
+      {"mean_running_hours_between_episodes", [](MachineSpec& s) { s.mean_running_hours_between_episodes = 0; }},
+      {"degrade_min_h", [](MachineSpec& s) { s.degrade_min_h = 11; }},  // above degrade_max_h
+      {"degrade_max_h", [](MachineSpec& s) { s.degrade_max_h = 16; }},  // longer than the shortest shift (15 h)
+      {"repair_probability", [](MachineSpec& s) { s.repair_probability = 1.5; }},
+      {"maintenance_min_h", [](MachineSpec& s) { s.maintenance_min_h = 4; }},
+      {"fault_downtime_min_h", [](MachineSpec& s) { s.fault_downtime_min_h = 7; }},
+      {"fault_downtime_max_h", [](MachineSpec& s) { s.fault_downtime_max_h = 9; }},
+      {"mains_hz", [](MachineSpec& s) { s.mains_hz = 0; }},
+      {"pole_pairs", [](MachineSpec& s) { s.pole_pairs = 0; }},
+      {"rated_slip", [](MachineSpec& s) { s.rated_slip = 0.2; }},
+      {"rated_current_a", [](MachineSpec& s) { s.rated_current_a = 0; }},
+      {"no_load_current_fraction", [](MachineSpec& s) { s.no_load_current_fraction = 1; }},
+      {"start_current_multiple", [](MachineSpec& s) { s.start_current_multiple = 0.5; }},
+      {"run_up_s", [](MachineSpec& s) { s.run_up_s = 0; }},
+      {"nominal_load", [](MachineSpec& s) { s.nominal_load = 0.9; }},
+      {"rated_pressure_bar", [](MachineSpec& s) { s.rated_pressure_bar = -1; }},
+      {"pressure_rise_s", [](MachineSpec& s) { s.pressure_rise_s = 0; }},
+      {"pressure_decay_s", [](MachineSpec& s) { s.pressure_decay_s = 0; }},
+      {"thermal_tau_s", [](MachineSpec& s) { s.thermal_tau_s = 59; }},
+      {"rated_housing_rise_c", [](MachineSpec& s) { s.rated_housing_rise_c = -1; }},
+      {"fault_friction_rise_c", [](MachineSpec& s) { s.fault_friction_rise_c = -1; }},
+      {"fault_current_rise", [](MachineSpec& s) { s.fault_current_rise = -1; }},
+      {"running_vibration_g", [](MachineSpec& s) { s.running_vibration_g = -1; }},
+      {"fault_vibration_g", [](MachineSpec& s) { s.fault_vibration_g = 0.13; }},  // below 1.4 * running
+      {"idle_vibration_g", [](MachineSpec& s) { s.idle_vibration_g = -1; }},
+  };
+  ASSERT_TRUE(MachineSpec{}.Validate().ok());
+  for (const Case& c : cases) {
+    MachineSpec spec;
+    c.breaks(spec);
+    const Status s = spec.Validate();
+    ASSERT_FALSE(s.ok()) << c.field;
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message().rfind(std::string("machine spec: ") + c.field + " = ", 0), 0u) << s.message();
+  }
+}
+
+// The whole message: field, value as std::to_string prints it, and the rule.
+TEST(MachineSpec, ErrorShowsTheValueAndTheRule) {
+  MachineSpec spec;
+  spec.pole_pairs = 0;
+  EXPECT_EQ(spec.Validate().message(), "machine spec: pole_pairs = 0.000000, want >= 1");
+  spec = MachineSpec{};
+  spec.maintenance_max_h = 9;  // the longer stop is shown, under the fault downtime's name
+  EXPECT_EQ(spec.Validate().message(),
+            "machine spec: fault_downtime_max_h = 9.000000, want the longest stop to end before the next shift can "
+            "start");
 }
 
 }  // namespace

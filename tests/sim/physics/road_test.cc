@@ -279,5 +279,55 @@ TEST(RoadSegmentModel, CreateNamesTheBadField) {
   EXPECT_TRUE(RoadSegmentModel::Create(1, RoadSpec{}).ok());
 }
 
+// Each rule of RoadSpec::Validate, broken alone on the default spec, in the
+// order they are checked: the error starts with the field that rule names.
+TEST(RoadSpec, EveryRuleNamesItsField) {
+  struct Case {
+    const char* field;
+    void (*breaks)(RoadSpec&);
+  };
+  const Case cases[] = {
+      {"car/van/truck/bus_share", [](RoadSpec& s) { s.car_share = -0.1; }},
+      {"car/van/truck/bus_share", [](RoadSpec& s) { s.van_share = -0.1; }},
+      {"car/van/truck/bus_share", [](RoadSpec& s) { s.truck_share = -0.1; }},
+      {"car/van/truck/bus_share", [](RoadSpec& s) { s.bus_share = -0.1; }},
+      {"car+van+truck+bus_share", [](RoadSpec& s) { s.car_share = 0.9; }},
+      {"lanes", [](RoadSpec& s) { s.lanes = 9; }},
+      {"free_flow_kmh", [](RoadSpec& s) { s.free_flow_kmh = 19; }},
+      {"min_gap_m", [](RoadSpec& s) { s.min_gap_m = -1; }},
+      {"min_time_gap_s", [](RoadSpec& s) { s.min_time_gap_s = -1; }},
+      {"jam_density_veh_per_km", [](RoadSpec& s) { s.jam_density_veh_per_km = 200; }},  // closer than a car's length
+      {"daily_volume_veh", [](RoadSpec& s) { s.daily_volume_veh = -1; }},
+      {"incidents_per_day", [](RoadSpec& s) { s.incidents_per_day = 7; }},
+      {"incident_min_min", [](RoadSpec& s) { s.incident_min_min = 0; }},
+      {"incident_max_min", [](RoadSpec& s) { s.incident_max_min = 601; }},
+      {"incident_capacity_fraction", [](RoadSpec& s) { s.incident_capacity_fraction = 1; }},
+      {"incident_speed_factor", [](RoadSpec& s) { s.incident_speed_factor = 0; }},
+      {"loop_length_m", [](RoadSpec& s) { s.loop_length_m = 0; }},
+      {"speed_cv", [](RoadSpec& s) { s.speed_cv = 0.3; }},
+      {"slot_s", [](RoadSpec& s) { s.slot_s = 4; }},
+      {"slot_s", [](RoadSpec& s) { s.slot_s = 10; }},  // 4 of the slowest trucks do not fit
+  };
+  ASSERT_TRUE(RoadSpec{}.Validate().ok());
+  for (const Case& c : cases) {
+    RoadSpec spec;
+    c.breaks(spec);
+    const Status s = spec.Validate();
+    ASSERT_FALSE(s.ok()) << c.field;
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message().rfind(std::string("road spec: ") + c.field + " = ", 0), 0u) << s.message();
+  }
+}
+
+// The whole message: field, value as std::to_string prints it, and the rule.
+TEST(RoadSpec, ErrorShowsTheValueAndTheRule) {
+  RoadSpec spec;
+  spec.lanes = 0;
+  EXPECT_EQ(spec.Validate().message(), "road spec: lanes = 0.000000, want 1..8");
+  spec = RoadSpec{};
+  spec.car_share = 0.9;
+  EXPECT_EQ(spec.Validate().message(), "road spec: car+van+truck+bus_share = 1.080000, want 1");
+}
+
 }  // namespace
 }  // namespace edgeforge
