@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 
 #ifdef EDGEFORGE_BENCH_SQLITE
 #include <sqlite3.h>
@@ -84,7 +85,7 @@ void OutboxAppendAck(benchmark::State& state, SyncPolicy policy, bool sync_ack) 
     OutboxOptions o;
     o.dir = dir;
     o.sync = policy;
-    auto box = Outbox::Open(o, clock);
+    auto box = OpenFileOutbox(o, clock);
     if (!box.ok()) Die(box.status().ToString());
     const OutgoingMessage m = Message();
     uint64_t seq = 0;

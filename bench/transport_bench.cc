@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "certs/pki.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/transport/event_loop.h"
 
 namespace {

@@ -4,8 +4,6 @@
 #include <limits>
 #include <utility>
 
-#include "hal/linux/file_append_log.h"
-
 namespace edgeforge::link {
 
 const char* SyncPolicyName(SyncPolicy p) {
@@ -48,14 +46,6 @@ Outbox::Outbox(std::unique_ptr<AppendLog> log, const OutboxOptions& options, con
     : options_(options), clock_(clock), log_(std::move(log)) {}
 
 Outbox::~Outbox() = default;  // the log closes (and unlocks) without syncing
-
-Result<std::unique_ptr<Outbox>> Outbox::Open(const OutboxOptions& options, const Clock& clock) {
-  if (options.dir.empty()) return InvalidArgument("outbox: empty directory path");
-  if (options.max_bytes == 0) return InvalidArgument("outbox '" + options.dir + "': max_bytes must be > 0");
-  auto log = FileAppendLog::Open(options.dir, kLogName, kLockName);
-  if (!log.ok()) return log.status().WithContext("outbox");
-  return Open(std::move(*log), options, clock);
-}
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(std::unique_ptr<AppendLog> log, const OutboxOptions& options,
                                              const Clock& clock) {

@@ -2,7 +2,8 @@
 // it is published and leaves only on PUBACK (issue 4, "Store-and-forward").
 //
 // Storage: one append-only log behind the HAL's AppendLog (hal/append_log.h;
-// on Linux DIR/outbox.log, hal/linux/file_append_log.h; in tests an in-memory
+// on Linux DIR/outbox.log, opened by OpenFileOutbox in
+// firmware/linux/file_outbox.h; in tests an in-memory
 // log with fault injection and power cuts, hal/sim/sim_append_log.h). Format
 // and recovery: firmware/link/outbox_format.h. Append writes a data record,
 // Ack an ack record; when the log holds more than twice the bytes of its live
@@ -96,7 +97,7 @@ enum class SyncPolicy : uint8_t {
 const char* SyncPolicyName(SyncPolicy p);
 
 struct OutboxOptions {
-  std::string dir;                     // created (0700) if missing; Open(options, clock) only
+  std::string dir;                     // created (0700) if missing; OpenFileOutbox only (firmware/linux)
   size_t max_bytes = size_t{8} << 20;  // bound on live MessageBytes()
   SyncPolicy sync = SyncPolicy::kAlways;
   Millis batch_interval{200};                   // kBatch window; also how stale an unsynced ack may get
@@ -127,9 +128,6 @@ class Outbox {
   static constexpr const char* kLockName = "outbox.lock";
   static constexpr const char* kFloorName = "outbox.floor";
 
-  /// Opens the Linux log: creates options.dir, locks it (DIR/outbox.lock) and
-  /// opens DIR/outbox.log (hal/linux/file_append_log.h), then as below.
-  static Result<std::unique_ptr<Outbox>> Open(const OutboxOptions& options, const Clock& clock);
   /// Recovers `log` (options.dir is not used): good records are kept, bad
   /// ranges are copied to a side file quarantine-<n>.bin (durable) and
   /// counted, then the log is rewritten without them. If the copy or the

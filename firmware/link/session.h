@@ -1,5 +1,5 @@
 // The device's MQTT session, as device logic sees it. Paho lives behind this
-// interface for the device binary (firmware/link/paho_session.*); the
+// interface for the device binary (firmware/link/paho/paho_session.*); the
 // simulator's event-loop transport (sim/transport/) plugs in here without
 // touching device logic (DESIGN.md principle 1). Nothing here blocks: every
 // call starts work and returns; outcomes come back through Dispatch().
@@ -53,7 +53,7 @@ Status ValidateSessionConfig(const SessionConfig& config);
 
 /// Connect failures are classified by code so that reconnect logic can back
 /// off harder when retrying unchanged cannot help (PahoSession's mapping,
-/// shown against mosquitto in tests/firmware/link/session_itest.cc):
+/// shown against mosquitto in tests/firmware/link/paho/session_itest.cc):
 ///   UNAUTHENTICATED     TCP connects but the TLS handshake fails (either side
 ///                       rejected the other's certificate), or the broker
 ///                       closes the connection after TLS and before CONNACK

@@ -1,8 +1,9 @@
-#include "firmware/app/device_stack.h"
+#include "firmware/linux/device_stack.h"
 
 #include <utility>
 
 #include "firmware/link/broker_uri.h"
+#include "firmware/linux/file_outbox.h"
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/linux/fs.h"
@@ -43,7 +44,7 @@ Result<std::unique_ptr<jws::Signer>> MakeDeviceSigner(const DeviceStackConfig& c
 
 Result<std::unique_ptr<link::Outbox>> OpenOutbox(const DeviceStackParts& parts, const DeviceStackConfig& c) {
   if (!parts.outbox_log) {
-    auto box = link::Outbox::Open(c.outbox, parts.clock);
+    auto box = link::OpenFileOutbox(c.outbox, parts.clock);
     if (!box.ok()) return box.status().WithContext("outbox.dir");
     return box;
   }

@@ -1,4 +1,4 @@
-#include "firmware/app/linux_buses.h"
+#include "firmware/linux/linux_buses.h"
 
 namespace edgeforge::app {
 namespace {

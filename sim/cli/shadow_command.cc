@@ -7,7 +7,7 @@
 
 #include "certs/pki.h"
 #include "cli/common/command_line.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
 #include "sim/shadow/shadow_document.h"

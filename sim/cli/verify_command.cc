@@ -10,7 +10,7 @@
 
 #include "cli/common/command_line.h"
 #include "cli/common/signals.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "sim/cli/commands.h"
 #include "sim/verify/capture.h"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "firmware/app/device.h"
-#include "firmware/app/device_stack.h"
+#include "firmware/linux/device_stack.h"
 #include "firmware/board/board.h"
 #include "firmware/link/link.h"
 #include "hal/clock.h"

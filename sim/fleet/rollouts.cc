@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "firmware/app/device_config.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/fleet/provisioning.h"
 #include "sim/physics/random.h"
 

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "certs/pki.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "hal/linux/fs.h"
 
 namespace edgeforge::sim::shadow {

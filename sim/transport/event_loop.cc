@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "firmware/link/broker_uri.h"
-#include "firmware/link/paho_session.h"  // ConnackRefusalStatus: one mapping of CONNACK reason codes
+#include "firmware/link/paho/paho_session.h"  // ConnackRefusalStatus: one mapping of CONNACK reason codes
 
 // libmosquitto's mosquitto_new opens a socketpair in every handle: its own
 // threaded loop (mosquitto_loop / loop_start) selects on one end so that a

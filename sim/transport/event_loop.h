@@ -2,7 +2,7 @@
 // serving thousands of MQTT 5 sessions, each with its own client certificate
 // and key, on libmosquitto driven from outside (mosquitto_socket,
 // mosquitto_loop_read / loop_write / loop_misc / want_write). The device
-// binary keeps Paho (firmware/link/paho_session.h); both sit behind
+// binary keeps Paho (firmware/link/paho/paho_session.h); both sit behind
 // link::Session, so the firmware cannot tell them apart.
 //
 // Why this shape (docs/transport.md has the numbers): Paho C runs its own

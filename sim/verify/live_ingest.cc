@@ -1,6 +1,6 @@
 #include "sim/verify/live_ingest.h"
 
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 
 namespace edgeforge::sim {
 namespace {

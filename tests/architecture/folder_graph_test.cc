@@ -4,6 +4,12 @@
 // tested together, which the layers are there to prevent. A failure names
 // each cycle and, for each of its edges, one include that makes it.
 //
+// The layers between the project's own libraries are enforced by the build
+// (each library sees only the headers of what it links, CMakeLists.txt).
+// Third-party headers all live in /usr/include, where include paths cannot
+// fence them off, so the last test here checks that the firmware core and
+// the HAL's interfaces include no MQTT client, log or CLI library.
+//
 // Run it alone: ctest --preset ci -R FolderGraph
 #include <gtest/gtest.h>
 
@@ -129,6 +135,41 @@ TEST(FolderGraphTest, ACycleIsFoundAndNamedWithItsIncludes) {
   EXPECT_NE(text.find("firmware/link -> firmware/app (firmware/link/shadow.h"), std::string::npos) << text;
   EXPECT_NE(text.find("firmware/app -> firmware/link (firmware/app/device.h"), std::string::npos) << text;
   EXPECT_EQ(text.find("hal"), std::string::npos) << text;
+}
+
+// The firmware core (everything in firmware/ but the Paho session and the
+// Linux composition) and the HAL's interfaces: portable, so no MQTT client
+// (Paho, libmosquitto), no log library (the core logs through callbacks) and
+// no command-line library.
+TEST(FolderGraphTest, TheFirmwareCoreAndTheHalInterfacesIncludeNoClientLibrary) {
+  const fs::path root = EDGEFORGE_SOURCE_DIR;
+  const std::regex system_re(R"re(^\s*#\s*include\s+<([^>]+)>)re");
+  const std::regex forbidden_re(R"re(^(mqtt/|MQTT[A-Za-z]*\.h$|mosquitto\.h$|spdlog/|CLI/|openssl/ssl\.h$))re");
+  size_t files = 0;
+  auto check = [&](const fs::path& file) {
+    ++files;
+    std::ifstream in(file);
+    std::string line;
+    std::smatch m;
+    while (std::getline(in, line)) {
+      if (std::regex_search(line, m, system_re) && std::regex_search(m[1].str(), forbidden_re)) {
+        ADD_FAILURE() << fs::relative(file, root).generic_string() << ": #include <" << m[1].str()
+                      << "> (docs/architecture.md: the core is portable; this belongs in firmware/link/paho, "
+                         "firmware/linux, sim or cli)";
+      }
+    }
+  };
+  for (const auto& entry : fs::directory_iterator(root / "hal")) {
+    if (entry.is_regular_file()) check(entry.path());
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(root / "firmware")) {
+    const std::string rel = fs::relative(entry.path(), root).generic_string();
+    if (!entry.is_regular_file() || rel.rfind("firmware/link/paho/", 0) == 0 || rel.rfind("firmware/linux/", 0) == 0) {
+      continue;
+    }
+    check(entry.path());
+  }
+  EXPECT_GT(files, 80u);
 }
 
 }  // namespace

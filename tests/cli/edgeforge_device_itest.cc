@@ -13,7 +13,7 @@
 
 #include "edgeforge/version.h"
 #include "firmware/board/builtin.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"

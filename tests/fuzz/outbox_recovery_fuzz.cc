@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 #include "hal/linux/fs.h"
 
 namespace {
@@ -104,7 +105,7 @@ void CheckOpen(std::string_view in, const olog::Scan& scan, const olog::Replay& 
   o.max_bytes = size_t{1} << 30;  // recovery never drops; the bound is not under test here
   size_t depth = 0;
   {
-    auto box = Outbox::Open(o, clock);
+    auto box = OpenFileOutbox(o, clock);
     Check(box.ok());
     const auto st = (*box)->stats();
     uint64_t bad_bytes = 0;
@@ -119,7 +120,7 @@ void CheckOpen(std::string_view in, const olog::Scan& scan, const olog::Replay& 
     }
     depth = (*box)->depth();
   }
-  auto again = Outbox::Open(o, clock);
+  auto again = OpenFileOutbox(o, clock);
   Check(again.ok());
   Check((*again)->stats().quarantined_records == 0 && (*again)->depth() == depth);
 }

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/verifier.h"

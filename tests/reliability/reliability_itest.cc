@@ -36,7 +36,8 @@
 #include <vector>
 
 #include "firmware/link/outbox.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/linux/file_outbox.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/telemetry/jws.h"
 #include "firmware/telemetry/telemetry.h"
 #include "hal/clock.h"
@@ -540,7 +541,7 @@ std::set<uint64_t> QueuedSeqs(const std::string& outbox_dir, const std::string& 
   SystemClock clock;
   link::OutboxOptions o;
   o.dir = scratch;
-  auto q = link::Outbox::Open(o, clock);
+  auto q = link::OpenFileOutbox(o, clock);
   EXPECT_TRUE(q.ok()) << q.status().ToString();
   std::set<uint64_t> seqs;
   if (!q.ok()) return seqs;
@@ -979,7 +980,7 @@ void PrefillBacklog(const std::string& state, const std::string& pki, const std:
   link::OutboxOptions o;
   o.dir = state + "/outbox";
   o.sync = link::SyncPolicy::kNever;
-  auto q = link::Outbox::Open(o, clock);
+  auto q = link::OpenFileOutbox(o, clock);
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   const int64_t t0 = clock.WallMillis() - static_cast<int64_t>(n) * 1000;
   for (uint64_t seq = 0; seq < n; ++seq) {

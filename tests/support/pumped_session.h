@@ -17,7 +17,7 @@
 #include <thread>
 #include <utility>
 
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/link/session.h"
 #include "hal/clock.h"
 

@@ -1,4 +1,4 @@
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 
 #include <mqtt/async_client.h>
 #include <netdb.h>
@@ -18,7 +18,7 @@
 
 #include "firmware/link/broker_uri.h"
 #include "firmware/link/callback_queue.h"
-#include "firmware/link/tls_probe.h"
+#include "firmware/link/paho/tls_probe.h"
 #include "firmware/telemetry/topic.h"
 
 namespace edgeforge::link {

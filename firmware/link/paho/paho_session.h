@@ -13,7 +13,7 @@ Result<std::unique_ptr<Session>> MakePahoSession(const SessionConfig& config);
 
 // What Paho C 1.3 (Debian 12: libpaho-mqtt 1.3.12) puts into
 // MQTTAsync_failureData5 for a failed connect, as observed against mosquitto
-// 2.0.11 over TLS 1.3 (tests/firmware/link/session_itest.cc) and read in MQTTAsyncUtils.c:
+// 2.0.11 over TLS 1.3 (tests/firmware/link/paho/session_itest.cc) and read in MQTTAsyncUtils.c:
 //   message                              code            when
 //   "CONNACK return code"                the reason code CONNACK >= 0x80 (reasonCode stays 0)
 //   "TCP connect timeout"                -1              no CONNACK within connectTimeout, at any

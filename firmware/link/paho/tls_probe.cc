@@ -1,4 +1,4 @@
-#include "firmware/link/tls_probe.h"
+#include "firmware/link/paho/tls_probe.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

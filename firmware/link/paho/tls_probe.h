@@ -8,7 +8,7 @@
 // own with the same files and the same checks as Paho (TLS >= 1.2, the
 // broker's certificate chained to the CA file and naming the URI host, our
 // certificate and key) and reads what OpenSSL says: which side refused, and
-// why (tests/firmware/link/tls_attack_itest.cc drives every case against a real
+// why (tests/firmware/link/paho/tls_attack_itest.cc drives every case against a real
 // mosquitto or openssl s_server).
 #pragma once
 

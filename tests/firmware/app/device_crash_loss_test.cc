@@ -15,6 +15,7 @@
 #include "firmware/app/device.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/telemetry.h"
 #include "hal/clock.h"
@@ -73,7 +74,7 @@ struct Boot {
     link::OutboxOptions q;
     q.dir = dir;
     q.sync = link::SyncPolicy::kNever;
-    auto box = link::Outbox::Open(q, clock);
+    auto box = link::OpenFileOutbox(q, clock);
     EXPECT_TRUE(box.ok()) << box.status().ToString();
     outbox = std::move(*box);
     auto l = link::Link::Create(session, *outbox, clock, entropy, link::LinkOptions{});

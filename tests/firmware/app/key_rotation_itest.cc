@@ -23,7 +23,8 @@
 #include "firmware/app/sensor_source.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/linux/file_outbox.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
@@ -149,7 +150,7 @@ class KeyRotationTest : public ::testing::Test {
     n->signer = testing_support::SignerFor(pki_, thing, backend);
     link::OutboxOptions q;
     q.dir = MakeTempDir("rotoutbox");
-    auto outbox = link::Outbox::Open(q, clock_);
+    auto outbox = link::OpenFileOutbox(q, clock_);
     EXPECT_TRUE(outbox.ok()) << outbox.status().ToString();
     n->outbox = std::move(*outbox);
     auto session = link::MakePahoSession(testing_support::DeviceSessionConfig(pki_, thing, uri, 5000ms));

@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 
-#include "firmware/app/linux_buses.h"
 #include "firmware/board/builtin.h"
 #include "hal/sim/sim_gpio.h"
 #include "hal/sim/sim_i2c_bus.h"
@@ -115,21 +114,6 @@ TEST(Node, TwoPartsProducingTheSameChannelAreRefused) {
               "\"sample_ms\": 1000},\n    {\"name\": \"vib0\""));
   ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("\"temperature\" is also produced by env0"), std::string::npos) << s.message();
-}
-
-// On this machine there is no /dev/i2c-1: the error names the part, the bus
-// and the device node, as an operator running on the wrong board would need.
-TEST(Node, OnLinuxAMissingDeviceNodeNamesThePartAndTheNode) {
-  SystemClock clock;
-  LinuxBuses buses;
-  board::Board b = Factory();
-  b.buses.at("i2c1").linux_device = "/dev/i2c-edgeforge-test-missing";
-  auto node = BuildNode(b, buses, clock);
-  ASSERT_FALSE(node.ok());
-  EXPECT_EQ(node.status().code(), StatusCode::kNotFound) << node.status().ToString();
-  const std::string m = node.status().message();
-  EXPECT_NE(m.find("devices[0] (env0)"), std::string::npos) << m;
-  EXPECT_NE(m.find("/dev/i2c-edgeforge-test-missing"), std::string::npos) << m;
 }
 
 }  // namespace

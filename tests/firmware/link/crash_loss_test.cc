@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 #include "hal/clock.h"
 #include "hal/linux/fs.h"
 
@@ -195,7 +196,7 @@ OutboxOptions Opts(const std::string& dir) {
 
 Loss Reopen(const std::string& dir, uint64_t issued_below, bool resolve_at = false, uint64_t resolve = 0) {
   SystemClock clock;
-  auto box = Outbox::Open(Opts(dir), clock);
+  auto box = OpenFileOutbox(Opts(dir), clock);
   EXPECT_TRUE(box.ok()) << box.status().ToString();
   if (!box.ok()) return {};
   const Recovered& r = (*box)->recovered();
@@ -210,7 +211,7 @@ TEST(OutboxCrashLossTest, EmptiedLogAfterACompactionStillKnowsItsFloor) {
   const std::string dir = TempDir();
   SystemClock clock;
   {
-    auto box = Outbox::Open(Opts(dir), clock);
+    auto box = OpenFileOutbox(Opts(dir), clock);
     ASSERT_TRUE(box.ok());
     ASSERT_TRUE((*box)->ResolveCrashLoss(0).ok());
     std::vector<uint64_t> ids;
@@ -229,7 +230,7 @@ TEST(OutboxCrashLossTest, ResolvedLossIsNotCountedAgainButAnUnresolvedOneIs) {
   const std::string dir = TempDir();
   SystemClock clock;
   {
-    auto box = Outbox::Open(Opts(dir), clock);
+    auto box = OpenFileOutbox(Opts(dir), clock);
     ASSERT_TRUE(box.ok());
     ASSERT_TRUE((*box)->ResolveCrashLoss(0).ok());
     for (uint64_t s = 0; s < 6; ++s) (void)*(*box)->Append(Priority::kBulk, s, Msg(s));
@@ -249,12 +250,12 @@ TEST(OutboxCrashLossTest, MissingOrCorruptFloorFileCountsConservativelyAndSaysWh
   const std::string dir = TempDir();
   SystemClock clock;
   {
-    auto box = Outbox::Open(Opts(dir), clock);
+    auto box = OpenFileOutbox(Opts(dir), clock);
     ASSERT_TRUE(box.ok());
     ASSERT_TRUE((*box)->ResolveCrashLoss(20).ok());
   }
   std::ofstream(dir + "/" + Outbox::kFloorName, std::ios::trunc) << "garbage";
-  auto box = Outbox::Open(Opts(dir), clock);
+  auto box = OpenFileOutbox(Opts(dir), clock);
   ASSERT_TRUE(box.ok());
   EXPECT_NE((*box)->recovered().floor_problem.find(Outbox::kFloorName), std::string::npos)
       << (*box)->recovered().floor_problem;

@@ -13,6 +13,7 @@
 
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 #include "hal/clock.h"
 #include "hal/sim/seeded_entropy.h"
 
@@ -87,7 +88,7 @@ std::vector<double> Gaps(std::deque<Status> script, size_t connects) {
   EXPECT_NE(mkdtemp(dir.data()), nullptr);
   q.dir = dir + "/outbox";
   q.sync = SyncPolicy::kNever;
-  auto outbox = Outbox::Open(q, clock);
+  auto outbox = OpenFileOutbox(q, clock);
   EXPECT_TRUE(outbox.ok());
   auto link = Link::Create(session, **outbox, clock, entropy, LinkOptions{});
   EXPECT_TRUE(link.ok());
@@ -140,7 +141,7 @@ TEST(LinkReconnectTest, StopDuringConnectIsNotAFailedAttempt) {
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   q.dir = dir + "/outbox";
   q.sync = SyncPolicy::kNever;
-  auto outbox = Outbox::Open(q, clock);
+  auto outbox = OpenFileOutbox(q, clock);
   ASSERT_TRUE(outbox.ok());
   std::vector<std::string> log;
   LinkOptions o;

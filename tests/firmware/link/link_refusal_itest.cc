@@ -9,7 +9,8 @@
 
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/linux/file_outbox.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/telemetry/topic.h"
 #include "hal/clock.h"
 #include "hal/sim/seeded_entropy.h"
@@ -42,7 +43,7 @@ class LinkRefusalTest : public ::testing::Test {
     c.connect_timeout = 5000ms;
     link::OutboxOptions q;
     q.dir = MakeTempDir("refusal-outbox");
-    auto outbox = link::Outbox::Open(q, clock_);
+    auto outbox = link::OpenFileOutbox(q, clock_);
     ASSERT_TRUE(outbox.ok()) << outbox.status().ToString();
     outbox_ = std::move(*outbox);
     auto session = link::MakePahoSession(c);

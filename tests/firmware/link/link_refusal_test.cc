@@ -11,6 +11,7 @@
 
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
+#include "firmware/linux/file_outbox.h"
 #include "hal/clock.h"
 #include "hal/sim/seeded_entropy.h"
 
@@ -87,7 +88,7 @@ class LinkRefusalTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir.data()), nullptr);
     q.dir = dir + "/outbox";
     q.sync = SyncPolicy::kNever;
-    auto outbox = Outbox::Open(q, clock_);
+    auto outbox = OpenFileOutbox(q, clock_);
     ASSERT_TRUE(outbox.ok()) << outbox.status().ToString();
     outbox_ = std::move(*outbox);
     LinkOptions o;

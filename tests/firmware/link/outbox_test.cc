@@ -11,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "firmware/linux/file_outbox.h"
 #include "hal/linux/fs.h"
 #include "hal/sim/sim_append_log.h"
 
@@ -47,7 +48,7 @@ OutboxOptions Options(const std::string& dir, SyncPolicy sync = SyncPolicy::kNev
 }
 
 std::unique_ptr<Outbox> MustOpen(const OutboxOptions& o, const Clock& clock) {
-  auto box = Outbox::Open(o, clock);
+  auto box = OpenFileOutbox(o, clock);
   EXPECT_TRUE(box.ok()) << box.status().ToString();
   return box.ok() ? std::move(box).value() : nullptr;
 }
@@ -248,7 +249,7 @@ TEST(OutboxTest, ExitWithoutCloseKeepsEveryAppend) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto box = Outbox::Open(Options(dir, SyncPolicy::kNever), clock);
+    auto box = OpenFileOutbox(Options(dir, SyncPolicy::kNever), clock);
     if (!box.ok()) _exit(2);
     for (int i = 0; i < 50; ++i) {
       if (!(*box)->Append(i % 2 == 0 ? Priority::kBulk : Priority::kAlarm, 1000 + i, Hundred(i)).ok()) _exit(3);
@@ -283,7 +284,7 @@ TEST(OutboxTest, KillNineMidStreamKeepsEveryReportedAppendAndAck) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::close(fds[0]);
-    auto box = Outbox::Open(Options(dir, SyncPolicy::kNever), clock);
+    auto box = OpenFileOutbox(Options(dir, SyncPolicy::kNever), clock);
     if (!box.ok()) _exit(2);
     for (uint64_t i = 0; i < 1000000; ++i) {
       auto id = (*box)->Append(Priority::kBulk, i, Hundred(static_cast<int>(i)));
@@ -646,14 +647,14 @@ TEST(OutboxTest, UnusableDirectoryIsAClearErrorNamingThePath) {
   const std::string dir = TempDir();
   const std::string file = dir + "/not-a-dir";
   ASSERT_TRUE(fs::WriteFileAtomically(file, "x", 0600).ok());
-  auto box = Outbox::Open(Options(file + "/outbox"), clock);
+  auto box = OpenFileOutbox(Options(file + "/outbox"), clock);
   ASSERT_FALSE(box.ok());
   EXPECT_NE(box.status().message().find(file), std::string::npos) << box.status().ToString();
 
   // The log's name taken by a directory.
   const std::string other = TempDir();
   ASSERT_TRUE(fs::MakeDirs(other + "/" + Outbox::kLogName, 0700).ok());
-  auto box2 = Outbox::Open(Options(other), clock);
+  auto box2 = OpenFileOutbox(Options(other), clock);
   ASSERT_FALSE(box2.ok());
   EXPECT_NE(box2.status().message().find(other + "/" + Outbox::kLogName), std::string::npos)
       << box2.status().ToString();
@@ -664,12 +665,12 @@ TEST(OutboxTest, SecondOutboxOnTheSameDirectoryIsRefused) {
   const std::string dir = TempDir();
   auto first = MustOpen(Options(dir), clock);
   ASSERT_NE(first, nullptr);
-  auto second = Outbox::Open(Options(dir), clock);
+  auto second = OpenFileOutbox(Options(dir), clock);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find(dir), std::string::npos);
   first.reset();
-  EXPECT_TRUE(Outbox::Open(Options(dir), clock).ok());
+  EXPECT_TRUE(OpenFileOutbox(Options(dir), clock).ok());
 }
 
 TEST(OutboxTest, BadArgumentsAreRefusedWithoutCounting) {
@@ -681,7 +682,7 @@ TEST(OutboxTest, BadArgumentsAreRefusedWithoutCounting) {
   m.qos = 3;
   EXPECT_EQ(box->Append(Priority::kBulk, 0, m).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(box->stats().dropped, (std::array<uint64_t, kPriorityCount>{0, 0, 0}));
-  EXPECT_EQ(Outbox::Open(Options(""), clock).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenFileOutbox(Options(""), clock).status().code(), StatusCode::kInvalidArgument);
 }
 
 // --- storage failures on the simulated log (issue 8, Found item 1) -----------

@@ -24,7 +24,8 @@
 #include "hal/storage.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/linux/file_outbox.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "hal/sim/seeded_entropy.h"
 #include "hal/sim/sim_i2c_bus.h"
@@ -104,7 +105,7 @@ TEST(RotationTest, TlsIdentityRenewedWhilePublishingOldOneRevokedNothingLost) {
   SeededEntropy entropy{11};
   link::OutboxOptions q;
   q.dir = MakeTempDir("rotation-outbox");
-  auto outbox = link::Outbox::Open(q, clock);
+  auto outbox = link::OpenFileOutbox(q, clock);
   ASSERT_TRUE(outbox.ok());
   auto session = link::MakePahoSession(dc);
   ASSERT_TRUE(session.ok());

@@ -2,7 +2,7 @@
 // ManualClock, SeededEntropy, simulated buses with a BME280 model, in-memory
 // state and outbox log, and an in-test session that follows session.h's
 // non-blocking contract (completions only from Dispatch()).
-#include "firmware/app/device_stack.h"
+#include "firmware/linux/device_stack.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -10,7 +10,8 @@
 #include "firmware/app/device.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/linux/file_outbox.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/pipeline/pipeline.h"
 #include "firmware/telemetry/telemetry.h"
 #include "firmware/telemetry/topic.h"
@@ -118,7 +119,7 @@ std::unique_ptr<TestLink> MakeLink(const link::SessionConfig& config, Clock& clo
   auto t = std::make_unique<TestLink>();
   link::OutboxOptions q;
   q.dir = MakeTempDir("outbox");
-  auto outbox = link::Outbox::Open(q, clock);
+  auto outbox = link::OpenFileOutbox(q, clock);
   EXPECT_TRUE(outbox.ok()) << outbox.status().ToString();
   t->outbox = std::move(*outbox);
   auto session = link::MakePahoSession(config);

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "certs/pki.h"
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "tests/support/pumped_session.h"
 #include "tests/support/tcp_proxy.h"

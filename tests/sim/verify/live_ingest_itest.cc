@@ -8,7 +8,7 @@
 #include <future>
 #include <thread>
 
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "firmware/telemetry/telemetry.h"
 #include "sim/broker/local_broker.h"
 #include "sim/verify/live_ingest.h"

@@ -1,7 +1,7 @@
 // firmware/link/paho_session: what a failed connect says to the operator
 // (issue 8 item 6: name the broker's reason where it has one; after a TLS
 // failure, say what is still possible once the local identity check passed).
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 
 #include <gtest/gtest.h>
 

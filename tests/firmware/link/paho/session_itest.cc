@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "firmware/link/paho_session.h"
+#include "firmware/link/paho/paho_session.h"
 #include "sim/broker/local_broker.h"
 #include "tests/support/pumped_session.h"
 #include "tests/support/silent_listener.h"

@@ -3,7 +3,7 @@
 // case is refused, and the device side's error (the firmware's session, as
 // the device logs it) says which case it is, so an operator in the field
 // knows what to fix. The session's words come from its own handshake after
-// Paho's failure (firmware/link/tls_probe.h).
+// Paho's failure (firmware/link/paho/tls_probe.h).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -14,8 +14,8 @@
 #include "certs/crl.h"
 #include "certs/pki.h"
 #include "certs/x509_writer.h"
-#include "firmware/link/paho_session.h"
-#include "firmware/link/tls_probe.h"
+#include "firmware/link/paho/paho_session.h"
+#include "firmware/link/paho/tls_probe.h"
 #include "sim/broker/local_broker.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/http_get.h"
