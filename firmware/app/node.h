@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "firmware/app/sensor_source.h"
 #include "firmware/board/board.h"
 #include "firmware/pipeline/alarm.h"
 #include "firmware/pipeline/pipeline.h"
+#include "firmware/pipeline/sensor_source.h"
 #include "hal/clock.h"
 #include "hal/gpio.h"
 #include "hal/i2c.h"
@@ -40,9 +40,9 @@ class BusProvider {
 
 /// One built device of the board: its source and the channels it produces.
 struct NodePart {
-  const board::Device* device = nullptr;  // in the Node's board
-  pipeline::SensorSource* source = nullptr;         // owned by the Node
-  std::vector<std::string> channels;      // telemetry channel names it emits
+  const board::Device* device = nullptr;     // in the Node's board
+  pipeline::SensorSource* source = nullptr;  // owned by the Node
+  std::vector<std::string> channels;         // telemetry channel names it emits
 };
 
 class Node {

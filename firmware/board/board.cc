@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "firmware/board/strict_json.h"
-#include "firmware/drivers/adxl345/adxl345.h"
 
 namespace edgeforge::board {
 namespace {
@@ -404,22 +403,10 @@ Result<Board> LoadBoard(const std::string& path) {
   return ParseBoard(*text, path);
 }
 
-// The driver drains the FIFO once per sample period; a period longer than
-// the FIFO takes to fill loses the oldest samples of every window without a
-// word (stream mode, ADXL345 data sheet "FIFO"). A bad or missing odr_hz is
-// left to the driver's own parameter check; the default is the driver's.
 std::string SamplePeriodProblem(const Device& device, uint32_t sample_ms) {
-  if (device.compatible != "adi,adxl345") return "";
-  const auto odr = device.params.find("odr_hz");
-  const double odr_hz = odr != device.params.end() && odr->is_number() ? odr->get<double>() : Adxl345Config{}.odr_hz;
-  if (!(odr_hz > 0)) return "";
-  const double samples = static_cast<double>(sample_ms) * odr_hz / 1000.0;
-  if (samples <= static_cast<double>(adxl345_reg::kFifoDepth)) return "";
-  const double fill_ms = static_cast<double>(adxl345_reg::kFifoDepth) * 1000.0 / odr_hz;
-  return std::to_string(sample_ms) + " ms at params.odr_hz " + FormatNumber(odr_hz) + " is " + FormatNumber(samples) +
-         " samples, more than the ADXL345 FIFO holds (" + std::to_string(adxl345_reg::kFifoDepth) + "; it fills in " +
-         FormatNumber(fill_ms) + " ms): sample at most every " + std::to_string(static_cast<uint32_t>(fill_ms)) +
-         " ms or lower odr_hz";
+  const Compatible* part = FindCompatible(device.compatible);
+  if (part == nullptr || part->sample_period_problem == nullptr) return "";
+  return part->sample_period_problem(device, sample_ms);
 }
 
 ParamReader ReadParams(const Board& board, const Device& device) {

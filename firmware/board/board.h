@@ -50,7 +50,7 @@ struct Bus {
 
 struct Device {
   std::string name;                       // unique on the board; prefixes the device's faults ("env0: ...")
-  std::string compatible;                 // a kCompatibles name
+  std::string compatible;                 // a registered part (Compatibles())
   std::string bus;                        // a key of Board::buses
   std::optional<uint8_t> address;         // i2c parts: 7-bit address
   std::optional<uint8_t> cs;              // spi parts: chip select 0..3
@@ -111,8 +111,9 @@ Result<Board> ParseBoard(std::string_view json, const std::string& source_name);
 Result<Board> LoadBoard(const std::string& path);
 
 /// Why `device` cannot be sampled every `sample_ms` (an ADXL345 whose FIFO
-/// would overfill between two drains), or "" if it can. The board parser and
-/// the shadow configuration both check periods with it.
+/// would overfill between two drains: its part's Compatible says), or "" if
+/// it can. The board parser and the shadow configuration both check periods
+/// with it.
 std::string SamplePeriodProblem(const Device& device, uint32_t sample_ms);
 
 /// A reader over a device's params whose errors name the board file and

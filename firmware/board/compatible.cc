@@ -24,17 +24,17 @@ std::optional<BusType> ParseBusType(std::string_view name) {
 }
 
 const Compatible* FindCompatible(std::string_view name) {
-  for (const Compatible& c : kCompatibles) {
-    if (c.name == name) return &c;
+  for (const Compatible* c : Compatibles()) {
+    if (c->name == name) return c;
   }
   return nullptr;
 }
 
 std::string CompatibleNames() {
   std::string out;
-  for (const Compatible& c : kCompatibles) {
+  for (const Compatible* c : Compatibles()) {
     if (!out.empty()) out += ", ";
-    out += c.name;
+    out += c->name;
   }
   return out;
 }

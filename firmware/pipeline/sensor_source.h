@@ -1,6 +1,6 @@
 // What the pipeline samples: a named source of typed readings. Drivers sit
-// behind it (firmware/app/*_source.h); a source never throws and never blocks
-// past its bus timeouts.
+// behind it (firmware/drivers/<part>/*_source.h); a source never throws and
+// never blocks past its bus timeouts.
 #pragma once
 
 #include <string>

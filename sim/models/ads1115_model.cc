@@ -62,10 +62,15 @@ uint16_t Ads1115Model::Register(uint8_t pointer) const {
   }
 }
 
-double Ads1115Model::InputVolts(Ads1115Mux mux, double seconds) const {
+std::pair<int, int> Ads1115Model::MuxPins(Ads1115Mux mux) {
   const auto m = static_cast<size_t>(mux) & 0x07u;
-  const double p = inputs_[static_cast<size_t>(kPositivePin[m])](seconds);
-  const double n = kNegativePin[m] < 0 ? 0.0 : inputs_[static_cast<size_t>(kNegativePin[m])](seconds);
+  return {kPositivePin[m], kNegativePin[m]};
+}
+
+double Ads1115Model::InputVolts(Ads1115Mux mux, double seconds) const {
+  const auto [pos, neg] = MuxPins(mux);
+  const double p = inputs_[static_cast<size_t>(pos)](seconds);
+  const double n = neg < 0 ? 0.0 : inputs_[static_cast<size_t>(neg)](seconds);
   return p - n;
 }
 

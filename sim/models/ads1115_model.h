@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 #include "firmware/drivers/ads1115/ads1115.h"
 #include "hal/bytes.h"
@@ -42,6 +43,9 @@ class Ads1115Model final : public I2cPeripheral {
   uint64_t conversions() const { return Now().conversions; }
   /// Differential input the mux selects at `seconds`, before clipping.
   double InputVolts(Ads1115Mux mux, double seconds) const;
+  /// The pins `mux` connects (section 9.6.3 MUX[2:0]): {AINP, AINN}, AINN
+  /// -1 for GND (single-ended).
+  static std::pair<int, int> MuxPins(Ads1115Mux mux);
 
  private:
   // Section 9.5.3: [pointer] sets the pointer; [pointer, msb, lsb] writes a

@@ -1,5 +1,7 @@
 // The world around one simulated node: a register model at each board
-// part's place on the SimBuses, and the physics that turns their knobs.
+// part's place on the SimBuses, and the physics that turns their knobs. Each
+// part's model comes from its registry entry (part_model.h); the world builds
+// the physics of the board's kind and hands every part a Stimulus.
 //
 //   board kind "factory": MachineModel. BME280s read the machine's room, the
 //     ADXL345 its housing vibration, the ADS1115 the current transformer and
@@ -21,7 +23,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,56 +33,28 @@
 #include "hal/clock.h"
 #include "hal/sim/fault.h"
 #include "hal/status.h"
-#include "sim/models/ads1115_model.h"
-#include "sim/models/adxl345_model.h"
-#include "sim/models/bme280_model.h"
-#include "sim/models/loop_detector_model.h"
-#include "sim/models/ops243_model.h"
+#include "sim/node/ads1115_part_model.h"
+#include "sim/node/adxl345_part_model.h"
+#include "sim/node/bme280_part_model.h"
+#include "sim/node/loop_detector_part_model.h"
+#include "sim/node/ops243_part_model.h"
+#include "sim/node/part_model.h"
 #include "sim/node/sim_buses.h"
+#include "sim/node/vehicle_feed.h"
+#include "sim/node/world_options.h"
 #include "sim/physics/environment.h"
 #include "sim/physics/machine.h"
 #include "sim/physics/road.h"
 
 namespace edgeforge::sim {
 
-struct WorldOptions {
-  uint64_t seed = 1;
-  /// Physics time at monotonic 0, e.g. seconds since local midnight, so that
-  /// diurnal patterns line up with the wall clock.
-  double start_seconds = 0;
-  /// Physics seconds per monotonic second (> 0), for the machine and the
-  /// room climate; traffic stays at real time.
-  double time_scale = 1;
-  MachineSpec machine = MachineSpec::Demo();
-  /// loop_length_m is replaced by the board's first loop pair's loop_length_m
-  /// (the occupancy the road reports then matches what the loops measure).
-  RoadSpec road;
-  /// ADXL345 output noise per axis and sample. Data sheet Rev. G, Table 1
-  /// "Noise": 0.75 LSB rms (x, y) and 1.1 LSB rms (z) at 100 Hz ODR, full
-  /// resolution 3.9 mg/LSB, i.e. ~3..4 mg; the model takes one figure for all axes.
-  double adxl345_noise_g = 0.003;
-  /// The stretch of road the radar beam covers, ending at the upstream loop's
-  /// leading edge (a cabinet radar aimed at the trap, traffic approaching it).
-  double radar_beam_m = 15.0;
-};
-
 class SimWorld {
  public:
-  /// Loop vehicles are handed to the model this far ahead of the clock, so
-  /// every edge is scheduled before the firmware could read past it.
-  static constexpr Micros kLoopLookahead{2'000'000};
-  /// Radar reports are fed only this far ahead: an OPS243 answers a command
-  /// after the reports already on the wire, and the driver waits 500 ms for
-  /// an answer, so a long queue would make every re-Init time out.
-  static constexpr Micros kRadarLookahead{100'000};
   /// Vehicles are generated (a road slot at a time) this far ahead.
-  static constexpr Micros kFetchAhead{30'000'000};
+  static constexpr Micros kFetchAhead = VehicleFeed::kFetchAhead;
   /// After a gap in Advance() calls longer than this, the vehicles of the gap
   /// before its last kMaxCatchUp are skipped (bounded work per call).
-  static constexpr Micros kMaxCatchUp{60'000'000};
-  /// Current-transformer bias: mid-supply of a 3.3 V ADS1115
-  /// (firmware/drivers/ads1115/analog_inputs.h, "Wiring assumed").
-  static constexpr double kCtBiasVolts = 1.65;
+  static constexpr Micros kMaxCatchUp = VehicleFeed::kMaxCatchUp;
 
   /// Attaches a model at every device of `board` on `buses` and sets the
   /// knobs for the clock's current time. INVALID_ARGUMENT for bad options or
@@ -125,7 +98,13 @@ class SimWorld {
   const TrafficState& traffic() const { return traffic_; }
   const EnvironmentModel::Ambient& ambient() const { return ambient_; }
 
-  /// The model of a board device; null for another name or part.
+  /// The part model of a board device as a `P` (Bme280Part, ...); null for
+  /// another name or part.
+  template <typename P>
+  P* part(std::string_view device) const {
+    return dynamic_cast<P*>(FindPart(device));
+  }
+  /// The register model of a board device; null for another name or part.
   Bme280Model* bme280(std::string_view device) const;
   Adxl345Model* adxl345(std::string_view device) const;
   Ads1115Model* ads1115(std::string_view device) const;
@@ -134,63 +113,26 @@ class SimWorld {
   /// The lane a loop pair watches (-1: none, more pairs than lanes).
   int loop_lane(std::string_view device) const;
 
-  /// Vehicles handed to loop models / radar models, vehicles a model refused
-  /// (overtaking between the loops, possible only with time_scale != 1) and
-  /// vehicles skipped after a gap in Advance() calls (kMaxCatchUp).
-  struct TrafficCounters {
-    uint64_t loop_vehicles = 0;
-    uint64_t radar_vehicles = 0;
-    uint64_t rejected = 0;
-    uint64_t skipped = 0;
-  };
-  const TrafficCounters& traffic_counters() const { return counters_; }
+  using TrafficCounters = sim::TrafficCounters;
+  const TrafficCounters& traffic_counters() const { return vehicles_.counters(); }
 
  private:
-  /// What one ADS1115 pin carries: dc + amplitude * sin(omega t).
-  struct PinDrive {
-    double dc = 0;
-    double amplitude = 0;
-    double omega = 0;  // rad/s
-  };
-  struct AdcChannel;
-  struct AdcPart;
-  struct LoopPart;
-  struct RadarPart;
-  template <typename M>
-  struct Owned {
+  struct Placed {
     const board::Device* device;
-    std::unique_ptr<M> model;
-  };
-  /// A lane vehicle on the monotonic base.
-  struct Arrival {
-    Micros at{0};  // front at the upstream loop's leading edge
-    double speed_mps = 0;
-    double length_m = 0;
-    uint8_t lane = 0;
+    std::unique_ptr<PartModel> model;
   };
 
   SimWorld(const board::Board& board, SimBuses& buses, const Clock& clock, WorldOptions options);
   Status Build();
-  Status AddPart(const board::Device& d, size_t index);
-  Status AddAds1115(const board::Device& d);
-  Status AddLoopDetector(const board::Device& d);
   Status BuildPhysics();
   std::string Where(const board::Device& d) const;
-
-  void AdvanceFactory(double t);
-  void SetAdcKnobs(double current_a, double pressure_bar, bool have_pressure);
-  void AdvanceTraffic(Micros now);
-  void Fetch(Micros until);
-  const Arrival* NextFor(int lane, uint64_t& cursor) const;
-  void FeedLoops(Micros now);
-  void FeedRadars(Micros now);
-  void FeedRadar(RadarPart& r, Micros now);
-  void Trim();
+  PartModel* FindPart(std::string_view device) const;
 
   board::Board board_;
   SimBuses& buses_;
   const Clock& clock_;
   WorldOptions options_;
+  RoadSpec road_spec_;  // options_.road with what the parts fix (the first loop pair's length)
 
   std::optional<MachineModel> machine_;
   std::optional<RoadSegmentModel> road_;
@@ -199,19 +141,8 @@ class SimWorld {
   TrafficState traffic_;
   EnvironmentModel::Ambient ambient_;
 
-  std::vector<Owned<Bme280Model>> bme280_;
-  std::vector<Owned<Adxl345Model>> adxl345_;
-  std::vector<std::unique_ptr<AdcPart>> ads1115_;
-  std::vector<std::unique_ptr<LoopPart>> loops_;
-  std::vector<std::unique_ptr<RadarPart>> radars_;
-
-  // Vehicles generated and not yet consumed by every loop pair and radar:
-  // arrivals_[i] has absolute index arrivals_base_ + i.
-  std::deque<Arrival> arrivals_;
-  uint64_t arrivals_base_ = 0;
-  double fetched_until_ = 0;  // physics seconds
-  std::vector<Vehicle> scratch_;
-  TrafficCounters counters_;
+  VehicleFeed vehicles_;  // before parts_: traffic parts hold a reference to it
+  std::vector<Placed> parts_;
   Micros last_now_{-1};
 };
 

@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "firmware/app/device.h"
-#include "firmware/app/sensor_source.h"
+#include "firmware/drivers/bme280/bme280_source.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
 #include "firmware/linux/file_outbox.h"

@@ -1,4 +1,5 @@
 #include "firmware/app/sensor_source.h"
+#include "firmware/drivers/bme280/bme280_source.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "firmware/app/loop_detector_source.h"
-#include "firmware/app/radar_source.h"
+#include "firmware/drivers/loop_detector/loop_detector_source.h"
+#include "firmware/drivers/ops243/radar_source.h"
 #include "firmware/telemetry/telemetry.h"
 #include "hal/clock.h"
 #include "hal/sim/sim_gpio.h"

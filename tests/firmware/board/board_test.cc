@@ -125,7 +125,7 @@ TEST(ReferenceBoards, TrafficNodeIsWhatTheDocsSay) {
 TEST(ReferenceBoards, DocsListEveryCompatibleAndBothBoards) {
   const std::string docs = ReadText("docs/boards.md");
   ASSERT_FALSE(docs.empty());
-  for (const Compatible& c : kCompatibles) EXPECT_THAT(docs, HasSubstr("`" + std::string(c.name) + "`"));
+  for (const Compatible* c : Compatibles()) EXPECT_THAT(docs, HasSubstr("`" + std::string(c->name) + "`"));
   for (const char* file : {"boards/factory-node.json", "boards/traffic-node.json"}) {
     auto b = ParseBoard(ReadText(file), file);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
@@ -135,13 +135,14 @@ TEST(ReferenceBoards, DocsListEveryCompatibleAndBothBoards) {
 }
 
 TEST(CompatibleTable, SortedUniqueAndEachOnSomeBus) {
-  for (size_t i = 0; i < kCompatibles.size(); ++i) {
-    EXPECT_NE(kCompatibles[i].buses, 0) << kCompatibles[i].name;
-    EXPECT_FALSE(kCompatibles[i].description.empty());
+  const std::vector<const Compatible*>& parts = Compatibles();  // every registered part's facts
+  for (size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_NE(parts[i]->buses, 0) << parts[i]->name;
+    EXPECT_FALSE(parts[i]->description.empty());
     if (i > 0) {
-      EXPECT_LT(kCompatibles[i - 1].name, kCompatibles[i].name);
+      EXPECT_LT(parts[i - 1]->name, parts[i]->name);
     }
-    EXPECT_EQ(FindCompatible(kCompatibles[i].name), &kCompatibles[i]);
+    EXPECT_EQ(FindCompatible(parts[i]->name), parts[i]);
   }
   EXPECT_EQ(FindCompatible("bosch,bme281"), nullptr);
 }

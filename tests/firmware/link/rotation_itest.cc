@@ -18,7 +18,7 @@
 #include "certs/crl.h"
 #include "certs/pki.h"
 #include "firmware/app/device.h"
-#include "firmware/app/sensor_source.h"
+#include "firmware/drivers/bme280/bme280_source.h"
 #include "firmware/drivers/bme280/bme280.h"
 #include "hal/linux/fs.h"
 #include "hal/storage.h"

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "firmware/app/device.h"
+#include "firmware/drivers/bme280/bme280_source.h"
 #include "firmware/link/link.h"
 #include "firmware/link/outbox.h"
 #include "firmware/linux/file_outbox.h"

@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "firmware/app/node.h"
+#include "firmware/app/part.h"
 #include "firmware/board/board.h"
 #include "firmware/telemetry/telemetry.h"
 #include "hal/clock.h"
+#include "sim/node/part_model.h"
 #include "sim/node/sim_buses.h"
 
 namespace edgeforge::sim {
@@ -554,6 +556,24 @@ TEST(SimWorldOtherKinds, EnvironmentForBme280AndNeutralKnobsForTheRest) {
   });
   EXPECT_GE(adc, 9);
   EXPECT_GE(vib, 30);
+}
+
+// One line in firmware/drivers/parts.h registers a part in both worlds: every
+// part the board parser knows has a driver factory and a simulator model.
+TEST(PartRegistry, EveryPartHasItsFactoryAndItsModel) {
+  ASSERT_EQ(board::Compatibles().size(), app::Parts().size());
+  for (const board::Compatible* c : board::Compatibles()) {
+    const app::Part* part = app::FindPart(c->name);
+    ASSERT_NE(part, nullptr) << c->name;
+    EXPECT_EQ(&part->facts, c);
+    EXPECT_NE(part->build, nullptr) << c->name;
+    const PartModelEntry* model = FindPartModel(c->name);
+    ASSERT_NE(model, nullptr) << c->name;
+    EXPECT_EQ(model->compatible, c->name);
+    EXPECT_NE(model->attach, nullptr) << c->name;
+  }
+  EXPECT_EQ(app::FindPart("acme,widget"), nullptr);
+  EXPECT_EQ(FindPartModel("acme,widget"), nullptr);
 }
 
 TEST(SimWorldErrors, UnknownPartIsUnimplementedNamingBoardAndDevice) {

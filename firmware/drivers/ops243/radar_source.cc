@@ -1,4 +1,4 @@
-#include "firmware/app/radar_source.h"
+#include "firmware/drivers/ops243/radar_source.h"
 
 #include <cmath>
 

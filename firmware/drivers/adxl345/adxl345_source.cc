@@ -1,4 +1,4 @@
-#include "firmware/app/adxl345_source.h"
+#include "firmware/drivers/adxl345/adxl345_source.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "firmware/app/loop_detector_source.h"
+#include "firmware/drivers/loop_detector/loop_detector_source.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "firmware/app/ads1115_source.h"
+#include "firmware/drivers/ads1115/ads1115_source.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
