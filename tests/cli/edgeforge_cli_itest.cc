@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -171,15 +170,15 @@ TEST(EdgeforgeCliTest, VerifyLiveSavesACaptureThatReplays) {
   // Provision first so the verifier's JWK set already holds the devices' keys.
   ASSERT_EQ(Edgeforge("certs devices --dir " + pki + " --count 2").exit_code, 0);
   const std::string capture = work + "/capture.jsonl";
-  auto live = std::async(std::launch::async, [&] {
-    return Edgeforge("verify --broker " + (*broker)->uri() + " --certs " + pki + " --count 8 --duration 30s --save " +
-                     capture);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let it subscribe
+  testing_support::BackgroundRun live("edgeforge", {"verify", "--broker", (*broker)->uri(), "--certs", pki, "--count",
+                                                    "8", "--duration", "30s", "--save", capture});
+  // The fleet starts once the verifier is subscribed (a fixed sleep was too
+  // short under ASan on a loaded box: the first windows went unseen).
+  ASSERT_TRUE(live.WaitForOutput("verify: subscribed", std::chrono::seconds(30))) << live.Output();
   const CliRun fleet = Edgeforge("sim --devices 2 --duration 2s --interval 250ms --no-verify --broker " +
                                  (*broker)->uri() + " --certs " + pki + " --work " + work);
   ASSERT_EQ(fleet.exit_code, 0) << fleet.output;
-  const CliRun r = live.get();
+  const CliRun r = live.Wait();
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Has(r, "verified 8 (devices 2)")) << r.output;
   const CliRun replay = Edgeforge("verify --certs " + pki + " --capture " + capture);
