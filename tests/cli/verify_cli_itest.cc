@@ -80,6 +80,15 @@ class Process {
     return exit_code_;
   }
   std::string Output() const { return ReadAll(log_); }
+  /// Polls the output for `text` until `limit` passes.
+  bool WaitForOutput(const std::string& text, std::chrono::milliseconds limit) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (Output().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return true;
+  }
 
  private:
   std::string log_;
@@ -151,7 +160,7 @@ TEST_F(VerifyLiveTest, ReceivesEverythingTheDeviceDeliveredAcrossABrokerKill) {
   ASSERT_TRUE(StartBroker(sim::kFleetBrokerPersistence).ok());
   const std::string work = MakeTempDir("verifylivework");
   Process verify("edgeforge", {"verify", "--broker", broker_->uri(), "--certs", pki_}, work + "/verify.log");
-  std::this_thread::sleep_for(1500ms);  // subscribed
+  ASSERT_TRUE(verify.WaitForOutput("verify: subscribed", 30s)) << verify.Output();
   // Long enough for the device's own reconnect backoff to bring it back and
   // drain its outbox before it stops.
   Process device("edgeforge-device", DeviceArgs(work, "16s"), work + "/device.log");
