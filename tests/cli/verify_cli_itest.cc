@@ -82,12 +82,7 @@ class Process {
   std::string Output() const { return ReadAll(log_); }
   /// Polls the output for `text` until `limit` passes.
   bool WaitForOutput(const std::string& text, std::chrono::milliseconds limit) const {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (Output().find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return true;
+    return testing_support::PollOutputFor([this] { return Output(); }, text, limit);
   }
 
  private:

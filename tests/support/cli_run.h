@@ -72,6 +72,18 @@ inline CliRun RunBinaryInterrupted(const std::string& binary, const std::vector<
   return r;
 }
 
+/// Polls `output()` (a background process's output so far) every 50 ms until
+/// it holds `text` (true) or `limit` passes (false).
+template <typename Output>
+bool PollOutputFor(Output output, const std::string& text, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (output().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 /// A command for BackgroundRun: argv[0] is the program's path (or a name
 /// the shell would find on PATH), e.g. {"qemu-aarch64", ".../edgeforge-device", "--check"}.
 struct Command {
@@ -139,12 +151,7 @@ class BackgroundRun {
   }
   /// Polls Output() for `text` until `limit` passes.
   bool WaitForOutput(const std::string& text, std::chrono::milliseconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (Output().find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return true;
+    return PollOutputFor([this] { return Output(); }, text, limit);
   }
   CliRun Wait() {
     CliRun r;
